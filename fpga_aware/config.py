@@ -1,0 +1,184 @@
+"""Typed configuration of a firmware export.
+
+``to_firmware(model, part, precision=..., reuse_factor=..., strategy=..., layer_config=...)``
+arguments are validated once here into :class:`FirmwareConfig`; nothing downstream reads a
+raw dict.  Every invalid value raises :class:`ConfigError` naming the option (and the layer)
+and listing what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .fixed import FixedType, PrecisionError, parse_precision
+from .ir import IOType, Strategy
+
+__all__ = [
+    "ConfigError",
+    "LayerPrecision",
+    "LayerConfig",
+    "FirmwareConfig",
+    "DEFAULT_PART",
+    "DEFAULT_PRECISION",
+]
+
+DEFAULT_PART = "xcu250-figd2104-2L-e"
+DEFAULT_PRECISION = "ap_fixed<16,6>"
+
+_PRECISION_KEYS = ("weight", "bias", "result", "accum")
+_LAYER_KEYS = ("precision", "reuse_factor", "strategy", "table_size")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """An export option is invalid; the message names it and lists what is allowed."""
+
+
+def _precision(value: Any, where: str) -> FixedType:
+    try:
+        return parse_precision(value)
+    except PrecisionError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _strategy(value: Any, where: str) -> Strategy:
+    if isinstance(value, Strategy):
+        return value
+    if isinstance(value, str):
+        try:
+            return Strategy(value.lower())
+        except ValueError:
+            pass
+    allowed = ", ".join(repr(s.value) for s in Strategy)
+    raise ConfigError(f"{where}: strategy {value!r} is not one of {allowed}")
+
+
+def _reuse_factor(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{where}: reuse_factor {value!r} is invalid; it must be a positive integer "
+            "(the valid values for each layer are 1 .. n_in*n_out)"
+        )
+    return int(value)
+
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    """Fixed-point types of one layer; ``None`` means "derive the default"."""
+
+    weight: FixedType | None = None
+    bias: FixedType | None = None
+    result: FixedType | None = None
+    accum: FixedType | None = None
+
+    @classmethod
+    def parse(cls, value: Any, where: str) -> "LayerPrecision":
+        """A string/FixedType sets weight, bias and result; a dict sets named entries."""
+        if isinstance(value, LayerPrecision):
+            return value
+        if isinstance(value, (str, FixedType)):
+            t = _precision(value, f"{where} precision")
+            return cls(weight=t, bias=t, result=t)
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - set(_PRECISION_KEYS))
+            if unknown:
+                raise ConfigError(
+                    f"{where}: unknown precision key(s) {unknown}; allowed keys are {list(_PRECISION_KEYS)}"
+                )
+            return cls(**{k: _precision(v, f"{where} precision['{k}']") for k, v in value.items()})
+        raise ConfigError(
+            f"{where}: precision must be a string like 'ap_fixed<16,6>', a FixedType or a dict "
+            f"with keys {list(_PRECISION_KEYS)}, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Per-layer overrides; ``None`` fields fall back to the model-wide settings."""
+
+    precision: LayerPrecision = field(default_factory=LayerPrecision)
+    reuse_factor: int | None = None
+    strategy: Strategy | None = None
+    table_size: int | None = None
+
+    @classmethod
+    def parse(cls, layer_name: str, value: Any) -> "LayerConfig":
+        where = f"layer_config[{layer_name!r}]"
+        if isinstance(value, LayerConfig):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a dict with keys {list(_LAYER_KEYS)}, got {value!r}")
+        unknown = sorted(set(value) - set(_LAYER_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown option(s) {unknown}; allowed options are {list(_LAYER_KEYS)}")
+        table_size = value.get("table_size")
+        if table_size is not None and (
+            isinstance(table_size, bool)
+            or not isinstance(table_size, int)
+            or table_size < 2
+            or table_size & (table_size - 1)
+        ):
+            raise ConfigError(f"{where}: table_size {table_size!r} must be a power of two >= 2")
+        return cls(
+            precision=LayerPrecision.parse(value["precision"], where) if "precision" in value else LayerPrecision(),
+            reuse_factor=_reuse_factor(value["reuse_factor"], where) if "reuse_factor" in value else None,
+            strategy=_strategy(value["strategy"], where) if "strategy" in value else None,
+            table_size=table_size,
+        )
+
+
+@dataclass(frozen=True)
+class FirmwareConfig:
+    """All options of an export, validated."""
+
+    part: str = DEFAULT_PART
+    precision: FixedType = field(default_factory=lambda: parse_precision(DEFAULT_PRECISION))
+    reuse_factor: int = 1
+    strategy: Strategy = Strategy.LATENCY
+    io_type: IOType = IOType.PARALLEL
+    clock_period: float = 5.0
+    project_name: str = "myproject"
+    table_size: int = 1024
+    layers: Mapping[str, LayerConfig] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(
+        cls,
+        part: str = DEFAULT_PART,
+        *,
+        precision: Any = DEFAULT_PRECISION,
+        reuse_factor: Any = 1,
+        strategy: Any = "latency",
+        io_type: Any = "io_parallel",
+        clock_period: Any = 5.0,
+        layer_config: Mapping[str, Any] | None = None,
+        project_name: str = "myproject",
+    ) -> "FirmwareConfig":
+        if not isinstance(part, str) or not part.strip():
+            raise ConfigError(f"part must be a non-empty FPGA part name such as {DEFAULT_PART!r}, got {part!r}")
+        if io_type != IOType.PARALLEL and io_type != IOType.PARALLEL.value:
+            raise ConfigError(f"io_type {io_type!r} is not supported; allowed: 'io_parallel'")
+        if isinstance(clock_period, bool) or not isinstance(clock_period, (int, float)) or not clock_period > 0:
+            raise ConfigError(f"clock_period must be a positive number of nanoseconds, got {clock_period!r}")
+        if not isinstance(project_name, str) or not _IDENTIFIER.match(project_name):
+            raise ConfigError(
+                f"project_name {project_name!r} must be a C identifier (letters, digits, '_', not starting with a digit)"
+            )
+        if layer_config is not None and not isinstance(layer_config, Mapping):
+            raise ConfigError(f"layer_config must be a dict of layer name -> options, got {layer_config!r}")
+        layers = {str(name): LayerConfig.parse(str(name), value) for name, value in (layer_config or {}).items()}
+        return cls(
+            part=part.strip(),
+            precision=_precision(precision, "precision"),
+            reuse_factor=_reuse_factor(reuse_factor, "reuse_factor"),
+            strategy=_strategy(strategy, "strategy"),
+            io_type=IOType.PARALLEL,
+            clock_period=float(clock_period),
+            project_name=project_name,
+            layers=layers,
+        )
+
+    def layer(self, name: str) -> LayerConfig:
+        return self.layers.get(name, LayerConfig())

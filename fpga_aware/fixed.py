@@ -1,0 +1,430 @@
+"""Fixed-point arithmetic with the exact semantics of Xilinx ``ap_fixed`` / ``ap_ufixed`` / ``ap_int``.
+
+This is the only module that knows about widths, rounding and overflow.  A value of a
+:class:`FixedType` is held as its integer *mantissa* ``m`` (an ``int64`` numpy array):
+the real value is ``m * 2**-frac``.  Everything the emulator computes goes through
+:meth:`FixedType.from_float` (e.g. inputs) and :meth:`FixedType.requantize` (a value of
+another fixed-point type assigned to this one), which follow ``ap_fixed``'s order:
+first quantisation of the dropped fractional bits (rounding mode), then overflow handling
+of the integer part (overflow mode).
+
+Rounding modes (ties only matter for the ``AP_RND*`` family):
+
+============== ============================================================
+AP_TRN          truncate toward minus infinity (floor) — the default
+AP_TRN_ZERO     truncate toward zero
+AP_RND          round to nearest, ties toward plus infinity
+AP_RND_ZERO     round to nearest, ties toward zero
+AP_RND_MIN_INF  round to nearest, ties toward minus infinity
+AP_RND_INF      round to nearest, ties away from zero
+AP_RND_CONV     round to nearest, ties to even (convergent)
+============== ============================================================
+
+Overflow modes: ``AP_WRAP`` (two's complement wrap, the default), ``AP_SAT`` (clamp to
+the range), ``AP_SAT_ZERO`` (an overflowing value becomes 0) and ``AP_SAT_SYM`` (clamp
+to the symmetric range ``[-max, max]`` for signed types).  ``AP_WRAP_SM`` and saturation
+bits ``N > 0`` are rejected with a clear error.
+
+Mantissas are limited to :data:`MAX_WIDTH` bits so that every product of two values and
+every accumulation stays exact in ``int64``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+__all__ = [
+    "MAX_WIDTH",
+    "FixedType",
+    "Overflow",
+    "PrecisionError",
+    "Rounding",
+    "parse_precision",
+]
+
+#: Largest width supported: products and sums of mantissas must stay exact in int64.
+MAX_WIDTH = 62
+
+
+class PrecisionError(ValueError):
+    """A precision string or fixed-point type is invalid or unsupported."""
+
+
+class Rounding(str, enum.Enum):
+    """Quantisation (rounding) modes of ``ap_fixed``."""
+
+    TRN = "AP_TRN"
+    TRN_ZERO = "AP_TRN_ZERO"
+    RND = "AP_RND"
+    RND_ZERO = "AP_RND_ZERO"
+    RND_MIN_INF = "AP_RND_MIN_INF"
+    RND_INF = "AP_RND_INF"
+    RND_CONV = "AP_RND_CONV"
+
+
+class Overflow(str, enum.Enum):
+    """Overflow (saturation) modes of ``ap_fixed``."""
+
+    WRAP = "AP_WRAP"
+    SAT = "AP_SAT"
+    SAT_ZERO = "AP_SAT_ZERO"
+    SAT_SYM = "AP_SAT_SYM"
+
+
+_ROUNDING_NAMES = ", ".join(r.value for r in Rounding)
+_OVERFLOW_NAMES = ", ".join(o.value for o in Overflow)
+
+_PRECISION_RE = re.compile(
+    r"^\s*(?P<kind>ap_fixed|ap_ufixed|ap_int|ap_uint)\s*<\s*(?P<args>[^<>]*)>\s*$"
+)
+
+
+@dataclass(frozen=True)
+class FixedType:
+    """An ``ap_fixed<width, integer, rounding, overflow>`` (or unsigned / integer) type.
+
+    ``integer`` counts the integer bits *including* the sign bit for signed types, as in
+    ``ap_fixed``; it may be negative or larger than ``width``.
+    """
+
+    width: int
+    integer: int
+    signed: bool = True
+    rounding: Rounding = Rounding.TRN
+    overflow: Overflow = Overflow.WRAP
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.width, (int, np.integer)) or isinstance(self.width, bool):
+            raise PrecisionError(f"fixed-point width must be an integer, got {self.width!r}")
+        if not isinstance(self.integer, (int, np.integer)) or isinstance(self.integer, bool):
+            raise PrecisionError(f"fixed-point integer bits must be an integer, got {self.integer!r}")
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise PrecisionError(
+                f"fixed-point width {self.width} is outside the supported range 1..{MAX_WIDTH}"
+            )
+        object.__setattr__(self, "width", int(self.width))
+        object.__setattr__(self, "integer", int(self.integer))
+        object.__setattr__(self, "rounding", Rounding(self.rounding))
+        object.__setattr__(self, "overflow", Overflow(self.overflow))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def frac(self) -> int:
+        """Number of fractional bits (may be negative)."""
+        return self.width - self.integer
+
+    @property
+    def lsb(self) -> float:
+        return math.ldexp(1.0, -self.frac)
+
+    @property
+    def min_mantissa(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max_mantissa(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def min_value(self) -> float:
+        return math.ldexp(float(self.min_mantissa), -self.frac)
+
+    @property
+    def max_value(self) -> float:
+        return math.ldexp(float(self.max_mantissa), -self.frac)
+
+    @property
+    def is_integer(self) -> bool:
+        return self.frac == 0
+
+    # ------------------------------------------------------------------ text forms
+    def cpp(self) -> str:
+        """The C++ type, e.g. ``ap_fixed<16,6>`` or ``ap_ufixed<8,0,AP_RND_CONV,AP_SAT>``."""
+        base = "ap_fixed" if self.signed else "ap_ufixed"
+        args = [str(self.width), str(self.integer)]
+        if self.rounding != Rounding.TRN or self.overflow != Overflow.WRAP:
+            args.append(self.rounding.value)
+        if self.overflow != Overflow.WRAP:
+            args.append(self.overflow.value)
+        return f"{base}<{','.join(args)}>"
+
+    def __str__(self) -> str:
+        return self.cpp()
+
+    # ------------------------------------------------------------------ derived types
+    def with_modes(self, rounding: Rounding | str | None = None, overflow: Overflow | str | None = None) -> "FixedType":
+        return replace(
+            self,
+            rounding=Rounding(rounding) if rounding is not None else self.rounding,
+            overflow=Overflow(overflow) if overflow is not None else self.overflow,
+        )
+
+    def contains(self, other: "FixedType") -> bool:
+        """True when every value of ``other`` is exactly representable in ``self``."""
+        if other.frac > self.frac:
+            return False
+        shift = self.frac - other.frac
+        return (
+            other.min_mantissa << shift >= self.min_mantissa
+            and other.max_mantissa << shift <= self.max_mantissa
+        )
+
+    # ------------------------------------------------------------------ conversions
+    def from_float(self, values) -> np.ndarray:
+        """Convert real numbers to mantissas as ``ap_fixed``'s constructor from ``double`` does.
+
+        The conversion is exact: ``x * 2**frac`` is a power-of-two scaling of a float64 and
+        the rounding decision is taken on the exact float.  NaN and infinity raise.
+        """
+        x = np.asarray(values, dtype=np.float64)
+        if not np.all(np.isfinite(x)):
+            raise PrecisionError(f"cannot convert NaN or infinity to {self.cpp()}")
+        scaled = np.ldexp(x, self.frac)
+        floor = np.floor(scaled)
+        rest = scaled - floor  # exact, in [0, 1)
+        bump = _round_bump(self.rounding, floor_is_odd=np.fmod(floor, 2.0) != 0, negative=x < 0,
+                           inexact=rest != 0, above_half=rest > 0.5, at_half=rest == 0.5)
+        rounded = floor + bump
+        return self._overflow_float(rounded)
+
+    def requantize(self, mantissa, frac: int, signed_source: bool = True) -> np.ndarray:
+        """Assign values held as mantissas with ``frac`` fractional bits to this type.
+
+        ``mantissa`` is an integer array of the *source* values (any width that fits
+        int64).  Returns the mantissas of this type.
+        """
+        m = np.asarray(mantissa, dtype=np.int64)
+        shift = frac - self.frac
+        if shift > 0:
+            if shift >= 63:
+                floor = np.where(m < 0, -1, 0).astype(np.int64)
+                rest_sign = m != 0
+                bump = _round_bump(
+                    self.rounding,
+                    floor_is_odd=(floor & 1) != 0,
+                    negative=m < 0,
+                    inexact=rest_sign,
+                    above_half=np.zeros_like(rest_sign),
+                    at_half=np.zeros_like(rest_sign),
+                )
+                q = floor + bump
+            else:
+                floor = m >> shift
+                rest = m - (floor << shift)
+                half = np.int64(1) << (shift - 1)
+                bump = _round_bump(
+                    self.rounding,
+                    floor_is_odd=(floor & 1) != 0,
+                    negative=m < 0,
+                    inexact=rest != 0,
+                    above_half=rest > half,
+                    at_half=rest == half,
+                )
+                q = floor + bump
+        elif shift < 0:
+            q = _shift_left_checked(m, -shift, self)
+        else:
+            q = m
+        return self._overflow_int(q)
+
+    def to_float(self, mantissa) -> np.ndarray:
+        """The real values of mantissas of this type (exact in float64 up to 53 bits)."""
+        return np.ldexp(np.asarray(mantissa, dtype=np.float64), -self.frac)
+
+    def represents(self, values) -> np.ndarray:
+        """Boolean mask: which real values are exactly representable in this type."""
+        x = np.asarray(values, dtype=np.float64)
+        scaled = np.ldexp(x, self.frac)
+        return (
+            np.isfinite(x)
+            & (np.floor(scaled) == scaled)
+            & (scaled >= self.min_mantissa)
+            & (scaled <= self.max_mantissa)
+        )
+
+    # ------------------------------------------------------------------ overflow
+    def _overflow_int(self, q: np.ndarray) -> np.ndarray:
+        lo, hi = self.min_mantissa, self.max_mantissa
+        if self.overflow == Overflow.WRAP:
+            span = np.int64(1) << self.width if self.width < 63 else None
+            if span is None:
+                return q
+            return ((q - lo) & (span - 1)) + lo
+        if self.overflow == Overflow.SAT:
+            return np.clip(q, lo, hi)
+        if self.overflow == Overflow.SAT_ZERO:
+            return np.where((q < lo) | (q > hi), np.int64(0), q)
+        # SAT_SYM
+        sym_lo = -hi if self.signed else lo
+        return np.where(q > hi, hi, np.where(q < lo, sym_lo, q)).astype(np.int64)
+
+    def _overflow_float(self, rounded: np.ndarray) -> np.ndarray:
+        lo, hi = self.min_mantissa, self.max_mantissa
+        if self.overflow == Overflow.WRAP:
+            span = float(1 << self.width)
+            wrapped = np.fmod(rounded - lo, span)  # exact for float64
+            wrapped = np.where(wrapped < 0, wrapped + span, wrapped)
+            return wrapped.astype(np.int64) + lo
+        over = rounded > hi
+        under = rounded < lo
+        inside = np.clip(rounded, lo, hi).astype(np.int64)
+        if self.overflow == Overflow.SAT:
+            return inside
+        if self.overflow == Overflow.SAT_ZERO:
+            return np.where(over | under, np.int64(0), inside)
+        sym_lo = -hi if self.signed else lo
+        return np.where(under, np.int64(sym_lo), inside)
+
+
+def _round_bump(rounding: Rounding, *, floor_is_odd, negative, inexact, above_half, at_half):
+    """How much to add to ``floor`` (0 or 1) for each rounding mode."""
+    if rounding == Rounding.TRN:
+        bump = np.zeros_like(inexact)
+    elif rounding == Rounding.TRN_ZERO:
+        bump = negative & inexact
+    elif rounding == Rounding.RND:
+        bump = above_half | at_half
+    elif rounding == Rounding.RND_ZERO:
+        bump = above_half | (at_half & negative)
+    elif rounding == Rounding.RND_MIN_INF:
+        bump = above_half
+    elif rounding == Rounding.RND_INF:
+        bump = above_half | (at_half & ~negative)
+    elif rounding == Rounding.RND_CONV:
+        bump = above_half | (at_half & floor_is_odd)
+    else:  # pragma: no cover - enum is closed
+        raise PrecisionError(f"unknown rounding mode {rounding!r}")
+    return np.asarray(bump).astype(np.int64)
+
+
+def _shift_left_checked(m: np.ndarray, shift: int, target: FixedType) -> np.ndarray:
+    """``m << shift`` with the wrap/saturation of ``target`` applied without int64 overflow."""
+    if shift >= 63:
+        # Only zero survives; anything else overflows the target by far.
+        limit = np.zeros_like(m)
+    else:
+        limit = np.int64(1) << max(0, 62 - shift)
+    if np.all((m < limit) & (m > -limit)) and shift < 63:
+        return m << shift
+    if target.overflow == Overflow.WRAP:
+        # Bits above the target's width vanish; only the low (width - shift) bits of m survive.
+        keep = target.width - shift
+        if keep <= 0:
+            return np.zeros_like(m)
+        low = m & ((np.int64(1) << keep) - 1)
+        return low << shift
+    # Saturating modes: replace huge values by a value just past the range (same sign).
+    sign = np.sign(m)
+    big = np.int64(1) << 62
+    safe = np.where(np.abs(m) < limit, m << min(shift, 62), sign * big)
+    return safe
+
+
+def _parse_int(text: str, what: str, precision: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise PrecisionError(
+            f"invalid precision {precision!r}: {what} must be an integer, got {text.strip()!r}"
+        ) from None
+
+
+def parse_precision(precision: "str | FixedType") -> FixedType:
+    """Parse ``ap_fixed<W,I[,Q[,O[,N]]]>``, ``ap_ufixed<...>``, ``ap_int<W>`` or ``ap_uint<W>``.
+
+    Raises :class:`PrecisionError` with the accepted forms on anything else.
+    """
+    if isinstance(precision, FixedType):
+        return precision
+    if not isinstance(precision, str):
+        raise PrecisionError(
+            f"precision must be a string such as 'ap_fixed<16,6>' or a FixedType, got {precision!r}"
+        )
+    match = _PRECISION_RE.match(precision)
+    if not match:
+        raise PrecisionError(
+            f"invalid precision {precision!r}: expected ap_fixed<W,I[,Q[,O]]>, "
+            "ap_ufixed<W,I[,Q[,O]]>, ap_int<W> or ap_uint<W>"
+        )
+    kind = match["kind"]
+    args = [a.strip() for a in match["args"].split(",")] if match["args"].strip() else []
+    signed = kind in ("ap_fixed", "ap_int")
+    if kind in ("ap_int", "ap_uint"):
+        if len(args) != 1:
+            raise PrecisionError(f"invalid precision {precision!r}: {kind} takes exactly one width")
+        width = _parse_int(args[0], "the width", precision)
+        return FixedType(width, width, signed)
+    if not 2 <= len(args) <= 5:
+        raise PrecisionError(
+            f"invalid precision {precision!r}: {kind} takes 2 to 4 arguments <W,I[,Q[,O]]>"
+        )
+    width = _parse_int(args[0], "the width", precision)
+    integer = _parse_int(args[1], "the integer bits", precision)
+    rounding = Rounding.TRN
+    overflow = Overflow.WRAP
+    if len(args) >= 3:
+        try:
+            rounding = Rounding(args[2])
+        except ValueError:
+            raise PrecisionError(
+                f"invalid precision {precision!r}: rounding mode {args[2]!r} is not one of {_ROUNDING_NAMES}"
+            ) from None
+    if len(args) >= 4:
+        if args[3] == "AP_WRAP_SM":
+            raise PrecisionError(
+                f"unsupported precision {precision!r}: AP_WRAP_SM is not supported; use one of {_OVERFLOW_NAMES}"
+            )
+        try:
+            overflow = Overflow(args[3])
+        except ValueError:
+            raise PrecisionError(
+                f"invalid precision {precision!r}: overflow mode {args[3]!r} is not one of {_OVERFLOW_NAMES}"
+            ) from None
+    if len(args) == 5 and _parse_int(args[4], "the saturation bits", precision) != 0:
+        raise PrecisionError(
+            f"unsupported precision {precision!r}: saturation bits N > 0 are not supported"
+        )
+    return FixedType(width, integer, signed, rounding, overflow)
+
+
+def smallest_type_for(mantissa_min: int, mantissa_max: int, frac: int, **modes) -> FixedType:
+    """The narrowest type with ``frac`` fractional bits holding every mantissa in [min, max]."""
+    signed = mantissa_min < 0
+    if signed:
+        magnitude = max(-mantissa_min - 1, mantissa_max, 0)
+        width = int(magnitude).bit_length() + 1
+    else:
+        width = max(int(mantissa_max).bit_length(), 1)
+    if width > MAX_WIDTH:
+        raise PrecisionError(
+            f"a value range needs {width} bits, more than the supported {MAX_WIDTH}"
+        )
+    return FixedType(width, width - frac, signed, **modes)
+
+
+def exact_type_for_values(values, **modes) -> FixedType:
+    """The narrowest fixed-point type that represents every (finite) value exactly."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(x)):
+        raise PrecisionError("cannot find a fixed-point type for NaN or infinite values")
+    nonzero = x[x != 0]
+    if nonzero.size == 0:
+        return FixedType(1, 1, False, **modes)
+    # Fractional bits: the largest exponent needed to make every value an integer.
+    mant, exp = np.frexp(nonzero)  # x = mant * 2**exp, 0.5 <= |mant| < 1
+    frac = 0
+    for e, mt in zip(exp, mant):
+        # bits after the binary point of mant (53-bit float): find the trailing zeros.
+        as_int = int(np.ldexp(mt, 53))
+        trailing = (as_int & -as_int).bit_length() - 1
+        frac = max(frac, 53 - trailing - int(e))
+    mantissas = np.ldexp(x, frac)
+    return smallest_type_for(int(mantissas.min()), int(mantissas.max()), frac, **modes)
+
+
+__all__ += ["smallest_type_for", "exact_type_for_values"]

@@ -1,0 +1,274 @@
+"""The one intermediate representation of a model.
+
+It is built once from Keras by :mod:`fpga_aware.parser` and then read, never rebuilt, by
+the cost model, the bit-exact emulator and the HLS writer.  Every number in it is a
+fixed-point *mantissa* (``int64``) of a :class:`~fpga_aware.fixed.FixedType`, so the three
+readers cannot disagree on what a weight is.
+
+Layers form a single chain: each layer's ``input_type`` is the previous layer's
+``result_type``.
+
+Arithmetic of a :class:`DenseLayer` (what the firmware computes, and the emulator):
+
+.. code-block:: text
+
+    acc = accum_t(bias[o])
+    for each nonzero weight w[i, o], in row order of ``i`` for each ``o``:
+        acc += accum_t(x[i] * w[i, o])       # product exact, then assigned to accum_t
+    y[o] = result_t(acc)
+
+Zero weights are not stored and not multiplied.  When every nonzero weight of a layer is
+``±2**k`` the product is a shift (:attr:`DenseLayer.uses_shifts`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from .fixed import FixedType
+
+__all__ = [
+    "Strategy",
+    "IOType",
+    "Layer",
+    "InputLayer",
+    "DenseLayer",
+    "ActivationLayer",
+    "LookupTable",
+    "SoftmaxLayer",
+    "ScaleShiftLayer",
+    "ModelIR",
+    "SUPPORTED_ACTIVATIONS",
+]
+
+
+class Strategy(str, enum.Enum):
+    """How a dense layer is scheduled: fully parallel (II = R = 1 normally) or with BRAM weights."""
+
+    LATENCY = "latency"
+    RESOURCE = "resource"
+
+
+class IOType(str, enum.Enum):
+    PARALLEL = "io_parallel"
+
+
+#: Activation functions the firmware implements (softmax has its own layer class).
+SUPPORTED_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+
+
+@dataclass
+class Layer:
+    """Common fields of every layer of the chain."""
+
+    name: str  #: the Keras layer name, for messages and configs
+    cname: str  #: a safe, unique C++ identifier derived from ``name``
+    n_in: int
+    n_out: int
+    input_type: FixedType
+    result_type: FixedType
+
+    kind: ClassVar[str] = "layer"
+
+
+@dataclass
+class InputLayer(Layer):
+    """The model input: ``n_out`` values converted from ``double`` to ``result_type``."""
+
+    shape: tuple[int, ...] = ()  #: the Keras input shape without the batch dimension
+
+    kind: ClassVar[str] = "input"
+
+
+@dataclass
+class DenseLayer(Layer):
+    """A fully connected layer; weights ``(n_in, n_out)`` and bias ``(n_out,)`` as mantissas."""
+
+    weight_type: FixedType = None  # type: ignore[assignment]
+    bias_type: FixedType = None  # type: ignore[assignment]
+    accum_type: FixedType = None  # type: ignore[assignment]
+    weights: np.ndarray = None  # type: ignore[assignment]
+    bias: np.ndarray = None  # type: ignore[assignment]
+    reuse_factor: int = 1
+    strategy: Strategy = Strategy.LATENCY
+    keras_class: str = "Dense"
+
+    kind: ClassVar[str] = "dense"
+
+    # ---------------------------------------------------------------- sparsity
+    @property
+    def n_weights(self) -> int:
+        return self.n_in * self.n_out
+
+    @property
+    def nonzero_weights(self) -> int:
+        return int(np.count_nonzero(self.weights))
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.nonzero_weights / self.n_weights if self.n_weights else 0.0
+
+    def terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored weights in accumulation order: ``(out_index, in_index, mantissa)``.
+
+        Sorted by output neuron, then input index; only nonzero weights.
+        """
+        outs, ins = np.nonzero(self.weights.T)
+        return outs.astype(np.int64), ins.astype(np.int64), self.weights[ins, outs]
+
+    @property
+    def is_power_of_two(self) -> np.ndarray:
+        """Boolean mask over ``weights``: nonzero entries whose magnitude is a power of two."""
+        mag = np.abs(self.weights)
+        return (mag != 0) & ((mag & (mag - 1)) == 0)
+
+    @property
+    def uses_shifts(self) -> bool:
+        """All nonzero weights are ±2**k: products are shifts, no multiplier at all."""
+        nz = self.weights != 0
+        return bool(nz.any()) and bool(np.all(self.is_power_of_two[nz]))
+
+    @property
+    def n_mult(self) -> int:
+        """Multiplications left after zeros and power-of-two weights are removed."""
+        return int(np.count_nonzero(self.weights) - np.count_nonzero(self.is_power_of_two))
+
+    @property
+    def multipliers_per_cycle(self) -> int:
+        """Multiplier instances the schedule needs: ``ceil(nonzero / R)``."""
+        nnz = self.nonzero_weights
+        return -(-nnz // self.reuse_factor) if nnz else 0
+
+    @property
+    def ii(self) -> int:
+        return self.reuse_factor
+
+    def weight_values(self) -> np.ndarray:
+        return self.weight_type.to_float(self.weights)
+
+    def bias_values(self) -> np.ndarray:
+        return self.bias_type.to_float(self.bias)
+
+
+@dataclass
+class LookupTable:
+    """A table read with an index computed from the raw bits of a fixed-point input.
+
+    ``index = clip((mantissa >> shift) - offset, 0, len(values) - 1)``; ``values`` are
+    mantissas of ``value_type``.  The emulator and the C++ compute the same integer index.
+    """
+
+    shift: int
+    offset: int
+    values: np.ndarray
+    value_type: FixedType
+
+    @property
+    def size(self) -> int:
+        return int(len(self.values))
+
+    def index(self, mantissa: np.ndarray) -> np.ndarray:
+        m = np.asarray(mantissa, dtype=np.int64)
+        return np.clip((m >> self.shift) - self.offset, 0, self.size - 1)
+
+    def lookup(self, mantissa: np.ndarray) -> np.ndarray:
+        return self.values[self.index(mantissa)]
+
+
+@dataclass
+class ActivationLayer(Layer):
+    """Element-wise activation: ``linear``, ``relu`` (exact) or ``sigmoid``/``tanh`` (table)."""
+
+    function: str = "linear"
+    table: LookupTable | None = None  #: sigmoid / tanh only; its values are result mantissas
+    keras_class: str = "Activation"
+
+    kind: ClassVar[str] = "activation"
+
+
+@dataclass
+class SoftmaxLayer(Layer):
+    """Argmax-preserving softmax.
+
+    ``d_i = x_i - max(x)`` (exact, ``diff_type``), ``e_i = exp_table[d_i]`` (``exp_type``,
+    ``exp(0) = 1`` exactly), ``s = sum(e)`` (``sum_type``, exact), ``r = inv_table[s]``
+    (``inv_type``), ``y_i = result_t(e_i * r)``.  ``e`` is monotone in ``x`` and every
+    output shares ``r``, so the largest input always gets the largest output.
+    """
+
+    diff_type: FixedType = None  # type: ignore[assignment]
+    exp_table: LookupTable = None  # type: ignore[assignment]
+    sum_type: FixedType = None  # type: ignore[assignment]
+    inv_table: LookupTable = None  # type: ignore[assignment]
+    keras_class: str = "Activation"
+
+    kind: ClassVar[str] = "softmax"
+
+    @property
+    def exp_type(self) -> FixedType:
+        return self.exp_table.value_type
+
+    @property
+    def inv_type(self) -> FixedType:
+        return self.inv_table.value_type
+
+
+@dataclass
+class ScaleShiftLayer(Layer):
+    """Per-channel ``y = result_t(accum_t(x * scale) + shift)`` (an unfolded BatchNormalization)."""
+
+    scale_type: FixedType = None  # type: ignore[assignment]
+    shift_type: FixedType = None  # type: ignore[assignment]
+    accum_type: FixedType = None  # type: ignore[assignment]
+    scale: np.ndarray = None  # type: ignore[assignment]
+    shift: np.ndarray = None  # type: ignore[assignment]
+    keras_class: str = "BatchNormalization"
+
+    kind: ClassVar[str] = "scale_shift"
+
+
+@dataclass
+class ModelIR:
+    """The whole model: a chain of layers, starting with an :class:`InputLayer`."""
+
+    project_name: str
+    layers: list[Layer] = field(default_factory=list)
+
+    @property
+    def input(self) -> InputLayer:
+        first = self.layers[0]
+        assert isinstance(first, InputLayer)
+        return first
+
+    @property
+    def output(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.input.n_out
+
+    @property
+    def n_outputs(self) -> int:
+        return self.output.n_out
+
+    @property
+    def input_type(self) -> FixedType:
+        return self.input.result_type
+
+    @property
+    def output_type(self) -> FixedType:
+        return self.output.result_type
+
+    def dense_layers(self) -> list[DenseLayer]:
+        return [layer for layer in self.layers if isinstance(layer, DenseLayer)]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers: {[lay.name for lay in self.layers]}")
