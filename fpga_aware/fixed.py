@@ -184,12 +184,8 @@ class FixedType:
         x = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(x)):
             raise PrecisionError(f"cannot convert NaN or infinity to {self.cpp()}")
-        scaled = np.ldexp(x, self.frac)
-        floor = np.floor(scaled)
-        rest = scaled - floor  # exact, in [0, 1)
-        bump = _round_bump(self.rounding, floor_is_odd=np.fmod(floor, 2.0) != 0, negative=x < 0,
-                           inexact=rest != 0, above_half=rest > 0.5, at_half=rest == 0.5)
-        rounded = floor + bump
+        scaled = x * math.ldexp(1.0, self.frac)  # exact: a power-of-two scaling
+        rounded = _round_float(scaled, self.rounding)
         return self._overflow_float(rounded)
 
     def requantize(self, mantissa, frac: int, signed_source: bool = True) -> np.ndarray:
@@ -230,7 +226,7 @@ class FixedType:
             q = _shift_left_checked(m, -shift, self)
         else:
             q = m
-        return self._overflow_int(q)
+        return self.apply_overflow(q)
 
     def to_float(self, mantissa) -> np.ndarray:
         """The real values of mantissas of this type (exact in float64 up to 53 bits)."""
@@ -248,7 +244,8 @@ class FixedType:
         )
 
     # ------------------------------------------------------------------ overflow
-    def _overflow_int(self, q: np.ndarray) -> np.ndarray:
+    def apply_overflow(self, q: np.ndarray) -> np.ndarray:
+        """Apply this type's overflow mode to integer mantissas already at this type's scale."""
         lo, hi = self.min_mantissa, self.max_mantissa
         if self.overflow == Overflow.WRAP:
             span = np.int64(1) << self.width if self.width < 63 else None
@@ -265,6 +262,8 @@ class FixedType:
 
     def _overflow_float(self, rounded: np.ndarray) -> np.ndarray:
         lo, hi = self.min_mantissa, self.max_mantissa
+        if rounded.size == 0 or (rounded.min() >= lo and rounded.max() <= hi):
+            return rounded.astype(np.int64)
         if self.overflow == Overflow.WRAP:
             span = float(1 << self.width)
             wrapped = np.fmod(rounded - lo, span)  # exact for float64
@@ -279,6 +278,31 @@ class FixedType:
             return np.where(over | under, np.int64(0), inside)
         sym_lo = -hi if self.signed else lo
         return np.where(under, np.int64(sym_lo), inside)
+
+
+_FLOAT_INTEGRAL = 2.0**52  # float64 values at least this large are integers already
+
+
+def _round_float(scaled: np.ndarray, rounding: Rounding) -> np.ndarray:
+    """Round exactly-scaled float64 values to integers (as floats) with an ap_fixed rounding mode."""
+    if rounding == Rounding.TRN:
+        return np.floor(scaled)
+    if rounding == Rounding.TRN_ZERO:
+        return np.trunc(scaled)
+    if rounding == Rounding.RND_CONV:
+        return np.rint(scaled)  # IEEE round-half-even, exact
+    small = np.abs(scaled) < _FLOAT_INTEGRAL  # there, +-0.5 is exact
+    if rounding == Rounding.RND:
+        rounded = np.floor(scaled + 0.5)
+    elif rounding == Rounding.RND_MIN_INF:
+        rounded = np.ceil(scaled - 0.5)
+    elif rounding == Rounding.RND_INF:
+        rounded = np.copysign(np.floor(np.abs(scaled) + 0.5), scaled)
+    elif rounding == Rounding.RND_ZERO:
+        rounded = np.copysign(np.ceil(np.abs(scaled) - 0.5), scaled)
+    else:  # pragma: no cover - enum is closed
+        raise PrecisionError(f"unknown rounding mode {rounding!r}")
+    return np.where(small, rounded, scaled) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _round_bump(rounding: Rounding, *, floor_is_odd, negative, inexact, above_half, at_half):

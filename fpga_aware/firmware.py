@@ -1,0 +1,134 @@
+"""The public export API: :func:`to_firmware`, :func:`export` and :class:`Firmware`."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .config import DEFAULT_PART, DEFAULT_PRECISION, FirmwareConfig
+from .emulator import Emulator, _as_batch
+from .ir import ModelIR
+from .parser import build_ir
+
+__all__ = ["Firmware", "to_firmware", "export"]
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("emulator", "csim")
+
+
+class Firmware:
+    """A converted model: its IR and config, writable as an HLS project, runnable two ways.
+
+    ``predict(x, engine='emulator')`` is the bit-exact numpy emulator; ``engine='csim'`` runs the
+    generated C++ compiled with g++ against the ``ap_types`` headers (compiled on first use).
+    """
+
+    def __init__(self, ir: ModelIR, config: FirmwareConfig):
+        self.ir = ir
+        self.config = config
+        self._emulator = Emulator(ir)
+        self._project_dir: Path | None = None
+        self._tempdir: tempfile.TemporaryDirectory | None = None
+        self._library = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def project_dir(self) -> Path | None:
+        """Where the project was last written (``None`` before :meth:`write`/:meth:`compile`)."""
+        return self._project_dir
+
+    @property
+    def part(self) -> str:
+        return self.config.part
+
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{layer.name}:{layer.kind}" for layer in self.ir.layers)
+        return f"Firmware({self.ir.project_name!r}, part={self.part!r}, layers=[{layers}])"
+
+    # ------------------------------------------------------------------ project
+    def write(self, output_dir: str | Path, overwrite: bool = False) -> Path:
+        """Write the HLS project; an existing project needs ``overwrite=True``; other folders are never touched."""
+        from .writer import write_project
+
+        path = write_project(self.ir, self.config, Path(output_dir), overwrite=overwrite)
+        self._project_dir = path
+        self._library = None
+        logger.info("wrote HLS project %s to %s", self.ir.project_name, path)
+        return path
+
+    def compile(self) -> "Firmware":
+        """Build the C simulation library with g++ (writes to a temporary folder if never written)."""
+        from .csim import compile_project
+
+        if self._project_dir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="fpga_aware_")
+            self.write(Path(self._tempdir.name) / self.ir.project_name)
+        self._library = compile_project(self._project_dir)
+        return self
+
+    # ------------------------------------------------------------------ running
+    def predict(self, x: Any, engine: str = "emulator") -> np.ndarray:
+        """Outputs of the firmware for a batch ``x`` (float64, shape ``(batch, n_outputs)``)."""
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not one of {ENGINES}")
+        if engine == "emulator":
+            return self._emulator.predict(x)
+        batch = _as_batch(self.ir, x)
+        if self._library is None:
+            self.compile()
+        return self._library.predict(batch)
+
+    def trace(self, x: Any) -> dict[str, np.ndarray]:
+        """Real values of every layer's output, from the emulator."""
+        return self._emulator.trace_values(x)
+
+    def estimate(self):
+        """The FPGA cost of this firmware (see :mod:`fpga_aware.cost`)."""
+        from .cost import estimate_ir
+
+        return estimate_ir(self.ir, self.config)
+
+
+def to_firmware(
+    model: Any,
+    part: str = DEFAULT_PART,
+    *,
+    precision: Any = DEFAULT_PRECISION,
+    reuse_factor: int = 1,
+    strategy: str = "latency",
+    io_type: str = "io_parallel",
+    clock_period: float = 5.0,
+    layer_config: Mapping[str, Any] | None = None,
+    project_name: str = "myproject",
+) -> Firmware:
+    """Convert a tf-keras / QKeras model into an in-memory :class:`Firmware`."""
+    config = FirmwareConfig.from_options(
+        part,
+        precision=precision,
+        reuse_factor=reuse_factor,
+        strategy=strategy,
+        io_type=io_type,
+        clock_period=clock_period,
+        layer_config=layer_config,
+        project_name=project_name,
+    )
+    return Firmware(build_ir(model, config), config)
+
+
+def export(
+    model: Any,
+    part: str = DEFAULT_PART,
+    output_dir: str | Path = "fpga_prj",
+    *,
+    overwrite: bool = False,
+    **options: Any,
+) -> Firmware:
+    """Convert ``model`` and write its HLS project to ``output_dir``."""
+    firmware = to_firmware(model, part, **options)
+    firmware.write(output_dir, overwrite=overwrite)
+    return firmware
