@@ -36,11 +36,15 @@ class ConfigError(ValueError):
     """An export option is invalid; the message names it and lists what is allowed."""
 
 
+class PrecisionConfigError(ConfigError, PrecisionError):
+    """An invalid precision given as an export option (both a ConfigError and a PrecisionError)."""
+
+
 def _precision(value: Any, where: str) -> FixedType:
     try:
         return parse_precision(value)
     except PrecisionError as err:
-        raise ConfigError(f"{where}: {err}") from None
+        raise PrecisionConfigError(f"{where}: {err}") from None
 
 
 def _strategy(value: Any, where: str) -> Strategy:
