@@ -22,7 +22,8 @@ AP_RND_CONV     round to nearest, ties to even (convergent)
 
 Overflow modes: ``AP_WRAP`` (two's complement wrap, the default), ``AP_SAT`` (clamp to
 the range), ``AP_SAT_ZERO`` (an overflowing value becomes 0) and ``AP_SAT_SYM`` (clamp
-to the symmetric range ``[-max, max]`` for signed types).  ``AP_WRAP_SM`` and saturation
+to the symmetric range ``[-max, max]`` for signed types: like Xilinx's, a signed result never
+takes the most negative code).  ``AP_WRAP_SM`` and saturation
 bits ``N > 0`` are rejected with a clear error.
 
 Mantissas are limited to :data:`MAX_WIDTH` bits so that every product of two values and
@@ -256,9 +257,8 @@ class FixedType:
             return np.clip(q, lo, hi)
         if self.overflow == Overflow.SAT_ZERO:
             return np.where((q < lo) | (q > hi), np.int64(0), q)
-        # SAT_SYM
-        sym_lo = -hi if self.signed else lo
-        return np.where(q > hi, hi, np.where(q < lo, sym_lo, q)).astype(np.int64)
+        # SAT_SYM: signed results never take the most negative code (ap_fixed maps it to -max)
+        return np.clip(q, -hi if self.signed else lo, hi)
 
     def _overflow_float(self, rounded: np.ndarray) -> np.ndarray:
         lo, hi = self.min_mantissa, self.max_mantissa
@@ -276,8 +276,7 @@ class FixedType:
             return inside
         if self.overflow == Overflow.SAT_ZERO:
             return np.where(over | under, np.int64(0), inside)
-        sym_lo = -hi if self.signed else lo
-        return np.where(under, np.int64(sym_lo), inside)
+        return np.clip(rounded, -hi if self.signed else lo, hi).astype(np.int64)  # SAT_SYM
 
 
 _FLOAT_INTEGRAL = 2.0**52  # float64 values at least this large are integers already

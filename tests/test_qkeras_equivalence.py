@@ -89,3 +89,57 @@ def test_po2_kernels_become_shift_layers():
     po2 = firmware.ir.layer("q_dense_2")
     assert po2.uses_shifts and po2.n_mult == 0
     assert not firmware.ir.layer("q_dense_3").uses_shifts
+
+
+def _qkeras_chain(kernel_quantizer, rng, bias_quantizer="quantized_bits(8,3,alpha=1)"):
+    from qkeras import QActivation, QDense
+
+    tf.keras.utils.set_random_seed(int(rng.integers(1 << 30)))
+    model = tf.keras.Sequential(
+        [
+            QActivation("quantized_bits(8,2,alpha=1)", input_shape=(12,), name="qin"),
+            QDense(10, kernel_quantizer=kernel_quantizer, bias_quantizer=bias_quantizer, name="qd1"),
+            QActivation("quantized_relu(6,2)", name="qr1"),
+            QDense(4, kernel_quantizer="quantized_bits(6,0,alpha=1)", bias_quantizer="quantized_bits(6,0,alpha=1)", name="qd2"),
+            QActivation("quantized_bits(10,4,alpha=1)", name="qout"),
+        ]
+    )
+    return model
+
+
+@pytest.mark.parametrize(
+    "kernel_quantizer",
+    ["quantized_bits(4,0,alpha='auto_po2')", "binary(alpha=1)", "ternary(alpha=1)", "quantized_po2(4,1)", "quantized_bits(8,1,1,alpha=1)"],
+)
+def test_other_weight_quantizers_are_bit_exact(kernel_quantizer, rng):
+    model = _qkeras_chain(kernel_quantizer, rng)
+    firmware = fa.to_firmware(model)
+    x = representable(firmware, rng.normal(0, 2, (4000, 12)))
+    expected = model.predict(x.astype(np.float32), verbose=0)
+    mismatch = np.any(firmware.predict(x) != expected, axis=1).mean()
+    assert mismatch <= 0.001
+    if kernel_quantizer.startswith(("binary", "ternary", "quantized_po2")):
+        assert firmware.ir.layer("qd1").uses_shifts
+
+
+@pytest.mark.parametrize(
+    "quantizer, message",
+    [
+        ("quantized_bits(4,0,alpha='auto')", "non-power-of-two scale"),
+        ("quantized_bits(4,0,alpha=1,use_stochastic_rounding=True)", "stochastic rounding"),
+    ],
+)
+def test_unrepresentable_quantizers_are_rejected(quantizer, message, rng):
+    model = _qkeras_chain(quantizer, rng)
+    with pytest.raises(fa.UnsupportedQuantizerError, match=rf"'qd1'.*{message}"):
+        fa.to_firmware(model)
+
+
+def test_unsupported_activation_quantizer_is_named(rng):
+    from qkeras import QActivation, QDense
+
+    model = tf.keras.Sequential(
+        [QDense(3, kernel_quantizer="quantized_bits(4,0,alpha=1)", input_shape=(4,), name="d"), QActivation("quantized_tanh(4)", name="qt")]
+    )
+    with pytest.raises(fa.UnsupportedQuantizerError, match=r"'qt'.*quantized_tanh is not supported; supported: quantized_bits, quantized_relu"):
+        fa.to_firmware(model)

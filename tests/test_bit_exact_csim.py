@@ -1,0 +1,122 @@
+"""Emulator equals the g++ C simulation of the generated project, bit for bit (export issue, tests 1 and 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fpga_aware as fa
+from fpga_aware.fixed import Overflow, Rounding
+from conftest import load_shared_model
+
+N_INPUTS = 2000
+
+SHARED_CASES = [
+    # (model, weights, options for the Resource strategy)
+    ("KERAS_3layer", None, {"reuse_factor": 4}),
+    ("KERAS_3layer", "KERAS_3layer_70pruned_retrained_weights", {"reuse_factor": 8}),
+    ("KERAS_1layer", None, {"reuse_factor": 2}),
+    ("qkeras_3layer", None, {"reuse_factor": 4}),
+    ("qkeras_mnist_dense", None, {"reuse_factor": 16}),
+]
+
+
+def _inputs(model, rng) -> np.ndarray:
+    n_in = int(np.prod(model.input_shape[1:]))
+    if n_in == 784:
+        return rng.uniform(0, 1, (N_INPUTS, n_in))
+    # standard normal, plus some large values that exercise saturation and wrap-around
+    x = rng.standard_normal((N_INPUTS, n_in))
+    x[: N_INPUTS // 10] *= 40
+    return x
+
+
+def _assert_bit_exact(firmware, x):
+    emulated = firmware.predict(x)
+    simulated = firmware.predict(x, engine="csim")
+    mismatches = int(np.count_nonzero(np.any(emulated != simulated, axis=1)))
+    assert mismatches == 0, f"{mismatches} of {len(x)} samples differ between emulator and C simulation"
+
+
+@pytest.mark.parametrize("strategy", ["latency", "resource"])
+@pytest.mark.parametrize("name, weights, resource_options", SHARED_CASES, ids=[c[1] or c[0] for c in SHARED_CASES])
+def test_shared_models_emulator_equals_csim(name, weights, resource_options, strategy, rng):
+    model = load_shared_model(name, weights)
+    options = resource_options if strategy == "resource" else {}
+    firmware = fa.to_firmware(model, strategy=strategy, precision="ap_fixed<16,6>", **options)
+    _assert_bit_exact(firmware, _inputs(model, rng))
+
+
+# ------------------------------------------------------------------------------ property test
+ROUNDINGS = [r.value for r in Rounding]
+OVERFLOWS = [o.value for o in Overflow]
+
+
+def _random_type(rng, lo_bits=2, hi_bits=20, modes=True) -> str:
+    width = int(rng.integers(lo_bits, hi_bits + 1))
+    integer = int(rng.integers(-2, width + 3))
+    kind = "ap_fixed" if rng.random() < 0.7 else "ap_ufixed"
+    if kind == "ap_ufixed" and width < 1:
+        width = 1
+    if not modes or rng.random() < 0.3:
+        return f"{kind}<{width},{integer}>"
+    return f"{kind}<{width},{integer},{rng.choice(ROUNDINGS)},{rng.choice(OVERFLOWS)}>"
+
+
+def _random_mlp(rng, index: int):
+    depth = int(rng.integers(1, 5))
+    n_in = int(rng.integers(1, 65))
+    layers = [tf.keras.layers.InputLayer(input_shape=(n_in,), name=f"in{index}")]
+    activations = ["linear", "relu", "sigmoid", "tanh", "relu"]
+    for d in range(depth):
+        width = int(rng.integers(1, 65))
+        act = activations[int(rng.integers(0, len(activations)))] if d < depth - 1 else rng.choice(["linear", "softmax", "sigmoid"])
+        layers.append(tf.keras.layers.Dense(width, activation=str(act), name=f"m{index}_d{d}"))
+    model = tf.keras.Sequential(layers)
+    for layer in model.layers:
+        kernel, bias = layer.get_weights()
+        sparsity = rng.uniform(0, 0.95)
+        kernel = rng.normal(0, rng.uniform(0.1, 4), kernel.shape) * (rng.random(kernel.shape) >= sparsity)
+        bias = rng.normal(0, 1, bias.shape)
+        layer.set_weights([kernel, bias])
+    return model
+
+
+def _random_layer_config(rng, model, firmware_names):
+    config = {}
+    for name in firmware_names:
+        entry = {}
+        if rng.random() < 0.8:
+            precision = {"weight": _random_type(rng, 2, 16, modes=False), "bias": _random_type(rng, 2, 16, modes=False)}
+            precision["result"] = _random_type(rng)
+            if rng.random() < 0.3:  # a narrow accumulator: rounding and saturation inside the sum
+                precision["accum"] = _random_type(rng, 8, 24)
+            entry["precision"] = precision
+        entry["strategy"] = str(rng.choice(["latency", "resource"]))
+        if rng.random() < 0.5:
+            entry["reuse_factor"] = int(rng.integers(1, 9))
+        config[name] = entry
+    return config
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_mlps_emulator_equals_csim(seed):
+    rng = np.random.default_rng(1000 + seed)
+    model = _random_mlp(rng, seed)
+    dense_names = [layer.name for layer in model.layers]
+    while True:  # reuse factors must fit each layer: draw until valid
+        config = _random_layer_config(rng, model, dense_names)
+        try:
+            firmware = fa.to_firmware(
+                model,
+                precision=_random_type(rng, 4, 20),
+                layer_config=config,
+                project_name=f"prop{seed}",
+            )
+            break
+        except fa.ConfigError as err:
+            assert "reuse_factor" in str(err)
+    n_in = firmware.ir.n_inputs
+    x = rng.normal(0, rng.uniform(0.5, 8), (N_INPUTS, n_in))
+    _assert_bit_exact(firmware, x)
