@@ -189,7 +189,7 @@ class FixedType:
         rounded = _round_float(scaled, self.rounding)
         return self._overflow_float(rounded)
 
-    def requantize(self, mantissa, frac: int, signed_source: bool = True) -> np.ndarray:
+    def requantize(self, mantissa, frac: int) -> np.ndarray:
         """Assign values held as mantissas with ``frac`` fractional bits to this type.
 
         ``mantissa`` is an integer array of the *source* values (any width that fits
@@ -198,31 +198,7 @@ class FixedType:
         m = np.asarray(mantissa, dtype=np.int64)
         shift = frac - self.frac
         if shift > 0:
-            if shift >= 63:
-                floor = np.where(m < 0, -1, 0).astype(np.int64)
-                rest_sign = m != 0
-                bump = _round_bump(
-                    self.rounding,
-                    floor_is_odd=(floor & 1) != 0,
-                    negative=m < 0,
-                    inexact=rest_sign,
-                    above_half=np.zeros_like(rest_sign),
-                    at_half=np.zeros_like(rest_sign),
-                )
-                q = floor + bump
-            else:
-                floor = m >> shift
-                rest = m - (floor << shift)
-                half = np.int64(1) << (shift - 1)
-                bump = _round_bump(
-                    self.rounding,
-                    floor_is_odd=(floor & 1) != 0,
-                    negative=m < 0,
-                    inexact=rest != 0,
-                    above_half=rest > half,
-                    at_half=rest == half,
-                )
-                q = floor + bump
+            q = _shift_right_rounded(m, shift, self.rounding)
         elif shift < 0:
             q = _shift_left_checked(m, -shift, self)
         else:
@@ -248,11 +224,10 @@ class FixedType:
     def apply_overflow(self, q: np.ndarray) -> np.ndarray:
         """Apply this type's overflow mode to integer mantissas already at this type's scale."""
         lo, hi = self.min_mantissa, self.max_mantissa
+        if q.size == 0 or (q.min() >= lo and q.max() <= hi):
+            return q
         if self.overflow == Overflow.WRAP:
-            span = np.int64(1) << self.width if self.width < 63 else None
-            if span is None:
-                return q
-            return ((q - lo) & (span - 1)) + lo
+            return ((q - lo) & ((np.int64(1) << self.width) - 1)) + lo
         if self.overflow == Overflow.SAT:
             return np.clip(q, lo, hi)
         if self.overflow == Overflow.SAT_ZERO:
@@ -304,25 +279,30 @@ def _round_float(scaled: np.ndarray, rounding: Rounding) -> np.ndarray:
     return np.where(small, rounded, scaled) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def _round_bump(rounding: Rounding, *, floor_is_odd, negative, inexact, above_half, at_half):
-    """How much to add to ``floor`` (0 or 1) for each rounding mode."""
+def _shift_right_rounded(m: np.ndarray, shift: int, rounding: Rounding) -> np.ndarray:
+    """``m / 2**shift`` rounded to an integer with an ap_fixed rounding mode (exact int64 arithmetic)."""
+    if shift >= 63:  # |m| < 2**62 <= 2**(shift-1): |value| < 1/2
+        return np.where(m < 0, np.int64(-1), np.int64(0)) if rounding == Rounding.TRN else np.zeros_like(m)
+    half = np.int64(1) << (shift - 1)
     if rounding == Rounding.TRN:
-        bump = np.zeros_like(inexact)
-    elif rounding == Rounding.TRN_ZERO:
-        bump = negative & inexact
-    elif rounding == Rounding.RND:
-        bump = above_half | at_half
-    elif rounding == Rounding.RND_ZERO:
-        bump = above_half | (at_half & negative)
-    elif rounding == Rounding.RND_MIN_INF:
-        bump = above_half
-    elif rounding == Rounding.RND_INF:
-        bump = above_half | (at_half & ~negative)
-    elif rounding == Rounding.RND_CONV:
-        bump = above_half | (at_half & floor_is_odd)
+        return m >> shift
+    if rounding == Rounding.RND:  # ties toward +inf
+        return (m + half) >> shift
+    if rounding == Rounding.RND_MIN_INF:  # ties toward -inf
+        return (m + (half - 1)) >> shift
+    if rounding == Rounding.RND_CONV:  # ties to even
+        return (m + (half - 1) + ((m >> shift) & 1)) >> shift
+    # The remaining modes are symmetric about zero: round the magnitude, restore the sign.
+    magnitude = np.abs(m)
+    if rounding == Rounding.TRN_ZERO:
+        rounded = magnitude >> shift
+    elif rounding == Rounding.RND_INF:  # ties away from zero
+        rounded = (magnitude + half) >> shift
+    elif rounding == Rounding.RND_ZERO:  # ties toward zero
+        rounded = (magnitude + (half - 1)) >> shift
     else:  # pragma: no cover - enum is closed
         raise PrecisionError(f"unknown rounding mode {rounding!r}")
-    return np.asarray(bump).astype(np.int64)
+    return np.where(m < 0, -rounded, rounded)
 
 
 def _shift_left_checked(m: np.ndarray, shift: int, target: FixedType) -> np.ndarray:
