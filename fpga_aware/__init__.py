@@ -11,7 +11,7 @@ ensure_legacy_keras()
 
 from .config import ConfigError, FirmwareConfig, LayerConfig, LayerPrecision  # noqa: E402
 from .emulator import InputShapeError  # noqa: E402
-from .firmware import Firmware, export, to_firmware  # noqa: E402
+from .firmware import Firmware, estimate, export, to_firmware  # noqa: E402
 from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision  # noqa: E402
 from .ir import Strategy  # noqa: E402
 from .parser import InvalidModelError, UnsupportedLayerError  # noqa: E402
@@ -35,6 +35,7 @@ __all__ = [
     "Strategy",
     "UnsupportedLayerError",
     "UnsupportedQuantizerError",
+    "estimate",
     "export",
     "parse_precision",
     "to_firmware",

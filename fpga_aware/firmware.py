@@ -14,7 +14,7 @@ from .emulator import Emulator, _as_batch
 from .ir import ModelIR
 from .parser import build_ir
 
-__all__ = ["Firmware", "to_firmware", "export"]
+__all__ = ["Firmware", "to_firmware", "export", "estimate"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +132,30 @@ def export(
     firmware = to_firmware(model, part, **options)
     firmware.write(output_dir, overwrite=overwrite)
     return firmware
+
+
+def estimate(
+    model: Any,
+    part: str = DEFAULT_PART,
+    *,
+    precision: Any = DEFAULT_PRECISION,
+    reuse_factor: int = 1,
+    strategy: str = "latency",
+    io_type: str = "io_parallel",
+    clock_period: float = 5.0,
+    layer_config: Mapping[str, Any] | None = None,
+    project_name: str = "myproject",
+):
+    """Estimated FPGA cost of ``model`` (same options as :func:`to_firmware`; same answer as
+    ``to_firmware(...).estimate()``)."""
+    return to_firmware(
+        model,
+        part,
+        precision=precision,
+        reuse_factor=reuse_factor,
+        strategy=strategy,
+        io_type=io_type,
+        clock_period=clock_period,
+        layer_config=layer_config,
+        project_name=project_name,
+    ).estimate()

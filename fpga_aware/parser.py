@@ -3,7 +3,8 @@
 Supported layers: InputLayer, Dense, QDense, Activation / ReLU / Softmax (linear, relu, sigmoid,
 tanh, softmax), QActivation (quantized_relu, quantized_bits), BatchNormalization (folded into
 the preceding float Dense when nothing sits in between, else a scale/shift layer), Dropout and
-Flatten (no-ops).  Sequential and single-chain functional models only.  Anything else raises
+Flatten (no-ops), and any of these inside tensorflow-model-optimization's pruning wrapper (the
+kernel is taken times its current mask).  Sequential and single-chain functional models only.  Anything else raises
 :class:`UnsupportedLayerError` naming the layer and listing what is supported.
 
 Default types (each overridable per layer through ``layer_config``):
@@ -183,11 +184,12 @@ def _activation_name(activation) -> str:
     return name
 
 
-def _dense_pending(layer) -> list:
+def _dense_pending(layer, kernel_mask: np.ndarray | None = None) -> list:
     cls = type(layer).__name__
-    weights = layer.get_weights()
-    kernel = np.asarray(weights[0], dtype=np.float64)
-    bias = np.asarray(weights[1], dtype=np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
+    kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+    if kernel_mask is not None:  # a tfmot wrapper: the mask is what the pruned layer computes with
+        kernel = kernel * kernel_mask
+    bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
     _check_finite(layer.name, "kernel", kernel)
     _check_finite(layer.name, "bias", bias)
     if kernel.ndim != 2:
@@ -226,10 +228,23 @@ def _fused_activation(layer) -> "_PendingActivation | None":
     return _PendingActivation(f"{layer.name}_{name}", name, None, cls, owner=layer.name)
 
 
+def _unwrap_pruning(layer):
+    """A tfmot ``PruneLowMagnitude`` wrapper → (inner layer, kernel mask); other layers unchanged."""
+    if type(layer).__name__ != "PruneLowMagnitude":
+        return layer, None
+    inner = layer.layer
+    mask = None
+    for weight, mask_var, _threshold in getattr(layer, "pruning_vars", []):
+        if weight is getattr(inner, "kernel", None):
+            mask = np.asarray(mask_var.numpy(), dtype=np.float64)
+    return inner, mask
+
+
 def _pending_for(layer) -> list:
+    layer, kernel_mask = _unwrap_pruning(layer)
     cls = type(layer).__name__
     if cls in ("Dense", "QDense"):
-        return _dense_pending(layer)
+        return _dense_pending(layer, kernel_mask)
     if cls in _NO_OPS:
         return []
     if cls == "Activation":
