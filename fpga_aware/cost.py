@@ -1,0 +1,673 @@
+"""Analytic FPGA cost model: DSP, LUT, FF, BRAM and latency of a :class:`~fpga_aware.ir.ModelIR`.
+
+:func:`estimate_ir` reads the IR once (numpy over the weight mantissas, no Python loop over
+weights) and returns a :class:`CostReport`.  It estimates what Vivado HLS C-synthesis would
+report for the io_parallel firmware, so it can be shown while training.  The rules and every
+constant are below; ``docs/cost_model.md`` has the calibration against published Vivado HLS
+reports and the accuracy to expect.
+
+Multiplications (the rules that decide DSPs)
+--------------------------------------------
+* A zero weight is neither stored nor multiplied; a weight ``±2**k`` is a shift (no
+  multiplier, no LUTs: the shift is wiring and the sign folds into the accumulation).
+  ``n_mult`` counts what is left (:attr:`DenseLayer.n_mult`).
+* A product maps to a DSP slice when *both* operands are wide enough:
+  ``min(w_x, w_w) > LUT_MULT_MAX_NARROW_WIDTH`` **and** ``w_x + w_w > LUT_MULT_MAX_WIDTH_SUM``;
+  otherwise Vivado builds it from LUTs (shift-and-add).  ``w_x`` is the input type width.
+  With ``reuse_factor == 1`` and the Latency strategy every weight is a synthesis-time
+  constant and ``w_w`` is the constant's own width (``bit_length(|m|)`` plus a sign bit), so
+  small-magnitude weights land in LUTs — this is why the unpruned jet tagger uses 3953 DSPs for
+  4256 products.  With ``reuse_factor > 1`` (or the Resource strategy) a multiplier is shared
+  by several weights and ``w_w`` is the weight type's width.
+* A product wider than one DSP multiplier (25x18 for DSP48E1, 27x18 for DSP48E2, signed) is
+  tiled: ``ceil`` chunks of each operand (top chunk signed, lower chunks one bit narrower), in
+  the cheaper orientation.
+* With reuse factor ``R`` a layer schedules ``ceil(nnz / R)`` terms per cycle and needs
+  ``ceil(n_mult / R)`` shared multipliers; each is a DSP or LUT multiplier by the width rule.
+
+Latency and initiation interval
+-------------------------------
+Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAINTY)`` ns
+(Vivado HLS's default 12.5 % uncertainty) with the delays below; a register is inserted when
+the next operation would not fit.  A DSP multiplier, a BRAM read and a BRAM/LUT ROM read are
+registered.  Per dense layer this is the hls4ml formula
+``L = L_mult + (R - 1) * II_mult + L_activ`` with ``II_mult = 1`` plus the adder tree
+(``ceil(log2(terms))`` levels per output; with ``R > 1`` over the ``ceil(terms / R)`` terms of
+one cycle, plus the accumulation).  Layers run one after another; ``II`` is the largest reuse
+factor (1 for a fully parallel design).
+
+LUT and FF
+----------
+Physical terms (one LUT per adder bit, one FF per register bit) plus four per-item constants
+fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
+
+* adders: one per accumulated term (``terms - 1`` per output, a nonzero bias is a term) with
+  ``R == 1``, ``ceil(nnz / R)`` accumulating adders plus one per output with ``R > 1``;
+  ``accum`` width LUTs each.  Each DSP product absorbs ``DSP_ABSORBED_ADDS`` of them into the
+  DSP's post-adder (``P = A*B + C``/``PCIN`` cascades).
+* LUT multipliers: a constant weight costs ``NAF(m) - 1`` adders of ``w_x + w_w`` bits
+  (canonical signed-digit shift-and-add); a shared one ``w_x * w_w * LUT_PER_PARTIAL_PRODUCT``.
+* every DSP product: ``LUT_PER_DSP_PRODUCT`` LUTs and ``FF_PER_DSP_PRODUCT`` FFs of fabric
+  glue (sign extension, truncation, pipeline registers Vivado HLS counts outside the DSP).
+* shared multipliers: an ``R``:1 operand multiplexer per bit, ``ceil(log2 R) *
+  LUT_PER_MUX_BIT_LEVEL`` LUTs (the input; the weight too when it is a table of constants, i.e.
+  the Latency strategy); their operand and accumulator bits are registered
+  ``FF_PER_SLOT_BIT`` times (Latency) or ``FF_PER_SLOT_BIT_RESOURCE`` times (the Resource
+  strategy's pipelined loop); one accumulator register per output.
+* every output neuron of a dense layer: ``LUT_PER_NEURON`` LUTs and ``FF_PER_NEURON`` FFs of
+  fixed overhead (bias, cast, control and the part of Vivado's estimate that does not scale
+  with the number of weights: it is most of a small pruned design).
+* ReLU and saturating casts: ``LUT_PER_ACTIVATION_BIT`` per output bit; tables: LUT ROM or BRAM.
+* pipeline registers: wherever the schedule inserts a register, the bits of the values alive
+  there (the layer inputs, the partial sums at that adder-tree level, the outputs), times
+  ``FF_PER_REGISTER_BIT``.
+
+BRAM
+----
+Resource-strategy weights are a memory ``R`` words deep, each word holding the
+``ceil(nnz / R)`` weights used in one cycle; whole weights are packed into the widest 18 Kb
+block aspect ratio that is deep enough (512x36, 1Kx18, 2Kx9, 4Kx4, 8Kx2, 16Kx1).  Memories
+at most ``LUTRAM_MAX_DEPTH`` deep are LUT RAM (``ceil(depth/64)`` LUTs per bit).  Lookup
+tables (sigmoid, tanh, softmax's exp and 1/x) are ROMs with two reads per BRAM copy.
+Latency-strategy weights are constants in the logic (no memory).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import FirmwareConfig
+from .ir import (
+    ActivationLayer,
+    DenseLayer,
+    InputLayer,
+    Layer,
+    LookupTable,
+    ModelIR,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    Strategy,
+)
+from .parts import Part, get_part
+
+__all__ = ["CostReport", "LayerCost", "estimate_ir"]
+
+# ============================================================================ constants
+# --- multiplier mapping (fitted: jet tagger unpruned 3953 DSPs, QKeras 6-bit point 221 DSPs)
+#: An operand this narrow (or narrower) makes a product shift-and-add logic, not a DSP:
+#: 16-bit x 4-bit constants (|m| <= 7) are LUTs, 16-bit x 5-bit ones DSPs.
+LUT_MULT_MAX_NARROW_WIDTH = 4
+#: Products whose operand widths add up to at most this many bits use LUTs (6x6 of the QKeras
+#: layers, 10x10): homogeneous precisions of about 10 bits and less need no DSP.
+LUT_MULT_MAX_WIDTH_SUM = 20
+
+# --- timing (ns; roughly Vivado HLS's UltraScale+ -2 operator delays, tuned so that the
+# published designs get 10 / 15 / 521 cycles for 9 / 15 / 518-522)
+#: Vivado HLS default clock uncertainty, as a fraction of the clock period.
+CLOCK_UNCERTAINTY = 0.125
+#: Carry-chain adder delay: ``ADDER_NS + ADDER_NS_PER_BIT * width``.
+ADDER_NS = 0.35
+ADDER_NS_PER_BIT = 0.01
+#: Routing into a DSP slice's multiplier inputs (the product is registered in the DSP).
+DSP_INPUT_NS = 0.6
+#: Register stages of a DSP multiplier (MREG) and the delay from its output register.
+DSP_MULT_CYCLES = 1
+DSP_OUTPUT_NS = 0.3
+#: Cycles of a block RAM read (address and output registers).
+BRAM_READ_CYCLES = 2
+#: A Resource-strategy layer is a pipelined loop over ``R`` cycles: entering and leaving the
+#: loop and writing the accumulators back cost these cycles (fitted: MNIST 518-522 cycles).
+RESOURCE_LOOP_OVERHEAD_CYCLES = 3
+#: One level of 4:1 multiplexing (one LUT6) and a ReLU / saturating cast.
+MUX_LEVEL_NS = 0.45
+ACTIVATION_NS = 0.4
+#: Delay of a LUT ROM read (distributed ROM).
+LUTROM_NS = 0.8
+
+# --- LUTs (see docs/cost_model.md for the fit)
+#: One LUT per bit of a carry-chain adder (physical, not fitted).
+LUT_PER_ADDER_BIT = 1.0
+#: Additions absorbed by each DSP product (the DSP48 post-adder: P = A*B + C / PCIN).
+DSP_ABSORBED_ADDS = 1
+#: LUTs per partial-product bit of a variable (shared) LUT multiplier (a w_x x w_w array).
+LUT_PER_PARTIAL_PRODUCT = 0.6
+#: Fitted: fabric glue of each DSP product (unpruned vs pruned jet tagger: 6.3).
+LUT_PER_DSP_PRODUCT = 6.0
+#: Fitted: LUTs per operand bit and per 2:1 level of a shared multiplier's selection (0.60).
+LUT_PER_MUX_BIT_LEVEL = 0.6
+#: One LUT per output bit of a ReLU / saturating cast (physical).
+LUT_PER_ACTIVATION_BIT = 1.0
+#: Fitted: fixed LUT overhead per dense-layer output neuron (365).
+LUT_PER_NEURON = 360.0
+#: LUT6 as a 64x1 distributed ROM/RAM.
+LUTRAM_BITS_PER_LUT = 64
+
+# --- flip-flops (see docs/cost_model.md for the fit)
+#: One FF per bit of a pipeline register the schedule inserts (physical).
+FF_PER_REGISTER_BIT = 1.0
+#: Fitted: FFs per DSP product (registers Vivado HLS counts around the DSP) (7.06).
+FF_PER_DSP_PRODUCT = 7.0
+#: Fitted: operand/accumulator bits of a shared multiplier slot, Latency strategy (0.081).
+FF_PER_SLOT_BIT = 0.08
+#: Fitted: the same in the Resource strategy's pipelined loop, several stages deep (2.68).
+FF_PER_SLOT_BIT_RESOURCE = 2.7
+#: Fitted: fixed FFs per dense-layer output neuron (13.9).
+FF_PER_NEURON = 14.0
+
+# --- memories
+#: Memories at most this deep are LUT RAM / LUT ROM, deeper ones block RAM.
+LUTRAM_MAX_DEPTH = 64
+#: 18 Kb block RAM aspect ratios: (depth, width).
+BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+#: Read ports of one block RAM (true dual port).
+BRAM_PORTS = 2
+
+
+# ============================================================================ report
+@dataclass
+class LayerCost:
+    """Cost of one IR layer; ``latency_cycles`` is the layer's share of the model latency."""
+
+    name: str
+    kind: str
+    n_weights: int = 0
+    nonzero_weights: int = 0
+    n_mult: int = 0  #: multiplications left after zeros and power-of-two weights
+    dsp: int = 0
+    lut: int = 0
+    ff: int = 0
+    bram_18k: int = 0
+    latency_cycles: int = 0
+    reuse_factor: int = 1
+    strategy: str = ""
+    n_dsp_mult: int = 0  #: products (or shared multipliers) that are DSP multipliers
+    n_lut_mult: int = 0  #: products (or shared multipliers) built from LUTs
+    n_shift: int = 0  #: power-of-two weights (shifts)
+    lut_breakdown: dict[str, int] = field(default_factory=dict)
+    ff_breakdown: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CostReport:
+    """Estimated resources and timing of a whole model on one part."""
+
+    part: Part
+    clock_period: float
+    dsp: int
+    lut: int
+    ff: int
+    bram_18k: int
+    latency_cycles: int
+    ii: int
+    latency_ns: float
+    layers: list[LayerCost]
+
+    def utilization(self) -> dict[str, float]:
+        """Percent of the part's DSP, LUT, FF and BRAM_18K used."""
+        part = self.part
+
+        def pct(used: int, avail: int) -> float:
+            return 100.0 * used / avail if avail else (0.0 if used == 0 else math.inf)
+
+        return {
+            "dsp": pct(self.dsp, part.dsp),
+            "lut": pct(self.lut, part.lut),
+            "ff": pct(self.ff, part.ff),
+            "bram_18k": pct(self.bram_18k, part.bram_18k),
+        }
+
+    def fits(self) -> bool:
+        """Whether every resource is at most 100 % of the part."""
+        return all(v <= 100.0 for v in self.utilization().values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "part": self.part.name,
+            "family": self.part.family,
+            "clock_period": self.clock_period,
+            "dsp": self.dsp,
+            "lut": self.lut,
+            "ff": self.ff,
+            "bram_18k": self.bram_18k,
+            "latency_cycles": self.latency_cycles,
+            "latency_ns": self.latency_ns,
+            "ii": self.ii,
+            "available": {k: v for k, v in self.part.resources().items() if k != "uram"},
+            "utilization": self.utilization(),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+    def __str__(self) -> str:
+        head = ("layer", "kind", "weights", "nonzero", "mults", "RF", "strategy", "DSP", "LUT", "FF", "BRAM18", "cycles")
+        rows = [head]
+        for c in self.layers:
+            dense = c.kind in ("dense",)
+            rows.append((
+                c.name, c.kind,
+                f"{c.n_weights:,}" if dense else "", f"{c.nonzero_weights:,}" if dense else "",
+                f"{c.n_mult:,}" if c.n_mult or dense else "",
+                str(c.reuse_factor) if dense else "", c.strategy,
+                f"{c.dsp:,}", f"{c.lut:,}", f"{c.ff:,}", f"{c.bram_18k:,}", str(c.latency_cycles),
+            ))
+        util = self.utilization()
+        rows.append(("total", "", "", "", "", "", "", f"{self.dsp:,}", f"{self.lut:,}", f"{self.ff:,}",
+                     f"{self.bram_18k:,}", str(self.latency_cycles)))
+        rows.append(("available", "", "", "", "", "", "", f"{self.part.dsp:,}", f"{self.part.lut:,}",
+                     f"{self.part.ff:,}", f"{self.part.bram_18k:,}", ""))
+        rows.append(("utilization", "", "", "", "", "", "", f"{util['dsp']:.1f}%", f"{util['lut']:.1f}%",
+                     f"{util['ff']:.1f}%", f"{util['bram_18k']:.1f}%", ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = [
+            f"Estimated cost on {self.part.name} ({self.part.family}), {self.clock_period:g} ns clock",
+        ]
+        for i, r in enumerate(rows):
+            cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + [r[j].rjust(widths[j]) for j in range(2, len(r))]
+            lines.append("  ".join(cells).rstrip())
+            if i == 0 or i == len(rows) - 4:
+                lines.append("-" * len(lines[-1]))
+        lines.append(
+            f"latency {self.latency_cycles} cycles ({self.latency_ns:g} ns), II {self.ii} "
+            f"({'fits' if self.fits() else 'does NOT fit'} the part)"
+        )
+        return "\n".join(lines)
+
+
+# ============================================================================ helpers
+def _bit_length(a: np.ndarray) -> np.ndarray:
+    """``int.bit_length`` of non-negative int64 values (exact below 2**53)."""
+    return np.frexp(a.astype(np.float64))[1].astype(np.int64)
+
+
+def _naf_digits(a: np.ndarray) -> np.ndarray:
+    """Nonzero digits of the canonical signed-digit (NAF) form of non-negative integers."""
+    u = a.astype(np.uint64)
+    return np.bitwise_count(((u * np.uint64(3)) ^ u) >> np.uint64(1)).astype(np.int64)
+
+
+def _needs_dsp(wx, ww):
+    """Whether a ``wx``-bit by ``ww``-bit product is mapped to DSP slices (vectorised)."""
+    wx = np.asarray(wx)
+    ww = np.asarray(ww)
+    return (np.minimum(wx, ww) > LUT_MULT_MAX_NARROW_WIDTH) & (wx + ww > LUT_MULT_MAX_WIDTH_SUM)
+
+
+def _chunks(width, port):
+    """DSP operand chunks for a signed ``width``-bit operand on a signed ``port``-bit input."""
+    width = np.asarray(width)
+    return np.where(width <= port, 1, 1 + -(-(width - port) // (port - 1)))
+
+
+def _dsp_tiles(wx, ww, part: Part):
+    """DSP slices for one signed ``wx`` x ``ww`` product (the cheaper orientation)."""
+    wide, narrow = part.dsp_multiplier_widths
+    return np.minimum(_chunks(wx, wide) * _chunks(ww, narrow), _chunks(wx, narrow) * _chunks(ww, wide))
+
+
+def _adder_ns(width: int) -> float:
+    return ADDER_NS + ADDER_NS_PER_BIT * width
+
+
+def _log2_ceil(n: int) -> int:
+    return int(math.ceil(math.log2(n))) if n > 1 else 0
+
+
+def _memory_blocks(depth: int, words: int, width: int) -> int:
+    """18 Kb block RAMs for ``words`` parallel values of ``width`` bits, ``depth`` deep."""
+    if depth <= 0 or words <= 0 or width <= 0:
+        return 0
+    best = None
+    for shape_depth, port in BRAM18_SHAPES:
+        stacked = -(-depth // shape_depth)
+        if width <= port:
+            per_block = port // width
+            blocks = -(-words // per_block) * stacked
+        else:
+            blocks = words * -(-width // port) * stacked
+        best = blocks if best is None else min(best, blocks)
+    return int(best)
+
+
+def _memory(depth: int, words: int, width: int) -> tuple[int, int]:
+    """``(bram_18k, lut)`` of a memory: LUT RAM when shallow, block RAM otherwise."""
+    if depth <= 0 or words <= 0:
+        return 0, 0
+    if depth <= LUTRAM_MAX_DEPTH:
+        return 0, words * width * -(-depth // LUTRAM_BITS_PER_LUT)
+    return _memory_blocks(depth, words, width), 0
+
+
+def _rom(table: LookupTable, reads: int) -> tuple[int, int, bool]:
+    """``(bram_18k, lut, registered)`` of a lookup table read ``reads`` times per cycle."""
+    width = table.value_type.width
+    if table.size <= LUTRAM_MAX_DEPTH:
+        return 0, reads * width * -(-table.size // LUTRAM_BITS_PER_LUT), False
+    copies = -(-reads // BRAM_PORTS)
+    return copies * _memory_blocks(table.size, 1, width), 0, True
+
+
+class _Schedule:
+    """Chains operation delays into clock cycles, inserting registers where they do not fit.
+
+    ``ff`` counts the flip-flops of the inserted registers: the bits of the values that are
+    live where the register cuts the data path (``live_bits`` of the operation that no
+    longer fits).  Registers inside DSP slices and block RAMs are not flip-flops.
+    """
+
+    def __init__(self, clock_period: float):
+        self.budget = clock_period * (1.0 - CLOCK_UNCERTAINTY)
+        self.cycles = 0
+        self.t = 0.0
+        self.ff = 0.0
+
+    def chain(self, ns: float, live_bits: float) -> None:
+        """An operation of ``ns`` whose inputs are ``live_bits`` wide in total."""
+        if ns <= 0:
+            return
+        if self.t + ns <= self.budget + 1e-9:
+            self.t += ns
+            return
+        self.cycles += 1  # register the inputs of this operation
+        self.ff += live_bits
+        extra = max(0, math.ceil(ns / self.budget) - 1)  # an operation longer than a cycle
+        self.cycles += extra
+        self.ff += extra * live_bits
+        self.t = ns - extra * self.budget
+
+    def register(self, stages: int, out_ns: float = 0.0) -> None:
+        """A registered primitive (DSP, BRAM): its result is ready ``stages`` cycles later."""
+        self.cycles += stages
+        self.t = out_ns
+
+    def wait(self, cycles: int) -> None:
+        """Cycles that stream through an already registered pipeline (``(R - 1) * II``)."""
+        self.cycles += max(0, cycles)
+
+    def finish(self, live_bits: float) -> int:
+        """Total latency; the outputs are registered when logic follows the last register."""
+        if self.t > 0:
+            self.cycles += 1
+            self.ff += live_bits
+            self.t = 0.0
+        return self.cycles
+
+
+def _tree_live(terms: np.ndarray, level: int) -> int:
+    """Values alive before level ``level`` of balanced adder trees with ``terms`` leaves each."""
+    return int((-(-terms // (1 << level))).sum())
+
+
+# ============================================================================ layers
+def _ints(d: dict[str, float]) -> dict[str, int]:
+    return {k: int(round(v)) for k, v in d.items() if round(v)}
+
+
+def _finish_layer(layer: Layer, sched: _Schedule, cycles0: int, ff0: float, lut: dict, ff: dict,
+                  **fields) -> LayerCost:
+    ff["pipeline"] = ff.get("pipeline", 0.0) + (sched.ff - ff0) * FF_PER_REGISTER_BIT
+    lut_i, ff_i = _ints(lut), _ints(ff)
+    return LayerCost(name=layer.name, kind=layer.kind, lut=sum(lut_i.values()), ff=sum(ff_i.values()),
+                     latency_cycles=sched.cycles - cycles0, lut_breakdown=lut_i, ff_breakdown=ff_i, **fields)
+
+
+def _constant_products(a: np.ndarray, wx: int, signed_weights: bool, part: Part):
+    """Classify constant products ``x * m`` (``a = |m|``, nonzero, not powers of two).
+
+    Returns ``(n_dsp_products, dsp_slices, lut_adder_bits, lut_depth_ns)``: LUT products are
+    canonical-signed-digit shift-and-add chains of ``NAF(m) - 1`` adders of ``wx + w_m`` bits.
+    """
+    ww = _bit_length(a) + (1 if signed_weights else 0)
+    on_dsp = _needs_dsp(wx, ww)
+    n_dsp = int(np.count_nonzero(on_dsp))
+    slices = 0
+    if n_dsp:  # tiles depend on the width only: count the widths, then tile each once
+        per_width = np.bincount(ww[on_dsp])
+        widths = np.nonzero(per_width)[0]
+        slices = int((per_width[widths] * _dsp_tiles(wx, widths, part)).sum())
+    lut_w = ww[~on_dsp]
+    naf = _naf_digits(a[~on_dsp])
+    adder_bits = float(((naf - 1) * (wx + lut_w)).sum())
+    depth_ns = _log2_ceil(int(naf.max())) * _adder_ns(wx + int(lut_w.max())) if naf.size else 0.0
+    return n_dsp, slices, adder_bits, depth_ns
+
+
+def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
+    w = np.asarray(layer.weights, dtype=np.int64)
+    a = np.abs(w)
+    nz = a != 0
+    nnz = int(np.count_nonzero(nz))
+    pow2 = nz & ((a & (a - 1)) == 0)
+    n_shift = int(np.count_nonzero(pow2))
+    n_mult = nnz - n_shift
+    R = max(1, int(layer.reuse_factor))
+    strategy = Strategy(layer.strategy)
+    wx = layer.input_type.width
+    wa = layer.accum_type.width
+    n_in, n_out = layer.n_in, layer.n_out
+
+    bias = np.asarray(layer.bias, dtype=np.int64) if layer.bias is not None else np.zeros(n_out, np.int64)
+    terms = (np.count_nonzero(nz, axis=0) + (bias != 0)).astype(np.int64)
+    n_adds = int(np.maximum(terms - 1, 0).sum())
+    max_terms = int(terms.max(initial=0))
+
+    lut: dict[str, float] = {"neurons": n_out * LUT_PER_NEURON}
+    ff: dict[str, float] = {"neurons": n_out * FF_PER_NEURON}
+    dsp = bram = n_dsp_mult = n_lut_mult = 0
+    cycles0, ff0 = sched.cycles, sched.ff
+    in_bits = n_in * wx
+
+    if R == 1 and strategy == Strategy.LATENCY:
+        # Every weight is a synthesis-time constant of its own width.
+        n_dsp_mult, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.weight_type.signed, part)
+        n_lut_mult = n_mult - n_dsp_mult
+        lut["lut_multipliers"] = lut_bits * LUT_PER_ADDER_BIT
+        lut["dsp_glue"] = n_dsp_mult * LUT_PER_DSP_PRODUCT
+        fabric_adds = max(0, n_adds - DSP_ABSORBED_ADDS * n_dsp_mult)
+        lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
+        ff["dsp"] = n_dsp_mult * FF_PER_DSP_PRODUCT
+        if n_dsp_mult:  # the DSP path is the slowest
+            sched.chain(DSP_INPUT_NS, in_bits)
+            sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+        else:
+            sched.chain(lut_ns, in_bits)
+        for level in range(_log2_ceil(max_terms)):
+            sched.chain(_adder_ns(wa), _tree_live(terms, level) * wa)
+    else:
+        # Shared multipliers: ceil(n_mult / R) of them, ceil(nnz / R) terms per cycle.
+        ww = layer.weight_type.width
+        slots = -(-n_mult // R) if n_mult else 0
+        term_slots = -(-nnz // R) if nnz else 0
+        on_dsp = bool(_needs_dsp(wx, ww))
+        if slots and on_dsp:
+            n_dsp_mult = slots
+            dsp = slots * int(_dsp_tiles(wx, ww, part))
+            lut["dsp_glue"] = slots * LUT_PER_DSP_PRODUCT
+            ff["dsp"] = slots * FF_PER_DSP_PRODUCT
+        elif slots:
+            n_lut_mult = slots
+            lut["lut_multipliers"] = slots * wx * ww * LUT_PER_PARTIAL_PRODUCT
+        fabric_adds = max(0, term_slots - DSP_ABSORBED_ADDS * n_dsp_mult) + n_out
+        lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
+        levels = _log2_ceil(R)
+        weight_mux = ww if strategy == Strategy.LATENCY else 0  # constants are multiplexed, not stored
+        lut["operand_select"] = term_slots * (wx + weight_mux) * levels * LUT_PER_MUX_BIT_LEVEL
+        if strategy == Strategy.RESOURCE:
+            ff["loop_registers"] = term_slots * (wx + ww + wa) * FF_PER_SLOT_BIT_RESOURCE
+        else:
+            ff["multiplier_slots"] = term_slots * (wx + ww + wa) * FF_PER_SLOT_BIT
+        ff["accumulators"] = n_out * wa * FF_PER_REGISTER_BIT
+        if strategy == Strategy.RESOURCE:
+            bram, lut["weight_memory"] = _memory(R, term_slots, ww)
+            sched.register(BRAM_READ_CYCLES + RESOURCE_LOOP_OVERHEAD_CYCLES)
+        # L = L_mult + (R - 1) * II_mult + adder tree of one cycle + accumulation
+        slot_bits = term_slots * (wx + ww)
+        sched.chain(math.ceil(levels / 2) * MUX_LEVEL_NS, in_bits)
+        if slots and on_dsp:
+            sched.chain(DSP_INPUT_NS, slot_bits)
+            sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+        elif slots:
+            sched.chain(_log2_ceil(ww) * _adder_ns(wx + ww), slot_bits)
+        sched.wait(R - 1)
+        per_cycle = -(-terms // R)
+        for level in range(_log2_ceil(int(per_cycle.max(initial=0))) + (1 if R > 1 else 0)):
+            sched.chain(_adder_ns(wa), _tree_live(per_cycle, level) * wa)
+    return _finish_layer(
+        layer, sched, cycles0, ff0, lut, ff, n_weights=layer.n_weights, nonzero_weights=nnz, n_mult=n_mult,
+        dsp=dsp, bram_18k=bram, reuse_factor=R, strategy=strategy.value, n_dsp_mult=n_dsp_mult,
+        n_lut_mult=n_lut_mult, n_shift=n_shift,
+    )
+
+
+def _activation_cost(layer: ActivationLayer, part: Part, sched: _Schedule) -> LayerCost:
+    n = layer.n_out
+    lut: dict[str, float] = {}
+    ff: dict[str, float] = {}
+    bram = 0
+    cycles0, ff0 = sched.cycles, sched.ff
+    in_bits = n * layer.input_type.width
+    width = min(layer.input_type.width, layer.result_type.width)
+    if layer.function in ("sigmoid", "tanh") and layer.table is not None:
+        index_bits = max(1, _log2_ceil(layer.table.size))
+        lut["index"] = n * index_bits * 2 * LUT_PER_ADDER_BIT  # subtract offset, clip
+        bram, lut["table"], registered = _rom(layer.table, n)
+        sched.chain(_adder_ns(index_bits), in_bits)
+        if registered:
+            sched.register(1)
+        else:
+            sched.chain(LUTROM_NS, n * index_bits)
+    elif layer.function == "relu" or layer.input_type != layer.result_type:
+        lut[layer.function if layer.function == "relu" else "cast"] = n * width * LUT_PER_ACTIVATION_BIT
+        sched.chain(ACTIVATION_NS, in_bits)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, bram_18k=bram)
+
+
+def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCost:
+    n = layer.n_in
+    w_in, w_diff, w_sum = layer.input_type.width, layer.diff_type.width, layer.sum_type.width
+    w_exp, w_inv = layer.exp_type.width, layer.inv_type.width
+    cycles0, ff0 = sched.cycles, sched.ff
+    levels = _log2_ceil(n)
+    lut: dict[str, float] = {
+        "max_tree": (n - 1) * w_in * (LUT_PER_ADDER_BIT + LUT_PER_MUX_BIT_LEVEL),
+        "differences": n * w_diff * LUT_PER_ADDER_BIT,
+        "sum": (n - 1) * w_sum * LUT_PER_ADDER_BIT,
+    }
+    ff: dict[str, float] = {}
+    exp_bram, exp_lut, exp_reg = _rom(layer.exp_table, n)
+    inv_bram, inv_lut, inv_reg = _rom(layer.inv_table, 1)
+    lut["tables"] = exp_lut + inv_lut
+    on_dsp = bool(_needs_dsp(w_exp, w_inv))
+    dsp = 0
+    if on_dsp:
+        dsp = n * int(_dsp_tiles(w_exp, w_inv, part))
+        lut["dsp_glue"] = n * LUT_PER_DSP_PRODUCT
+        ff["dsp"] = n * FF_PER_DSP_PRODUCT
+    else:
+        lut["lut_multipliers"] = n * w_exp * w_inv * LUT_PER_PARTIAL_PRODUCT
+    # max tree, differences, exp ROM, sum tree, 1/x ROM, products
+    for level in range(levels):
+        sched.chain(_adder_ns(w_in) + MUX_LEVEL_NS, (n + (1 << level) - 1) // (1 << level) * w_in + n * w_in)
+    sched.chain(_adder_ns(w_diff), n * w_in)
+    if exp_reg:
+        sched.register(1)
+    else:
+        sched.chain(LUTROM_NS, n * w_diff)
+    for level in range(levels):
+        sched.chain(_adder_ns(w_sum), ((n + (1 << level) - 1) // (1 << level) + n) * w_exp)
+    if inv_reg:
+        sched.register(1)
+    else:
+        sched.chain(LUTROM_NS, w_sum + n * w_exp)
+    if on_dsp:
+        sched.chain(DSP_INPUT_NS, (n + 1) * w_exp)
+        sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+    else:
+        sched.chain(_log2_ceil(w_inv) * _adder_ns(w_exp + w_inv), (n + 1) * w_exp)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_mult=n, dsp=dsp, bram_18k=exp_bram + inv_bram,
+                         n_dsp_mult=n if on_dsp else 0, n_lut_mult=0 if on_dsp else n)
+
+
+def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> LayerCost:
+    a = np.abs(np.asarray(layer.scale, dtype=np.int64))
+    nz = a != 0
+    pow2 = nz & ((a & (a - 1)) == 0)
+    wx = layer.input_type.width
+    wa = layer.accum_type.width
+    n = layer.n_out
+    n_mult = int(np.count_nonzero(nz & ~pow2))
+    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.scale_type.signed, part)
+    cycles0, ff0 = sched.cycles, sched.ff
+    lut = {
+        "lut_multipliers": lut_bits * LUT_PER_ADDER_BIT,
+        "dsp_glue": n_dsp * LUT_PER_DSP_PRODUCT,
+        "adders": n * wa * LUT_PER_ADDER_BIT,
+    }
+    ff = {"dsp": n_dsp * FF_PER_DSP_PRODUCT}
+    if n_dsp:
+        sched.chain(DSP_INPUT_NS, n * wx)
+        sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+    else:
+        sched.chain(lut_ns, n * wx)
+    sched.chain(_adder_ns(wa), n * wa)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, nonzero_weights=int(nz.sum()),
+                         n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp, n_lut_mult=n_mult - n_dsp,
+                         n_shift=int(pow2.sum()))
+
+
+# ============================================================================ entry point
+def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str | Part | None" = None) -> CostReport:
+    """Estimate DSP, LUT, FF, BRAM_18K, latency and II of ``ir`` on ``config.part``.
+
+    ``part`` overrides ``config.part``; an unknown part raises
+    :class:`~fpga_aware.parts.UnknownPartError` naming the closest ones.
+    """
+    config = config if config is not None else FirmwareConfig()
+    the_part = get_part(part if part is not None else config.part)
+    sched = _Schedule(config.clock_period)
+    costs: list[LayerCost] = []
+    ii = 1
+    for layer in ir.layers:
+        if isinstance(layer, InputLayer):
+            costs.append(LayerCost(name=layer.name, kind=layer.kind))
+        elif isinstance(layer, DenseLayer):
+            costs.append(_dense_cost(layer, the_part, sched))
+            ii = max(ii, int(layer.reuse_factor))
+        elif isinstance(layer, SoftmaxLayer):
+            costs.append(_softmax_cost(layer, the_part, sched))
+        elif isinstance(layer, ActivationLayer):
+            costs.append(_activation_cost(layer, the_part, sched))
+        elif isinstance(layer, ScaleShiftLayer):
+            costs.append(_scale_shift_cost(layer, the_part, sched))
+        else:  # pragma: no cover - the IR is closed
+            raise TypeError(f"the cost model does not know layer {layer.name!r} ({type(layer).__name__})")
+    if ir.layers:
+        # the output register belongs to the last layer
+        ff0, cycles0 = sched.ff, sched.cycles
+        out = ir.layers[-1]
+        total = sched.finish(out.n_out * out.result_type.width)
+        if costs:
+            extra_ff = int(round((sched.ff - ff0) * FF_PER_REGISTER_BIT))
+            costs[-1].latency_cycles += sched.cycles - cycles0
+            costs[-1].ff += extra_ff
+            if extra_ff:
+                costs[-1].ff_breakdown["pipeline"] = costs[-1].ff_breakdown.get("pipeline", 0) + extra_ff
+    else:
+        total = 0
+    return CostReport(
+        part=the_part,
+        clock_period=float(config.clock_period),
+        dsp=sum(c.dsp for c in costs),
+        lut=sum(c.lut for c in costs),
+        ff=sum(c.ff for c in costs),
+        bram_18k=sum(c.bram_18k for c in costs),
+        latency_cycles=total,
+        ii=ii,
+        latency_ns=total * float(config.clock_period),
+        layers=costs,
+    )
