@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Where does the emulator's time go?  Profile ``Firmware.predict`` on the jet tagger.
+
+Prints, for the jet tagger at ``ap_fixed<16,6>`` on N standard-normal samples:
+
+1. the median time of ``fw.predict`` and the time of every IR layer (``Emulator._layer``);
+2. a cProfile of ``fw.predict`` (functions of ``fpga_aware/emulator.py``, ``fixed.py``, ``ir.py``
+   and the numpy calls they make), sorted by own time;
+3. a *what-if* prototype, only in this file: the same arithmetic for the layer kinds of this model
+   with (a) the integer mantissas kept in float64 between layers (exact below 2**53; no int64
+   round trips), (b) the weights converted and the overflow-freedom of each accumulator decided
+   once instead of on every call, (c) ``AP_TRN`` requantisation as one floor of a power-of-two
+   scaling (no rounding-bump arrays), (d) ``AP_WRAP`` skipped when a min/max check shows nothing
+   can wrap, and (e) the batch processed in cache-sized chunks.  Its output is checked bit for
+   bit against ``fw.predict`` before its throughput is reported.  It is a measurement of what the
+   suggestions are worth, not a replacement: layers or types it does not cover fall back to the
+   emulator.
+
+    .venv/bin/python benchmarks/profile_emulator.py [--samples 10000] [--repeats 5] [--model KERAS_3layer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import math
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import fpga_aware as fa  # noqa: E402  (before TensorFlow)
+import numpy as np  # noqa: E402
+
+from bench_export import JET, PART, PRECISION, SEED, _models_dir, load_model  # noqa: E402
+from fpga_aware import emulator as emu_mod  # noqa: E402
+from fpga_aware.fixed import Rounding  # noqa: E402
+from fpga_aware.ir import ActivationLayer, DenseLayer  # noqa: E402
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def per_layer(fw, x: np.ndarray, repeats: int) -> list[tuple[str, str, float]]:
+    """Median time of each layer of the emulator's chain, fed with the real previous output."""
+    emulator = fw._emulator
+    batch = emu_mod._as_batch(fw.ir, x)
+    rows = []
+    values = batch
+    for layer in fw.ir.layers:
+        inp = values
+        t = median_time(lambda: emulator._layer(layer, inp), repeats)
+        values = emulator._layer(layer, inp)
+        desc = f"{layer.kind}"
+        if isinstance(layer, DenseLayer):
+            desc += f" {layer.n_in}x{layer.n_out} acc={layer.accum_type} res={layer.result_type}"
+        elif isinstance(layer, ActivationLayer):
+            desc += f" {layer.function} {layer.input_type}->{layer.result_type}"
+        else:
+            desc += f" ->{layer.result_type}"
+        rows.append((layer.name, desc, t))
+    return rows
+
+
+def profile(fw, x: np.ndarray, repeats: int, top: int) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(repeats):
+        fw.predict(x)
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(r"fpga_aware", top)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------- what-if prototype
+_EXACT = float(2**53)
+
+
+class FastPath:
+    """Prototype of the suggested emulator fast path (float64-held mantissas, decided-once checks)."""
+
+    def __init__(self, ir, chunk: int | None = 2048):
+        self.ir = ir
+        self.chunk = chunk
+        self.plan = [self._plan(layer) for layer in ir.layers]
+
+    def _plan(self, layer):
+        if isinstance(layer, DenseLayer) and emu_mod._accum_is_lossless(layer):
+            acc_t, res_t, x_t = layer.accum_type, layer.result_type, layer.input_type
+            prod_frac = x_t.frac + layer.weight_type.frac
+            x_max = max(abs(x_t.min_mantissa), abs(x_t.max_mantissa))
+            w = layer.weights
+            col = np.abs(w).sum(axis=0).astype(np.float64) * x_max
+            lshift = acc_t.frac - prod_frac
+            bias = acc_t.requantize(layer.bias, layer.bias_type.frac)
+            bound = (col * 2.0**lshift + np.abs(bias)).max(initial=0)
+            no_wrap = bound <= min(acc_t.max_mantissa, -acc_t.min_mantissa)
+            shift = acc_t.frac - res_t.frac
+            if bound < _EXACT and no_wrap and lshift >= 0 and shift >= 0 and res_t.rounding == Rounding.TRN:
+                w_f = (w.astype(np.float64) * 2.0**lshift)
+                return ("dense", w_f, bias.astype(np.float64), 2.0**-shift if shift > 0 else None, res_t)
+        if isinstance(layer, ActivationLayer) and layer.function == "relu":
+            shift = layer.input_type.frac - layer.result_type.frac
+            if layer.result_type.rounding == Rounding.TRN and shift >= 0:
+                return ("relu", 2.0**-shift if shift > 0 else None, layer.result_type)
+        return ("emulator", layer)
+
+    @staticmethod
+    def _fit(v: np.ndarray, t) -> np.ndarray:
+        """Apply ``t``'s overflow only when a value is out of range (float64 mantissas)."""
+        if v.size and (v.min() < t.min_mantissa or v.max() > t.max_mantissa):
+            return t.apply_overflow(v.astype(np.int64)).astype(np.float64)
+        return v
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        v = x
+        is_float = False  # v holds int64 mantissas (False) or float64-held mantissas (True)
+        for layer, plan in zip(self.ir.layers, self.plan):
+            kind = plan[0]
+            if kind == "dense":
+                _, w_f, b_f, scale, res_t = plan
+                a = (v if is_float else v.astype(np.float64)) @ w_f
+                a += b_f
+                if scale is not None:
+                    a *= scale
+                    np.floor(a, out=a)
+                v, is_float = self._fit(a, res_t), True
+            elif kind == "relu":
+                _, scale, res_t = plan
+                a = v if is_float else v.astype(np.float64)
+                a = np.maximum(a, 0.0)
+                if scale is not None:
+                    a *= scale
+                    np.floor(a, out=a)
+                v, is_float = self._fit(a, res_t), True
+            else:
+                if is_float:
+                    v = v.astype(np.int64)
+                    is_float = False
+                v = emu_mod.Emulator._layer(None, layer, v)  # _layer does not use self
+        out_t = self.ir.output.result_type
+        return (v if is_float else v.astype(np.float64)) * math.ldexp(1.0, -out_t.frac)
+
+    def predict(self, x) -> np.ndarray:
+        batch = emu_mod._as_batch(self.ir, x)
+        if not self.chunk or batch.shape[0] <= self.chunk:
+            return self._run(batch)
+        return np.concatenate([self._run(batch[i : i + self.chunk]) for i in range(0, batch.shape[0], self.chunk)])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="profile the numpy emulator")
+    ap.add_argument("--model", default=JET)
+    ap.add_argument("--samples", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--json", type=Path, default=HERE / "results" / "profile_emulator.json")
+    args = ap.parse_args(argv)
+
+    model = load_model(args.model, _models_dir())
+    fw = fa.to_firmware(model, part=PART, precision=PRECISION, reuse_factor=1, strategy="latency")
+    x = np.random.default_rng(SEED).standard_normal((args.samples, model.input_shape[-1]))
+    ref = fw.predict(x)
+
+    t_total = median_time(lambda: fw.predict(x), args.repeats)
+    print(f"\nfw.predict, {args.samples} samples: median {t_total * 1e3:.1f} ms  ({args.samples / t_total:,.0f} samples/s)\n")
+    rows = per_layer(fw, x, args.repeats)
+    print(f"{'layer':<26}{'what':<64}{'median ms':>10}{'share':>8}")
+    layer_sum = sum(r[2] for r in rows)
+    for name, desc, t in rows:
+        print(f"{name:<26}{desc:<64}{t * 1e3:>10.2f}{t / layer_sum:>8.1%}")
+    print(f"{'sum of layers':<90}{layer_sum * 1e3:>10.2f}\n")
+
+    print(profile(fw, x, args.repeats, args.top))
+
+    result = {
+        "model": args.model, "samples": args.samples, "predict_median_s": t_total,
+        "samples_per_s": args.samples / t_total,
+        "layers": [{"name": n, "what": d, "median_s": t} for n, d, t in rows],
+        "what_if": {},
+    }
+    print("what-if prototype (benchmarks/profile_emulator.py:FastPath), checked bit for bit against fw.predict:")
+    for chunk in (None, 4096, 2048, 1024, 512):
+        fast = FastPath(fw.ir, chunk=chunk)
+        out = fast.predict(x)
+        exact = bool(np.array_equal(out, ref))
+        t = median_time(lambda: fast.predict(x), args.repeats)
+        label = f"chunk={chunk}" if chunk else "no chunking"
+        covered = sum(p[0] != "emulator" for p in fast.plan)
+        print(f"  {label:<14} {t * 1e3:8.1f} ms  {args.samples / t:>12,.0f} samples/s  "
+              f"{t_total / t:5.1f}x faster  bit-exact={exact}  ({covered}/{len(fast.plan)} layers on the fast path)")
+        result["what_if"][label] = {"median_s": t, "samples_per_s": args.samples / t, "speedup": t_total / t, "bit_exact": exact}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
