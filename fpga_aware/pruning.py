@@ -1,0 +1,663 @@
+"""Magnitude pruning for tf-keras models, as a single Keras callback.
+
+:class:`Prune` prunes the kernels of ``Dense`` and QKeras ``QDense`` layers of a *plain*
+model passed straight to ``fit``::
+
+    model.fit(x, y, epochs=5, callbacks=[Prune(0.75)])
+
+Schedule
+    The sparsity follows tensorflow-model-optimization's (tfmot) ``PolynomialDecay`` with
+    ``initial_sparsity=0``: ``s(step) = target * (1 - (1 - p)**power)`` with
+    ``p = clip((step - begin_step) / (end_step - begin_step), 0, 1)``, computed in
+    float32 exactly as tfmot does (:func:`polynomial_decay`).  Masks are recomputed at the
+    steps where tfmot's schedule says so (``begin_step <= step <= end_step`` and
+    ``(step - begin_step) % frequency == 0``, :func:`should_prune`) **and** at
+    ``end_step`` itself, so the target is always reached even when ``end_step - begin_step``
+    is not a multiple of ``frequency`` (tfmot would stop short of it).
+
+Steps
+    As in tfmot, the step of a batch is its 1-based global index: the ``n``-th training
+    batch of a fresh model is step ``n`` (``optimizer.iterations + 1`` when it starts).
+    The mask of step ``n`` is computed from the weights as they are after ``n - 1``
+    optimizer updates, before the forward pass of batch ``n`` -- exactly tfmot's order.
+
+Ramp (``end_step=None``)
+    ``end_step`` is derived once, at the first ``on_train_begin``:
+    ``first_step - 1 + round(ramp_fraction * epochs * steps_per_epoch)`` with
+    ``ramp_fraction=0.8``: the target is reached after 80 % of the first fit and the last
+    20 % fine-tunes at the target sparsity, as tfmot users expect.  Later fits with the
+    same callback keep that ``end_step``.
+
+Threshold
+    tfmot's rule (``pruning_impl.Pruning._update_mask``): with ``k = max(round(size * (1 -
+    s)), 1)`` (float32, round half to even), the threshold is the ``k``-th largest
+    magnitude and every weight whose magnitude is ``>=`` the threshold is kept.  The mask is
+    computed from the current weights, so a weight pruned earlier can come back at a
+    later mask update (it got one optimizer update since it was zeroed), as in tfmot.
+
+Exact zeros
+    After every training batch the masks are re-applied (``kernel.assign(where(mask,
+    kernel, 0))``), so between batches -- and therefore in the forward pass of every batch,
+    at every epoch end and after ``fit`` -- pruned weights are exactly ``+0.0``.  The
+    plain model needs no stripping.  Biases are never pruned.  This needs the callback's
+    batch hooks to run after every batch, so ``steps_per_execution`` must be 1.
+
+Block structure (``structure='block'``)
+    For a kernel ``W`` of shape ``(n_in, n_out)``, the groups are ``block_size`` consecutive
+    *inputs* of one output neuron: ``W[i0:i0 + block_size, o]`` for ``i0 = 0, block_size,
+    ...`` (the last group of a column is shorter when ``n_in % block_size != 0``).  That
+    is the order in which a Resource-strategy layer with reuse factor ``R = block_size``
+    feeds its multipliers (weights transposed, output-major, ``R`` consecutive weights per
+    multiplier), so each pruned group frees one multiplier.  Groups are scored by their L2
+    norm and pruned with the same threshold rule, applied to groups instead of weights:
+    ``target_sparsity`` is the fraction of groups removed.
+
+tfmot-wrapped models
+    Layers wrapped with tfmot's ``prune_low_magnitude`` (e.g. by :func:`prunable`) keep
+    the schedule they were wrapped with: tfmot updates their masks inside the forward
+    pass.  :class:`Prune` does ``UpdatePruningStep``'s duty for them (sets their
+    ``pruning_step`` to 0 at the start), re-applies their masks after every batch (tfmot
+    only does so at epoch end) and reports their sparsity.  Its own schedule options
+    apply only to plain layers; a warning says when its ``target_sparsity`` differs from
+    a wrapped layer's final sparsity.  :func:`strip` removes the wrappers.
+
+Distribution
+    Masks are applied with ``variable.assign`` from the callback, i.e. in cross-replica
+    context, which updates every replica of a ``tf.distribute.MirroredStrategy`` variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from fpga_aware._stack import keras, tensorflow
+
+tf = tensorflow()
+k = keras()
+
+from qkeras import QDense  # noqa: E402  (needs the tf-keras guard above)
+from tensorflow_model_optimization.python.core.sparsity.keras import (  # noqa: E402
+    prune as _tfmot_prune,
+)
+from tensorflow_model_optimization.python.core.sparsity.keras import (  # noqa: E402
+    pruning_schedule as _tfmot_schedule,
+)
+from tensorflow_model_optimization.python.core.sparsity.keras import (  # noqa: E402
+    pruning_wrapper as _tfmot_wrapper,
+)
+
+__all__ = [
+    "Prune",
+    "prunable",
+    "strip",
+    "polynomial_decay",
+    "should_prune",
+    "magnitude_mask",
+    "block_mask",
+    "PRUNABLE_CLASSES",
+    "DEFAULT_RAMP_FRACTION",
+]
+
+log = logging.getLogger(__name__)
+
+#: Layer classes whose kernels are pruned (``QDense`` is a subclass of ``Dense``).
+PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense)
+_PRUNABLE_NAMES = "Dense, QDense"
+
+#: Fraction of the first fit over which the sparsity ramps up when ``end_step=None``.
+DEFAULT_RAMP_FRACTION = 0.8
+
+_STRUCTURES = (None, "unstructured", "block")
+
+
+# --------------------------------------------------------------------------- schedule
+def should_prune(step: int, begin_step: int, end_step: int, frequency: int) -> bool:
+    """tfmot's ``PruningSchedule._should_prune_in_step`` (``end_step = -1``: no end)."""
+    in_range = step >= begin_step and (step <= end_step or end_step < 0)
+    return bool(in_range and (step - begin_step) % frequency == 0)
+
+
+def polynomial_decay(
+    step: int,
+    target_sparsity: float,
+    begin_step: int,
+    end_step: int,
+    power: float = 3,
+    initial_sparsity: float = 0.0,
+) -> float:
+    """Sparsity of tfmot's ``PolynomialDecay`` at ``step``, with tfmot's float32 arithmetic.
+
+    ``end_step == begin_step`` (one-shot pruning) gives ``target_sparsity`` from
+    ``begin_step`` on (tfmot would divide by zero).
+    """
+    f32 = np.float32
+    if end_step == begin_step:
+        p = f32(1.0) if step >= begin_step else f32(0.0)
+    else:
+        p = f32(step - begin_step) / f32(end_step - begin_step)
+        p = np.minimum(f32(1.0), np.maximum(f32(0.0), p))
+    decay = np.power(f32(1.0) - p, f32(power), dtype=f32)
+    return float(f32(initial_sparsity - target_sparsity) * decay + f32(target_sparsity))
+
+
+# --------------------------------------------------------------------------- masks
+def _kept_count(size: int, sparsity: float) -> int:
+    """tfmot's ``k = max(round(size * (1 - sparsity)), 1)`` in float32, half to even."""
+    kept = np.round(np.float32(size) * (np.float32(1.0) - np.float32(sparsity)))
+    return int(max(kept, np.float32(1.0)))
+
+
+def _threshold_mask(scores: np.ndarray, sparsity: float) -> np.ndarray:
+    """Keep every score ``>=`` the k-th largest (tfmot's threshold rule)."""
+    flat = scores.reshape(-1)
+    kept = _kept_count(flat.size, sparsity)
+    threshold = np.partition(flat, flat.size - kept)[flat.size - kept]
+    return scores >= threshold
+
+
+def magnitude_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
+    """Boolean keep-mask of ``weights`` at ``sparsity``, elementwise by magnitude."""
+    return _threshold_mask(np.abs(np.asarray(weights, dtype=np.float64)), sparsity)
+
+
+def block_mask(weights: np.ndarray, sparsity: float, block_size: int) -> np.ndarray:
+    """Boolean keep-mask pruning whole groups ``W[i0:i0 + block_size, o]`` by L2 norm.
+
+    ``weights`` must be a 2-D kernel ``(n_in, n_out)``; ``sparsity`` is the fraction of
+    groups removed.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2:
+        raise ValueError(f"block pruning needs a 2-D kernel, got shape {w.shape}")
+    n_in, n_out = w.shape
+    n_blocks = -(-n_in // block_size)
+    padded = np.zeros((n_blocks * block_size, n_out))
+    padded[:n_in] = w
+    norms = np.sqrt((padded.reshape(n_blocks, block_size, n_out) ** 2).sum(axis=1))
+    keep = _threshold_mask(norms, sparsity)
+    return np.repeat(keep, block_size, axis=0)[:n_in]
+
+
+# --------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class _Options:
+    """Validated pruning options shared by :class:`Prune` and :func:`prunable`."""
+
+    target_sparsity: float
+    begin_step: int
+    end_step: int | None
+    frequency: int
+    power: float
+    structure: str | None
+    block_size: int | None
+    layers: tuple[str, ...] | None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _validate(
+    target_sparsity: Any,
+    begin_step: Any,
+    end_step: Any,
+    frequency: Any,
+    power: Any,
+    structure: Any,
+    block_size: Any,
+    layers: Any,
+) -> _Options:
+    """Check every option and raise ``ValueError``/``TypeError`` naming the bad one."""
+    if isinstance(target_sparsity, bool) or not isinstance(target_sparsity, (int, float, np.number)):
+        raise TypeError(f"target_sparsity must be a number in [0, 1), got {target_sparsity!r}")
+    if not 0.0 <= float(target_sparsity) < 1.0:
+        raise ValueError(f"target_sparsity must be in the range [0, 1), got {target_sparsity!r}")
+    if not _is_int(begin_step) or begin_step < 0:
+        raise ValueError(f"begin_step must be an integer >= 0, got {begin_step!r}")
+    if end_step is not None:
+        if not _is_int(end_step) or end_step < 0:
+            raise ValueError(f"end_step must be an integer >= 0 or None, got {end_step!r}")
+        if begin_step > end_step:
+            raise ValueError(f"begin_step ({begin_step}) must be <= end_step ({end_step})")
+    if not _is_int(frequency) or frequency < 1:
+        raise ValueError(f"frequency must be an integer >= 1, got {frequency!r}")
+    if isinstance(power, bool) or not isinstance(power, (int, float, np.number)) or power <= 0:
+        raise ValueError(f"power must be a number > 0, got {power!r}")
+    if structure not in _STRUCTURES:
+        raise ValueError(f"structure must be one of {_STRUCTURES}, got {structure!r}")
+    if structure == "block":
+        if not _is_int(block_size) or block_size < 1:
+            raise ValueError(
+                "structure='block' needs block_size, an integer >= 1 (the reuse factor), "
+                f"got {block_size!r}"
+            )
+    elif block_size is not None:
+        raise ValueError(f"block_size={block_size!r} is only used with structure='block'")
+    if layers is not None:
+        if isinstance(layers, str) or not all(isinstance(n, str) for n in layers):
+            raise TypeError(f"layers must be a list of layer names, got {layers!r}")
+        if len(layers) == 0:
+            raise ValueError("layers must name at least one layer (or be None for all)")
+        layers = tuple(layers)
+    return _Options(
+        float(target_sparsity),
+        int(begin_step),
+        None if end_step is None else int(end_step),
+        int(frequency),
+        float(power),
+        None if structure == "unstructured" else structure,
+        None if block_size is None else int(block_size),
+        layers,
+    )
+
+
+# --------------------------------------------------------------------------- layers
+def _all_layers(model: Any) -> list[Any]:
+    """Layers of ``model``, descending into nested models (the nested model not included)."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, k.Model):
+            found.extend(_all_layers(layer))
+        else:
+            found.append(layer)
+    return found
+
+
+def _describe(layers: Sequence[Any]) -> str:
+    return ", ".join(f"{layer.name} ({type(layer).__name__})" for layer in layers)
+
+
+def _is_wrapped(layer: Any) -> bool:
+    return isinstance(layer, _tfmot_wrapper.PruneLowMagnitude)
+
+
+def _layer_names(layer: Any) -> set[str]:
+    """Names a layer answers to in ``layers=``: its own, and the wrapped layer's."""
+    names = {layer.name}
+    if _is_wrapped(layer):
+        names.add(layer.layer.name)
+    return names
+
+
+def _select_layers(candidates: Sequence[Any], names: tuple[str, ...] | None, allow_wrapped: bool) -> list[Any]:
+    """The prunable layers among ``candidates``, restricted to ``names`` when given."""
+
+    def prunable(layer: Any) -> bool:
+        return isinstance(layer, PRUNABLE_CLASSES) or (allow_wrapped and _is_wrapped(layer))
+
+    if names is None:
+        chosen = [layer for layer in candidates if prunable(layer)]
+        if not chosen:
+            raise ValueError(
+                f"the model has no prunable layer; prunable layers are {_PRUNABLE_NAMES}"
+                + (" (or tfmot prune_low_magnitude wrappers)" if allow_wrapped else "")
+                + f"; the model has: {_describe(candidates)}"
+            )
+        return chosen
+    known = {n: layer for layer in candidates for n in _layer_names(layer)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"layers={list(names)}: unknown layer(s) {unknown}; the model has: {_describe(candidates)}")
+    chosen = []
+    for n in names:
+        layer = known[n]
+        if not prunable(layer):
+            raise ValueError(
+                f"layer {n!r} ({type(layer).__name__}) is not prunable; prunable layers are {_PRUNABLE_NAMES}"
+            )
+        if layer not in chosen:
+            chosen.append(layer)
+    return chosen
+
+
+# --------------------------------------------------------------------------- targets
+def _as_keep(mask: Any) -> Any:
+    """A keep-mask as ``tf.bool`` (tfmot masks are 0/1 floats)."""
+    return mask if mask.dtype == tf.bool else mask > 0
+
+
+def _apply_masks(variables: list[Any], masks: list[Any]) -> None:
+    """``v.assign(where(mask, v, +0.0))`` for every pair (``+0.0``, never ``-0.0``)."""
+    for variable, mask in zip(variables, masks):
+        value = tf.identity(variable)
+        variable.assign(tf.where(_as_keep(mask), value, tf.zeros_like(value)))
+
+
+@dataclass
+class _Target:
+    """One pruned weight: its variable and keep-mask (plain) or tfmot mask variable (wrapped)."""
+
+    name: str
+    variable: Any
+    mask: Any = None  #: tf.bool variable (plain layers)
+    wrapper_mask: Any = None  #: tfmot's mask variable (wrapped layers)
+
+    @property
+    def wrapped(self) -> bool:
+        return self.wrapper_mask is not None
+
+    @property
+    def mask_source(self) -> Any:
+        """The boolean mask tensor (plain) or tfmot's 0/1 mask variable (wrapped)."""
+        return self.wrapper_mask if self.wrapped else self.mask
+
+    def keep(self) -> Any:
+        """Current keep-mask as a boolean tensor."""
+        return _as_keep(self.mask_source)
+
+    def apply(self) -> None:
+        """Zero the pruned weights (``+0.0``, never ``-0.0``)."""
+        _apply_masks([self.variable], [self.mask_source])
+
+    def zeros(self) -> tuple[int, int]:
+        """``(zero count, size)`` of the weight as it is now."""
+        value = np.asarray(self.variable.numpy())
+        return int(value.size - np.count_nonzero(value)), int(value.size)
+
+
+def _plain_target(layer: Any) -> _Target:
+    kernel = layer.kernel
+    mask = tf.Variable(tf.ones(kernel.shape, dtype=tf.bool), trainable=False, name=f"{layer.name}_prune_mask")
+    return _Target(layer.name, kernel, mask=mask)
+
+
+def _wrapped_targets(layer: Any) -> list[_Target]:
+    if not getattr(layer, "pruning_vars", None):
+        raise ValueError(f"tfmot wrapper {layer.name!r} is not built; build the model before fit")
+    return [_Target(layer.layer.name, weight, wrapper_mask=mask) for weight, mask, _ in layer.pruning_vars]
+
+
+def _final_sparsity(schedule: Any) -> float | None:
+    """The sparsity a tfmot schedule ends at, when known."""
+    if isinstance(schedule, _tfmot_schedule.PolynomialDecay):
+        return float(schedule.final_sparsity)
+    if isinstance(schedule, _tfmot_schedule.ConstantSparsity):
+        return float(schedule.target_sparsity)
+    return None
+
+
+# --------------------------------------------------------------------------- callback
+class Prune(k.callbacks.Callback):
+    """Polynomial-decay magnitude pruning of Dense/QDense kernels during ``fit``.
+
+    See the module docstring for the exact semantics.  After training,
+    :attr:`sparsity` is the fraction of zeros over all pruned kernels and
+    :attr:`layer_sparsity` maps each pruned layer's name to its own fraction; both are
+    refreshed at every epoch end, when ``logs['sparsity']`` is also set (so
+    ``history.history['sparsity']`` exists; place ``Prune`` before callbacks such as
+    ``EarlyStopping`` that should see it).
+
+    Args:
+        target_sparsity: final fraction of zero weights (or groups), in ``[0, 1)``.
+        begin_step: first step of the ramp (1-based global batch index, as in tfmot).
+        end_step: step at which ``target_sparsity`` is reached; ``None`` derives it from
+            the first fit: ``ramp_fraction`` of ``epochs * steps_per_epoch``.
+        frequency: masks are recomputed every ``frequency`` steps from ``begin_step``.
+        power: exponent of the polynomial decay.
+        structure: ``None``/``'unstructured'`` (weights) or ``'block'`` (groups).
+        block_size: group size for ``structure='block'``; use the layer's reuse factor.
+        layers: names of the layers to prune (default: every Dense/QDense).
+        ramp_fraction: used only when ``end_step`` is ``None``; in ``(0, 1]``.
+    """
+
+    def __init__(
+        self,
+        target_sparsity: float = 0.75,
+        begin_step: int = 0,
+        end_step: int | None = None,
+        frequency: int = 100,
+        power: float = 3,
+        structure: str | None = None,
+        block_size: int | None = None,
+        layers: Sequence[str] | None = None,
+        ramp_fraction: float = DEFAULT_RAMP_FRACTION,
+    ) -> None:
+        super().__init__()
+        self._supports_tf_logs = True  # do not make Keras convert the logs at every batch
+        self.options = _validate(target_sparsity, begin_step, end_step, frequency, power, structure, block_size, layers)
+        if isinstance(ramp_fraction, bool) or not isinstance(ramp_fraction, (int, float)) or not 0 < ramp_fraction <= 1:
+            raise ValueError(f"ramp_fraction must be in the range (0, 1], got {ramp_fraction!r}")
+        self.ramp_fraction = float(ramp_fraction)
+        #: The ``end_step`` in use: given, or derived at the first ``on_train_begin``.
+        self.end_step: int | None = self.options.end_step
+        #: Fraction of zeros over all pruned kernels, at the last epoch end.
+        self.sparsity: float | None = None
+        #: Per-layer fraction of zeros, at the last epoch end.
+        self.layer_sparsity: dict[str, float] = {}
+        self._targets: list[_Target] = []
+        self._targets_model: Any = None
+        self._apply_fn: Any = None
+        self._step = 0  #: optimizer updates done so far (global)
+
+    # ------------------------------------------------------------------ public helpers
+    def schedule(self, step: int) -> tuple[bool, float]:
+        """``(update masks at step?, sparsity at step)`` for the plain layers.
+
+        ``update`` is tfmot's rule plus ``step == end_step`` (see the module docstring).
+        """
+        if self.end_step is None:
+            raise RuntimeError("end_step is not known yet: it is derived when training begins")
+        o = self.options
+        update = should_prune(step, o.begin_step, self.end_step, o.frequency) or step == self.end_step
+        return update, polynomial_decay(step, o.target_sparsity, o.begin_step, self.end_step, o.power)
+
+    @property
+    def masks(self) -> dict[str, np.ndarray]:
+        """Current keep-masks of the pruned kernels, by layer name (``True`` = kept)."""
+        return {t.name: np.asarray(t.keep().numpy(), dtype=bool) for t in self._targets}
+
+    # ------------------------------------------------------------------ keras hooks
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._check_steps_per_execution()
+        self._step = int(self.model.optimizer.iterations.numpy())
+        if self._targets_model is not self.model:
+            self._targets = self._collect_targets()
+            self._apply_fn = None
+            self._targets_model = self.model
+        plain = [t for t in self._targets if not t.wrapped]
+        if plain and self.end_step is None:
+            self.end_step = self._derive_end_step()
+        if plain:
+            self._warn_if_coarse()
+        self._start_wrapped_steps()
+        self._maybe_update_masks(self._step + 1)
+        self._apply_masks()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._step += 1
+        self._maybe_update_masks(self._step + 1)
+        self._apply_masks()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._measure()
+        if logs is not None:
+            logs["sparsity"] = self.sparsity
+
+    # ------------------------------------------------------------------ internals
+    def _check_steps_per_execution(self) -> None:
+        spe = getattr(self.model, "_steps_per_execution", None)
+        if spe is not None and int(np.asarray(spe.numpy() if hasattr(spe, "numpy") else spe)) != 1:
+            raise ValueError(
+                "Prune needs steps_per_execution=1 in model.compile(): it re-applies the "
+                "pruning masks after every batch, and Keras calls batch callbacks only once "
+                "per execution"
+            )
+
+    def _collect_targets(self) -> list[_Target]:
+        layers = _select_layers(_all_layers(self.model), self.options.layers, allow_wrapped=True)
+        targets: list[_Target] = []
+        for layer in layers:
+            if _is_wrapped(layer):
+                targets.extend(_wrapped_targets(layer))
+                self._check_wrapper_schedule(layer)
+            else:
+                targets.append(_plain_target(layer))
+        log.info("Prune: pruning %s", ", ".join(t.name for t in targets))
+        return targets
+
+    def _check_wrapper_schedule(self, layer: Any) -> None:
+        final = _final_sparsity(layer.pruning_schedule)
+        log.info(
+            "Prune: %r is wrapped by tfmot prune_low_magnitude and follows its own schedule %s",
+            layer.layer.name,
+            layer.pruning_schedule.get_config(),
+        )
+        if final is not None and not np.isclose(final, self.options.target_sparsity):
+            warnings.warn(
+                f"Prune(target_sparsity={self.options.target_sparsity}) does not apply to "
+                f"{layer.layer.name!r}: it is wrapped by tfmot prune_low_magnitude, whose "
+                f"schedule prunes it to {final}",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _derive_end_step(self) -> int:
+        epochs = self.params.get("epochs") if self.params else None
+        steps = self.params.get("steps") if self.params else None
+        if not epochs or not steps:
+            raise ValueError(
+                "Prune(end_step=None) derives end_step from epochs * steps_per_epoch, but "
+                f"fit did not tell them (epochs={epochs}, steps={steps}); pass end_step= to "
+                "Prune or steps_per_epoch= to fit"
+            )
+        end = self._step + max(1, round(self.ramp_fraction * epochs * steps))
+        if end < self.options.begin_step:
+            raise ValueError(
+                f"begin_step ({self.options.begin_step}) is after the derived end_step ({end} = "
+                f"{self.ramp_fraction} of {epochs} epochs x {steps} steps); pass end_step= or a "
+                "smaller begin_step"
+            )
+        log.info("Prune: end_step=%d (%.0f%% of %d x %d steps)", end, 100 * self.ramp_fraction, epochs, steps)
+        return end
+
+    def _warn_if_coarse(self) -> None:
+        o = self.options
+        if self.end_step - o.begin_step < o.frequency and self.end_step > o.begin_step:
+            warnings.warn(
+                f"Prune: frequency={o.frequency} is not smaller than the pruning ramp "
+                f"(begin_step={o.begin_step} to end_step={self.end_step}), so the masks jump to "
+                f"the target in one step; pass a smaller frequency for gradual pruning",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _start_wrapped_steps(self) -> None:
+        """``UpdatePruningStep.on_train_begin``: a fresh wrapper's step goes from -1 to 0."""
+        for layer in {id(w): w for w in _all_layers(self.model) if _is_wrapped(w)}.values():
+            if int(layer.pruning_step.numpy()) == -1:
+                layer.pruning_step.assign(0)
+
+    def _maybe_update_masks(self, step: int) -> None:
+        """Recompute the plain layers' masks if ``step`` is a mask-update step."""
+        plain = [t for t in self._targets if not t.wrapped]
+        if not plain:
+            return
+        update, sparsity = self.schedule(step)
+        if not update:
+            return
+        for target in plain:
+            weights = target.variable.numpy()
+            if self.options.structure == "block":
+                keep = block_mask(weights, sparsity, self.options.block_size)
+            else:
+                keep = magnitude_mask(weights, sparsity)
+            target.mask.assign(keep)
+        log.debug("Prune: step %d, masks at sparsity %.4f", step, sparsity)
+
+    def _apply_masks(self) -> None:
+        """Zero every pruned weight, in one graph call (traced once per model)."""
+        if self._apply_fn is None:
+            variables = [t.variable for t in self._targets]
+            masks = [t.mask_source for t in self._targets]
+            self._apply_fn = tf.function(lambda: _apply_masks(variables, masks))
+        self._apply_fn()
+
+    def _measure(self) -> None:
+        per_layer: dict[str, list[int]] = {}
+        for target in self._targets:
+            zeros, size = target.zeros()
+            acc = per_layer.setdefault(target.name, [0, 0])
+            acc[0] += zeros
+            acc[1] += size
+        self.layer_sparsity = {name: z / n for name, (z, n) in per_layer.items()}
+        total = sum(n for _, n in per_layer.values())
+        self.sparsity = sum(z for z, _ in per_layer.values()) / total if total else 0.0
+
+
+# --------------------------------------------------------------------------- tfmot path
+def _qkeras_objects() -> dict[str, Any]:
+    from qkeras.utils import _add_supported_quantized_objects
+
+    objects: dict[str, Any] = {}
+    _add_supported_quantized_objects(objects)
+    return objects
+
+
+def prunable(
+    model: Any,
+    target_sparsity: float = 0.75,
+    *,
+    end_step: int,
+    begin_step: int = 0,
+    frequency: int = 100,
+    power: float = 3,
+    structure: str | None = None,
+    block_size: int | None = None,
+    layers: Sequence[str] | None = None,
+) -> Any:
+    """A copy of ``model`` whose Dense/QDense layers are wrapped by tfmot ``prune_low_magnitude``.
+
+    The wrappers use tfmot's ``PolynomialDecay(0, target_sparsity, begin_step, end_step,
+    power, frequency)``; tfmot needs a fixed ``end_step``.  ``structure='block'`` maps to
+    tfmot ``block_size=(block_size, 1)`` (the same groups as :class:`Prune`, but scored by
+    the mean magnitude, tfmot's ``'AVG'`` pooling).  Only top-level layers are wrapped.
+    Weights are copied; the original model is untouched.  Train with ``Prune()`` (or
+    tfmot's ``UpdatePruningStep``) and remove the wrappers with :func:`strip`.
+    """
+    if end_step is None:
+        raise ValueError("prunable() needs end_step: tfmot's PolynomialDecay cannot derive it")
+    opts = _validate(target_sparsity, begin_step, end_step, frequency, power, structure, block_size, layers)
+    chosen = {layer.name for layer in _select_layers(model.layers, opts.layers, allow_wrapped=False)}
+    schedule = _tfmot_schedule.PolynomialDecay(
+        initial_sparsity=0.0,
+        final_sparsity=opts.target_sparsity,
+        begin_step=opts.begin_step,
+        end_step=opts.end_step,
+        power=opts.power,
+        frequency=opts.frequency,
+    )
+    block = (opts.block_size, 1) if opts.structure == "block" else (1, 1)
+
+    def clone(layer: Any) -> Any:
+        copy = layer.__class__.from_config(layer.get_config())
+        if layer.name in chosen:
+            return _tfmot_prune.prune_low_magnitude(
+                copy, pruning_schedule=schedule, block_size=block, block_pooling_type="AVG"
+            )
+        return copy
+
+    with k.utils.custom_object_scope(_qkeras_objects()):
+        wrapped = k.models.clone_model(model, clone_function=clone)
+    for layer in wrapped.layers:
+        inner = layer.layer if _is_wrapped(layer) else layer
+        layer.set_weights(model.get_layer(inner.name).get_weights())
+    return wrapped
+
+
+def strip(model: Any) -> Any:
+    """tfmot ``strip_pruning``, after zeroing the masked weights of every wrapper.
+
+    tfmot's wrappers leave the weights unmasked after the last optimizer step unless a
+    callback re-masks them; this applies the masks first, so the stripped model always
+    has the exact zeros.
+    """
+    for layer in _all_layers(model):
+        if _is_wrapped(layer):
+            for target in _wrapped_targets(layer):
+                target.apply()
+    return _tfmot_prune.strip_pruning(model)

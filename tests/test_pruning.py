@@ -1,0 +1,461 @@
+"""Tests of fpga_aware.pruning: tfmot-exact schedule and masks, exact zeros, blocks, tfmot wrappers."""
+
+from fpga_aware import pruning  # first: sets up the tf-keras stack before TensorFlow loads
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_schedule as tfmot_schedule
+from tensorflow_model_optimization.python.core.sparsity.keras.pruning_callbacks import UpdatePruningStep
+from tensorflow_model_optimization.python.core.sparsity.keras.prune import prune_low_magnitude
+
+from fpga_aware._stack import keras, tensorflow
+from fpga_aware.pruning import Prune, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
+
+tf = tensorflow()
+k = keras()
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype("float32"), y.astype("int64")
+
+
+def mlp(seed=0, bias_initializer="zeros", dense=k.layers.Dense):
+    """64 -> 32 (relu) -> 10 logits."""
+    tf.keras.utils.set_random_seed(seed)
+    model = k.Sequential(
+        [
+            k.layers.Input((64,)),
+            dense(32, activation="relu", name="fc1", bias_initializer=bias_initializer),
+            dense(10, name="out", bias_initializer=bias_initializer),
+        ]
+    )
+    return model
+
+
+def compile_(model, lr=0.01, optimizer="adam", **kwargs):
+    opt = k.optimizers.Adam(lr) if optimizer == "adam" else k.optimizers.SGD(lr)
+    model.compile(opt, k.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], **kwargs)
+    return model
+
+
+def kernels(model):
+    """{name: kernel} of every Dense-like layer, unwrapping tfmot wrappers."""
+    out = {}
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if hasattr(inner, "kernel"):
+            out[inner.name] = inner.kernel.numpy()
+    return out
+
+
+class WatchZeros(k.callbacks.Callback):
+    """Placed after Prune: records every kernel's zero count at each batch begin and end and
+    fails if a weight whose mask is off is not exactly +0.0 at either point."""
+
+    def __init__(self, prune):
+        super().__init__()
+        self.prune = prune
+        self.begin_zeros = []  # one {layer: zeros} per batch, as the forward pass sees them
+        self.violations = []
+
+    def _check(self, when):
+        masks = self.prune.masks
+        zeros = {}
+        for name, w in kernels(self.model).items():
+            if name not in masks:
+                continue
+            off = w[~masks[name]]
+            if np.any(off != 0) or np.any(np.signbit(off)):
+                self.violations.append((when, name))
+            zeros[name] = int(np.sum(w == 0))
+        return zeros
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.begin_zeros.append(self._check(("begin", batch)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(("end", batch))
+
+
+# --------------------------------------------------------------------------- schedule
+SCHEDULES = [
+    # target, begin, end, frequency, power
+    (0.75, 0, 228, 100, 3),
+    (0.5, 5, 100, 7, 2),
+    (0.9, 0, 1000, 100, 3),
+    (0.33, 3, 17, 1, 1.5),
+    (0.8, 10, 10, 5, 3),  # begin == end is allowed by tfmot's validation
+]
+
+
+@pytest.mark.parametrize("target,begin,end,frequency,power", SCHEDULES)
+def test_schedule_matches_tfmot_polynomial_decay(target, begin, end, frequency, power):
+    reference = tfmot_schedule.PolynomialDecay(0.0, target, begin, end, power=power, frequency=frequency)
+    # scalar steps, as tfmot evaluates it in training (its vectorised pow differs by an ulp)
+    steps = sorted(set(range(0, min(end + 25, 150))) | set(range(0, end + 25, 9)) | {end - 1, end, end + 1})
+    for step in steps:
+        update, sparsity = (t.numpy() for t in reference(tf.constant(step, tf.int64)))
+        assert should_prune(step, begin, end, frequency) == bool(update), step
+        ours = polynomial_decay(step, target, begin, end, power)
+        if end == begin:  # tfmot divides 0 by 0 there; ours is one-shot pruning
+            assert ours == (np.float32(target) if step >= begin else 0.0)
+        else:
+            assert np.float32(ours) == sparsity, step
+
+
+def test_schedule_also_updates_at_end_step_not_aligned_with_frequency():
+    prune = Prune(0.6, begin_step=3, end_step=50, frequency=4)
+    updates = [step for step in range(0, 80) if prune.schedule(step)[0]]
+    tfmot_updates = [s for s in range(0, 80) if should_prune(s, 3, 50, 4)]
+    assert tfmot_updates[-1] == 47  # tfmot alone would stop short of the target
+    assert updates == tfmot_updates + [50]
+    assert prune.schedule(50)[1] == pytest.approx(0.6)
+    assert prune.schedule(47)[1] < 0.6
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.5, 0.75, 0.9, 0.999])
+def test_magnitude_mask_matches_tfmot_threshold(sparsity):
+    rng = np.random.default_rng(1)
+    weights = rng.normal(size=(37, 11)).astype("float32")
+    weights[3, :] = 0.0  # ties at zero, as after earlier pruning
+    w = tf.Variable(weights)
+    schedule = tfmot_schedule.ConstantSparsity(sparsity, 0)
+    impl = pruning_impl.Pruning(
+        training_step_fn=lambda: tf.constant(1, tf.int64),
+        pruning_vars=[(w, tf.Variable(tf.ones_like(w)), tf.Variable(0.0))],
+        pruning_schedule=schedule,
+        block_size=(1, 1),
+        block_pooling_type="AVG",
+    )
+    _, reference = impl._update_mask(w)
+    np.testing.assert_array_equal(magnitude_mask(weights, sparsity), reference.numpy().astype(bool))
+
+
+def test_block_mask_groups_consecutive_inputs_by_l2_norm():
+    # n_in=5 with block 2: groups rows [0:2], [2:4], [4:5] of each column
+    w = np.array(
+        [
+            [1.0, 0.1],
+            [1.0, 0.1],
+            [0.0, 0.1],
+            [1.5, 3.0],  # group (2:4, col 0): L2 1.5 beats mean-|w| 0.75 < 1.0
+            [0.2, 0.0],
+        ]
+    )
+    keep = block_mask(w, sparsity=0.5, block_size=2)  # 6 groups -> keep 3
+    expected = np.array([[1, 0], [1, 0], [1, 1], [1, 1], [0, 0]], dtype=bool)
+    np.testing.assert_array_equal(keep, expected)
+
+
+# --------------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def trained(digits):
+    """One fit of the digits MLP with Prune(0.75) defaults, watched at every batch."""
+    x, y = digits
+    model = compile_(mlp(bias_initializer="ones"))
+    prune = Prune(0.75)
+    watch = WatchZeros(prune)
+    history = model.fit(x, y, epochs=5, batch_size=32, callbacks=[prune, watch], verbose=0)
+    return model, prune, watch, history, int(np.ceil(len(x) / 32))
+
+
+def test_fit_reaches_target_with_exact_zeros(trained):
+    model, prune, _, history, steps = trained
+    assert prune.end_step == round(0.8 * 5 * steps)
+    for layer in model.layers:
+        kernel, bias = layer.get_weights()
+        assert abs(np.mean(kernel == 0) - 0.75) <= 0.01, layer.name
+        assert not np.any(np.signbit(kernel[kernel == 0])), "pruned weights must be +0.0"
+        np.testing.assert_array_equal(kernel != 0, prune.masks[layer.name])
+        assert np.all(bias != 0), "biases are never pruned"
+    assert history.history["accuracy"][-1] > 0.8
+
+
+def test_zeros_stay_zero_at_every_batch(trained):
+    _, prune, watch, _, steps = trained
+    assert watch.violations == []
+    assert len(watch.begin_zeros) == 5 * steps
+    # the forward pass of batch n (step n) sees exactly the zeros of the last mask update <= n
+    for n, seen in enumerate(watch.begin_zeros, start=1):
+        updates = [s for s in range(1, n + 1) if prune.schedule(s)[0]]
+        sparsity = prune.schedule(updates[-1])[1] if updates else 0.0
+        for name, kernel in kernels(prune.model).items():
+            kept = pruning._kept_count(kernel.size, sparsity)
+            assert seen[name] == kernel.size - kept, (n, name)
+
+
+def test_history_logs_increasing_sparsity(trained):
+    _, prune, _, history, _ = trained
+    logged = history.history["sparsity"]
+    assert len(logged) == 5
+    assert np.all(np.diff(logged) >= 0)
+    assert logged[0] < logged[-1]
+    assert logged[-1] == pytest.approx(prune.sparsity)
+    assert set(prune.layer_sparsity) == {"fc1", "out"}
+    assert all(abs(v - 0.75) <= 0.01 for v in prune.layer_sparsity.values())
+
+
+def test_same_masks_and_weights_as_tfmot(digits):
+    """Same model, data order and schedule: Prune and tfmot's wrappers train bit-identically."""
+    x, y = digits[0][:640], digits[1][:640]
+    schedule = dict(begin_step=3, end_step=31, frequency=4)  # (end - begin) % frequency == 0
+    ours = compile_(mlp(seed=1), lr=0.1, optimizer="sgd")
+    ours.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[Prune(0.8, **schedule)])
+    reference = tfmot_schedule.PolynomialDecay(0.0, 0.8, frequency=4, begin_step=3, end_step=31)
+    theirs = compile_(prune_low_magnitude(mlp(seed=1), pruning_schedule=reference), lr=0.1, optimizer="sgd")
+    theirs.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[UpdatePruningStep()])
+    ours_k, theirs_k = kernels(ours), kernels(theirs)
+    for name in ("fc1", "out"):
+        np.testing.assert_array_equal(ours_k[name] == 0, theirs_k[name] == 0)
+        np.testing.assert_array_equal(ours_k[name], theirs_k[name])
+
+
+def test_layers_option_restricts_pruning(digits):
+    x, y = digits
+    model = compile_(mlp())
+    prune = Prune(0.5, end_step=20, frequency=5, layers=["fc1"])
+    model.fit(x[:640], y[:640], epochs=2, batch_size=32, callbacks=[prune], verbose=0)
+    weights = kernels(model)
+    assert np.mean(weights["fc1"] == 0) == pytest.approx(0.5, abs=0.01)
+    assert np.count_nonzero(weights["out"] == 0) == 0
+    assert set(prune.layer_sparsity) == {"fc1"}
+
+
+def test_qdense_kernels_are_pruned(digits):
+    from qkeras import QDense, quantized_bits
+
+    def qdense(units, **kw):
+        return QDense(units, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), **kw)
+
+    x, y = digits
+    model = compile_(mlp(dense=qdense))
+    prune = Prune(0.6, end_step=30, frequency=5)
+    model.fit(x[:640], y[:640], epochs=2, batch_size=32, callbacks=[prune], verbose=0)
+    for name, kernel in kernels(model).items():
+        assert np.mean(kernel == 0) == pytest.approx(0.6, abs=0.01), name
+
+
+def test_block_structure_prunes_whole_groups(digits):
+    x, y = digits
+    model = compile_(mlp())
+    prune = Prune(0.5, end_step=30, frequency=5, structure="block", block_size=4)
+    model.fit(x[:640], y[:640], epochs=2, batch_size=32, callbacks=[prune], verbose=0)
+    for name, kernel in kernels(model).items():
+        n_in, n_out = kernel.shape  # 64 and 32 inputs: whole groups of 4
+        groups = (kernel == 0).reshape(n_in // 4, 4, n_out)
+        all_zero = groups.all(axis=1)
+        assert np.array_equal(all_zero, groups.any(axis=1)), f"{name}: a group is partly zero"
+        assert np.mean(all_zero) == pytest.approx(0.5, abs=0.01), name
+
+
+def test_tfmot_wrapped_model(digits):
+    x, y = digits
+    wrapped = prunable(mlp(), 0.5, end_step=30, frequency=5)
+    assert [type(layer).__name__ for layer in wrapped.layers] == ["PruneLowMagnitude"] * 2
+    compile_(wrapped)
+    prune = Prune(0.5)  # no UpdatePruningStep needed: tfmot would fail without it
+    watch = WatchZeros(prune)
+    history = wrapped.fit(x[:640], y[:640], epochs=3, batch_size=32, callbacks=[prune, watch], verbose=0)
+    assert watch.violations == []
+    assert history.history["sparsity"][-1] == pytest.approx(0.5, abs=0.01)
+    plain = strip(wrapped)
+    assert [type(layer).__name__ for layer in plain.layers] == ["Dense", "Dense"]
+    for name, kernel in kernels(plain).items():
+        assert np.mean(kernel == 0) == pytest.approx(0.5, abs=0.01), name
+        assert not np.any(np.signbit(kernel[kernel == 0]))
+
+
+def test_prunable_copies_weights_and_block_option():
+    model = mlp()
+    wrapped = prunable(model, 0.5, end_step=10, structure="block", block_size=4, layers=["fc1"])
+    assert type(wrapped.layers[0]).__name__ == "PruneLowMagnitude"
+    assert wrapped.layers[0].block_size == (4, 1)
+    assert type(wrapped.layers[1]).__name__ == "Dense"
+    for old, new in zip(model.layers, wrapped.layers):
+        for a, b in zip(old.get_weights(), new.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_wrapped_schedule_mismatch_warns(digits):
+    x, y = digits
+    wrapped = compile_(prunable(mlp(), 0.5, end_step=10))
+    with pytest.warns(UserWarning, match=r"does not apply to 'fc1'.*prunes it to 0.5"):
+        wrapped.fit(x[:64], y[:64], epochs=1, batch_size=32, callbacks=[Prune(0.9)], verbose=0)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(target_sparsity=1.0), ValueError, r"target_sparsity must be in the range \[0, 1\)"),
+        (dict(target_sparsity=-0.1), ValueError, r"target_sparsity must be in the range \[0, 1\)"),
+        (dict(target_sparsity="0.5"), TypeError, r"target_sparsity must be a number"),
+        (dict(frequency=0), ValueError, r"frequency must be an integer >= 1"),
+        (dict(power=0), ValueError, r"power must be a number > 0"),
+        (dict(power=-2), ValueError, r"power must be a number > 0"),
+        (dict(begin_step=10, end_step=5), ValueError, r"begin_step \(10\) must be <= end_step \(5\)"),
+        (dict(begin_step=-1), ValueError, r"begin_step must be an integer >= 0"),
+        (dict(structure="channel"), ValueError, r"structure must be one of"),
+        (dict(structure="block"), ValueError, r"structure='block' needs block_size"),
+        (dict(block_size=4), ValueError, r"block_size=4 is only used with structure='block'"),
+        (dict(layers="fc1"), TypeError, r"layers must be a list of layer names"),
+        (dict(layers=[]), ValueError, r"layers must name at least one layer"),
+        (dict(ramp_fraction=0), ValueError, r"ramp_fraction must be in the range \(0, 1\]"),
+    ],
+)
+def test_bad_options_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Prune(**kwargs)
+
+
+def fit_one_batch(model, prune, x=None, **fit_kwargs):
+    x = np.zeros((8,) + tuple(model.input_shape[1:]), "float32") if x is None else x
+    y = np.zeros((len(x),), "int64")
+    model.fit(x, y, epochs=1, batch_size=8, callbacks=[prune], verbose=0, **fit_kwargs)
+
+
+def test_model_without_prunable_layers_raises():
+    model = k.Sequential([k.layers.Input((4,)), k.layers.Activation("relu", name="act")])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"no prunable layer; prunable layers are Dense, QDense.*act \(Activation\)"):
+        fit_one_batch(model, Prune())
+
+
+def test_unknown_layer_names_raise():
+    model = compile_(mlp())
+    with pytest.raises(ValueError, match=r"unknown layer\(s\) \['fc9'\]; the model has: fc1 \(Dense\), out \(Dense\)"):
+        fit_one_batch(model, Prune(layers=["fc1", "fc9"]))
+
+
+def test_non_prunable_named_layer_raises():
+    model = k.Sequential([k.layers.Input((4,)), k.layers.Dense(3, name="fc"), k.layers.Activation("relu", name="act")])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"layer 'act' \(Activation\) is not prunable; prunable layers are Dense, QDense"):
+        fit_one_batch(model, Prune(layers=["act"]))
+
+
+def test_begin_step_after_derived_end_step_raises():
+    with pytest.raises(ValueError, match=r"begin_step \(500\) is after the derived end_step"):
+        fit_one_batch(compile_(mlp()), Prune(begin_step=500))
+
+
+def test_unknown_steps_per_epoch_needs_end_step():
+    def batches():
+        yield np.zeros((8, 64), "float32"), np.zeros((8,), "int64")
+
+    data = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(tf.TensorSpec((None, 64), tf.float32), tf.TensorSpec((None,), tf.int64)),
+    )
+    model = compile_(mlp())
+    with pytest.raises(ValueError, match=r"pass end_step= to Prune or steps_per_epoch= to fit"):
+        model.fit(data, epochs=1, callbacks=[Prune()], verbose=0)
+
+
+def test_steps_per_execution_above_one_raises():
+    model = compile_(mlp(), steps_per_execution=2)
+    with pytest.raises(ValueError, match=r"Prune needs steps_per_execution=1"):
+        fit_one_batch(model, Prune(end_step=10))
+
+
+def test_prunable_needs_end_step_and_valid_options():
+    with pytest.raises(ValueError, match=r"prunable\(\) needs end_step"):
+        prunable(mlp(), 0.5, end_step=None)
+    with pytest.raises(ValueError, match=r"target_sparsity must be in the range"):
+        prunable(mlp(), 1.5, end_step=10)
+    with pytest.raises(ValueError, match=r"unknown layer\(s\) \['nope'\]"):
+        prunable(mlp(), 0.5, end_step=10, layers=["nope"])
+
+
+# --------------------------------------------------------------------------- distribution (last: its subprocess runs alongside the tests above)
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from fpga_aware import pruning
+    from fpga_aware._stack import keras, tensorflow
+    tf, k = tensorflow(), keras()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from sklearn.datasets import load_digits
+    x, y = load_digits(return_X_y=True)
+    x = (x[:512] / 16).astype("float32"); y = y[:512]
+    tf.keras.utils.set_random_seed(0)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model = k.Sequential([k.layers.Input((64,)), k.layers.Dense(32, activation="relu", name="fc1"),
+                              k.layers.Dense(10, name="out")])
+        model.compile("adam", k.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    class Replicas(k.callbacks.Callback):
+        differ = 0
+        def on_train_batch_end(self, batch, logs=None):
+            for layer in self.model.layers:
+                values = [v.numpy() for v in layer.kernel.values]
+                self.differ += any(not np.array_equal(values[0], v) for v in values[1:])
+
+    prune, replicas = pruning.Prune(0.6, frequency=4), Replicas()
+    history = model.fit(x, y, epochs=2, batch_size=64, callbacks=[prune, replicas], verbose=0)
+    print(json.dumps({
+        "replicas": strategy.num_replicas_in_sync,
+        "differ": replicas.differ,
+        "sparsity": [[float(np.mean(v.numpy() == 0)) for v in layer.kernel.values] for layer in model.layers],
+        "history": history.history["sparsity"],
+    }))
+    """
+)
+
+
+MIRRORED_TEST = "test_mirrored_strategy_two_cpu_replicas"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mirrored_run(request):
+    """Start the MirroredStrategy subprocess when the module starts, so that it runs while
+    the other tests do (logical devices must be set before TensorFlow initialises them,
+    which this process has already done)."""
+    if not any(item.name == MIRRORED_TEST for item in request.session.items):
+        yield None
+        return
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", MIRRORED_SCRIPT],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def test_mirrored_strategy_two_cpu_replicas(mirrored_run):
+    try:
+        stdout, stderr = mirrored_run.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        mirrored_run.kill()
+        raise
+    assert mirrored_run.returncode == 0, stderr[-3000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["differ"] == 0, "replicas disagree on the pruned kernels"
+    for per_replica in result["sparsity"]:
+        assert per_replica[0] == per_replica[1] == pytest.approx(0.6, abs=0.01)
+    assert result["history"][-1] == pytest.approx(0.6, abs=0.01)
