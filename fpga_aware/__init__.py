@@ -16,11 +16,22 @@ from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precisio
 from .ir import Strategy  # noqa: E402
 from .parser import InvalidModelError, UnsupportedLayerError  # noqa: E402
 from .quantizers import UnsupportedQuantizerError  # noqa: E402
+from .callbacks import FPGACost  # noqa: E402
+from .pruning import Prune, prunable, strip  # noqa: E402
+from .quantization import quantize  # noqa: E402
+from .parts import UnknownPartError, get_part  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "FPGACost",
+    "Prune",
+    "UnknownPartError",
+    "get_part",
+    "prunable",
+    "quantize",
+    "strip",
     "Firmware",
     "FirmwareConfig",
     "FixedType",
