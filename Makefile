@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m fpga_aware.demo
+	$(PY) -m fpga_aware demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

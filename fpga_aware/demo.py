@@ -1,0 +1,217 @@
+"""The offline demo (``make demo`` / ``fpga-aware demo``).
+
+Trains the tutorial's MLP shape (hidden layers 64-32-32, as the jet tagger) on scikit-learn's
+bundled digits: first in float, then quantized with QKeras (``quantize``) and pruned to 75 %
+(``Prune``) while ``FPGACost`` logs the estimated cost every epoch (three phases: float
+training, pruning, quantization-aware fine-tuning).  It then exports the firmware,
+compiles the generated C++ with g++, proves emulator = C simulation bit for bit and writes a
+summary (``summary.md``, ``summary.json``), the cost-per-epoch plot and ROC curves as PNG files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._stack import keras, tensorflow
+from .callbacks import FPGACost
+from .firmware import Firmware, to_firmware
+from .pruning import Prune
+from .quantization import quantize
+
+__all__ = ["DemoResult", "run_demo", "load_digits_split", "build_mlp"]
+
+logger = logging.getLogger(__name__)
+
+HIDDEN = (64, 32, 32)
+PART = "xcu250-figd2104-2L-e"
+
+
+@dataclass
+class DemoResult:
+    float_accuracy: float
+    pruned_accuracy: float
+    quantized_pruned_accuracy: float
+    firmware_accuracy: float
+    sparsity: float
+    emulator_csim_mismatches: int
+    n_verified: int
+    dsp_per_epoch: list
+    lut_per_epoch: list
+    sparsity_per_epoch: list
+    estimate: dict
+    output_dir: str
+    seconds: float
+
+
+def load_digits_split(seed: int = 0):
+    """scikit-learn's bundled 8x8 digits (offline), scaled to [0, 1], 75/25 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = x.astype(np.float32) / 16.0
+    return train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y)
+
+
+def build_mlp(n_in: int, n_classes: int, hidden=HIDDEN):
+    k = keras()
+    layers = [k.layers.InputLayer(input_shape=(n_in,), name="input")]
+    for i, width in enumerate(hidden, start=1):
+        layers.append(k.layers.Dense(width, activation="relu", name=f"fc{i}"))
+    layers.append(k.layers.Dense(n_classes, activation="softmax", name="output"))
+    return k.Sequential(layers)
+
+
+def _compile(model, learning_rate: float):
+    k = keras()
+    model.compile(k.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def _plots(out: Path, history: dict, scores: dict, labels: np.ndarray, phases: tuple[int, ...]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import auc, roc_curve
+
+    written = []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = np.arange(1, len(history["fpga_dsp"]) + 1)
+    ax.plot(epochs, history["fpga_dsp"], "o-", label="DSP")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("estimated DSP")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, np.asarray(history["fpga_lut"]) / 1000, "s--", color="tab:orange", label="LUT / 1000")
+    ax2.plot(epochs, 100 * np.asarray(history["sparsity"]), "^:", color="tab:green", label="sparsity %")
+    for boundary, label in zip(phases, ("prune", "quantize")):
+        ax.axvline(boundary + 0.5, color="grey", lw=0.8)
+        ax.text(boundary + 0.7, sum(ax.get_ylim()) / 2, label, fontsize=8, rotation=90, va="center")
+    ax.legend(loc="lower left")
+    ax2.legend(loc="upper right")
+    ax.set_title(f"Estimated cost while training ({PART})")
+    fig.tight_layout()
+    path = out / "cost_per_epoch.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    written.append(path.name)
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name, probs in scores.items():
+        fpr, tpr, _ = roc_curve((labels == 0).astype(int), probs[:, 0])
+        ax.plot(fpr, tpr, label=f"{name} (digit 0 vs rest, AUC {auc(fpr, tpr):.3f})")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-3, 1)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("ROC: float, pruned, quantized+pruned Keras, firmware")
+    fig.tight_layout()
+    path = out / "roc.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    written.append(path.name)
+    return written
+
+
+def _fit(model, data, epochs: int, callbacks: list) -> dict:
+    x_train, y_train = data
+    return model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0, validation_split=0.1,
+                     callbacks=callbacks).history
+
+
+def _concat(histories: list[dict], keys) -> dict:
+    return {key: [v for h in histories for v in h.get(key, [0.0] * len(h["loss"]))] for key in keys}
+
+
+def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_epochs: int = 15,
+             finetune_epochs: int = 10, seed: int = 0, overwrite: bool = True) -> DemoResult:
+    """Run the whole demo; returns the figures it wrote into ``output_dir/summary.json``.
+
+    Three phases, the cost logged every epoch: float training; magnitude pruning to 75 %;
+    6-bit quantization-aware fine-tuning at 75 % sparsity.
+    """
+    start = time.perf_counter()
+    tf = tensorflow()
+    tf.keras.utils.set_random_seed(seed)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    x_train, x_test, y_train, y_test = load_digits_split(seed)
+    n_classes = int(y_train.max()) + 1
+    data = (x_train, y_train)
+
+    logger.info("1/3 training the float MLP %s on digits", HIDDEN)
+    model = _compile(build_mlp(x_train.shape[1], n_classes), 3e-3)
+    h_float = _fit(model, data, epochs, [FPGACost(part=PART)])
+    float_probs = model.predict(x_test, verbose=0)
+
+    logger.info("2/3 pruning to 75% (polynomial decay), cost logged every epoch")
+    _compile(model, 1e-3)
+    h_prune = _fit(model, data, prune_epochs, [Prune(target_sparsity=0.75), FPGACost(part=PART)])
+    pruned_probs = model.predict(x_test, verbose=0)
+
+    logger.info("3/3 quantizing to 6 bits and fine-tuning at 75% sparsity")
+    qmodel = _compile(quantize(model, bits=6, integer=0, activation_bits=6), 1e-3)
+    hold = Prune(target_sparsity=0.75, begin_step=0, end_step=1, frequency=1)  # keep the 75% mask
+    h_quant = _fit(qmodel, data, finetune_epochs, [hold, FPGACost(part=PART)])
+    q_probs = qmodel.predict(x_test, verbose=0)
+
+    history = _concat([h_float, h_prune, h_quant], ["fpga_dsp", "fpga_lut", "sparsity"])
+    firmware: Firmware = to_firmware(qmodel, part=PART, project_name="digits")
+    firmware.write(out / "firmware", overwrite=overwrite)
+    fw_probs = firmware.predict(x_test)
+    verify = np.concatenate([x_test, np.random.default_rng(seed).uniform(0, 1, (2000, x_test.shape[1]))])
+    mismatches = int(np.count_nonzero(np.any(firmware.predict(verify) != firmware.predict(verify, engine="csim"), axis=1)))
+    report = firmware.estimate()
+
+    plots = _plots(out, history, {"float": float_probs, "pruned": pruned_probs, "quantized+pruned": q_probs,
+                                  "firmware": fw_probs}, y_test, phases=(epochs, epochs + prune_epochs))
+    result = DemoResult(
+        float_accuracy=_accuracy(float_probs, y_test),
+        pruned_accuracy=_accuracy(pruned_probs, y_test),
+        quantized_pruned_accuracy=_accuracy(q_probs, y_test),
+        firmware_accuracy=_accuracy(fw_probs, y_test),
+        sparsity=float(history["sparsity"][-1]),
+        emulator_csim_mismatches=mismatches,
+        n_verified=int(len(verify)),
+        dsp_per_epoch=[int(v) for v in history["fpga_dsp"]],
+        lut_per_epoch=[int(v) for v in history["fpga_lut"]],
+        sparsity_per_epoch=[round(float(v), 4) for v in history["sparsity"]],
+        estimate=report.to_dict(),
+        output_dir=str(out),
+        seconds=time.perf_counter() - start,
+    )
+    (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
+    (out / "summary.md").write_text(_summary_markdown(result, str(report), plots))
+    return result
+
+
+def _summary_markdown(result: DemoResult, table: str, plots: list[str]) -> str:
+    lines = [
+        "# fpga_aware demo: digits MLP 64-64-32-32-10",
+        "",
+        f"- float Keras accuracy: {result.float_accuracy:.2%}",
+        f"- pruned ({result.sparsity:.0%}) float accuracy: {result.pruned_accuracy:.2%}",
+        f"- quantized (6 bits) + pruned Keras accuracy: {result.quantized_pruned_accuracy:.2%}",
+        f"- firmware (emulator) accuracy: {result.firmware_accuracy:.2%}",
+        f"- emulator vs C simulation: {result.emulator_csim_mismatches} mismatching samples of {result.n_verified}",
+        f"- estimated DSP per epoch (float, pruning, quantized): {result.dsp_per_epoch}",
+        f"- estimated LUT per epoch: {result.lut_per_epoch}",
+        f"- sparsity per epoch: {result.sparsity_per_epoch}",
+        "",
+        "```",
+        table,
+        "```",
+        "",
+    ] + [f"![{p}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"
