@@ -1,0 +1,687 @@
+"""Writes a :class:`~fpga_aware.ir.ModelIR` as an HLS C++ project (Vitis HLS / Vivado HLS).
+
+All C++, Tcl and shell text lives in the jinja2 templates of ``templates/`` (top level of
+the repository); this module only computes what they need: type names, sizes, and the
+stored numbers.  Layout of a project::
+
+    fpga_aware_project.json      manifest: marks the folder as an fpga_aware project
+    build_prj.tcl                vitis_hls / vivado_hls -f build_prj.tcl
+    build_lib.sh                 g++ C simulation library (what fpga_aware.csim does)
+    {project}_bridge.cpp         extern "C" {project}_predict_batch(in, out, n)
+    firmware/{project}.cpp, .h   the top function, one call per layer
+    firmware/defines.h           one typedef per layer type (<cname>_input_t, ...)
+    firmware/rom_types.h         element types of the weight/table arrays (mantissa storage)
+    firmware/parameters.h        one config struct per layer (<cname>_config)
+    firmware/fa_layers.h         the layer function templates
+    firmware/fa_ap_types.h       ap_types include, FA_PRAGMA(HLS ...)
+    firmware/weights/<cname>.h   a layer's nonzero weights, their indices, tables
+    tb/{project}_test.cpp        C test bench on tb_data/tb_input_features.dat
+    tb_data/                     test vectors
+
+Numbers are written as **mantissas** (``value = m * 2**-frac`` of the array's fixed-point
+type, exact for every width) and reinterpreted bit for bit in the C++
+(``fa::from_bits``): g++ needs minutes for a few thousand ``ap_fixed`` initialisers, but
+compiles a million integers in seconds.  For HLS the same numbers fill ``ap_int<W>`` arrays
+of the exact width.
+
+Only the nonzero weights of a dense layer are written: ``<cname>_w`` has
+``DenseLayer.nonzero_weights`` entries, in :meth:`~fpga_aware.ir.DenseLayer.terms` order,
+with their input (``<cname>_w_in``) and output (``<cname>_w_out``) indices.
+
+Output folder rules: a missing or empty folder is written; an earlier fpga_aware project
+is replaced only with ``overwrite=True`` (:class:`ProjectExistsError` otherwise); any
+other existing folder or file is never touched (:class:`OutputDirectoryError`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .config import FirmwareConfig
+from .fixed import FixedType
+from .ir import (
+    ActivationLayer,
+    DenseLayer,
+    InputLayer,
+    Layer,
+    LookupTable,
+    ModelIR,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    Strategy,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "TEMPLATE_DIR",
+    "OutputDirectoryError",
+    "ProjectExistsError",
+    "ProjectDefinitionError",
+    "write_project",
+    "render_project",
+    "is_project",
+    "read_manifest",
+]
+
+#: The file that marks a folder as an fpga_aware project.
+MANIFEST_NAME = "fpga_aware_project.json"
+MANIFEST_GENERATOR = "fpga_aware"
+MANIFEST_FORMAT = 1
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+#: g++ flags of the C simulation (also written into build_lib.sh).
+CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-Wall", "-Wextra")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NUMBERS_PER_LINE = 16
+
+
+class OutputDirectoryError(FileExistsError):
+    """The output path exists and is not an fpga_aware project (or is a file): left untouched."""
+
+
+class ProjectExistsError(FileExistsError):
+    """The output folder holds an earlier fpga_aware project; pass ``overwrite=True`` to replace it."""
+
+
+class ProjectDefinitionError(ValueError):
+    """The IR or the config cannot be written as a project (the message says which layer and why)."""
+
+
+# ------------------------------------------------------------------------------ public API
+def write_project(
+    ir: ModelIR,
+    config: FirmwareConfig,
+    output_dir: str | os.PathLike,
+    overwrite: bool = False,
+    *,
+    tb_inputs: np.ndarray | None = None,
+) -> Path:
+    """Write the HLS project of ``ir`` to ``output_dir`` and return its (absolute) path.
+
+    ``tb_inputs`` (optional, shape ``(n, n_inputs)``) is written to
+    ``tb_data/tb_input_features.dat`` for the C test bench and HLS C simulation.
+
+    Raises :class:`OutputDirectoryError` when ``output_dir`` is a file or a non-empty folder
+    that is not an fpga_aware project (nothing is changed, whatever ``overwrite`` says),
+    :class:`ProjectExistsError` when it is an earlier project and ``overwrite`` is false, and
+    :class:`ProjectDefinitionError` when the IR cannot be written.  With ``overwrite=True`` an
+    earlier project folder is emptied (everything in it, including HLS build outputs) and
+    written again.
+    """
+    path = Path(output_dir).expanduser()
+    state = _check_output(path, overwrite)  # fail fast, before any rendering
+    files = render_project(ir, config, tb_inputs=tb_inputs)
+    state = _check_output(path, overwrite)  # again: the folder may have changed meanwhile
+    if state == "missing":
+        path.mkdir(parents=True)
+    elif state == "project":
+        _clear_project(path)
+    manifest = files.pop(MANIFEST_NAME)
+    _write_text(path / MANIFEST_NAME, manifest)  # first: a half-written folder is still ours
+    for rel, text in files.items():
+        _write_text(path / rel, text)
+    (path / "tb_data").mkdir(exist_ok=True)
+    build_lib = path / "build_lib.sh"
+    build_lib.chmod(build_lib.stat().st_mode | 0o111)
+    return path.resolve()
+
+
+def is_project(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a folder holding a readable fpga_aware manifest."""
+    try:
+        read_manifest(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of the project in folder ``path``; raises ``OSError``/``ValueError`` if absent or not ours."""
+    manifest_path = Path(path) / MANIFEST_NAME
+    if manifest_path.is_symlink() or not manifest_path.is_file():
+        raise FileNotFoundError(f"{manifest_path} does not exist (not an fpga_aware project)")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{manifest_path} is not an fpga_aware manifest: {err}") from None
+    if not isinstance(data, dict) or data.get("generator") != MANIFEST_GENERATOR:
+        raise ValueError(f"{manifest_path} is not an fpga_aware manifest (no generator={MANIFEST_GENERATOR!r})")
+    if not isinstance(data.get("project_name"), str) or not _IDENTIFIER.match(data["project_name"]):
+        raise ValueError(f"{manifest_path} has no valid project_name")
+    return data
+
+
+def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray | None = None) -> dict[str, str]:
+    """All files of the project as ``{relative path: text}`` (nothing is written)."""
+    context = _project_context(ir, config)
+    env = _environment()
+    project = context["project"]
+    files: dict[str, str] = {}
+
+    def render(template: str, target: str, **extra: Any) -> None:
+        files[target] = env.get_template(template).render(**context, **extra)
+
+    render("firmware/fa_ap_types.h.j2", "firmware/fa_ap_types.h")
+    render("firmware/fa_layers.h.j2", "firmware/fa_layers.h")
+    render("firmware/defines.h.j2", "firmware/defines.h")
+    render("firmware/rom_types.h.j2", "firmware/rom_types.h")
+    render("firmware/parameters.h.j2", "firmware/parameters.h")
+    render("firmware/project.h.j2", f"firmware/{project}.h")
+    render("firmware/project.cpp.j2", f"firmware/{project}.cpp")
+    for layer in context["layers"]:
+        if layer["arrays"]:
+            render("firmware/weights.h.j2", f"firmware/weights/{layer['cname']}.h", layer=layer)
+    render("project_bridge.cpp.j2", f"{project}_bridge.cpp")
+    render("tb/project_test.cpp.j2", f"tb/{project}_test.cpp")
+    render("build_prj.tcl.j2", "build_prj.tcl")
+    render("build_lib.sh.j2", "build_lib.sh")
+    if tb_inputs is not None:
+        files["tb_data/tb_input_features.dat"] = _tb_data(tb_inputs, context["n_inputs"])
+    files[MANIFEST_NAME] = json.dumps(_manifest(ir, config, context, sorted(files)), indent=2) + "\n"
+    return files
+
+
+# ------------------------------------------------------------------------------ output folder
+def _check_output(path: Path, overwrite: bool) -> str:
+    """'missing', 'empty' or 'project' (to be replaced); raises for everything else."""
+    if path.is_symlink() and not path.exists():
+        raise OutputDirectoryError(f"output path {path} is a broken symbolic link; not writing there")
+    if not path.exists():
+        return "missing"
+    if not path.is_dir():
+        raise OutputDirectoryError(f"output path {path} is a file, not a folder; not writing there")
+    if not any(path.iterdir()):
+        return "empty"
+    if not is_project(path):
+        raise OutputDirectoryError(
+            f"output folder {path} already exists, is not empty and is not an fpga_aware project "
+            f"(no valid {MANIFEST_NAME}); refusing to write into it, even with overwrite=True. "
+            "Choose a new or empty folder."
+        )
+    if not overwrite:
+        raise ProjectExistsError(
+            f"output folder {path} already holds an fpga_aware project; pass overwrite=True to replace it"
+        )
+    return "project"
+
+
+def _clear_project(path: Path) -> None:
+    """Remove everything inside an earlier project folder except its manifest (rewritten next)."""
+    for entry in path.iterdir():
+        if entry.name == MANIFEST_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _tb_data(x: np.ndarray, n_inputs: int) -> str:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    arr = arr.reshape(arr.shape[0], -1)
+    if arr.shape[1] != n_inputs:
+        raise ProjectDefinitionError(f"tb_inputs has {arr.shape[1]} values per sample, the model takes {n_inputs}")
+    if not np.all(np.isfinite(arr)):
+        raise ProjectDefinitionError("tb_inputs contains NaN or infinity")
+    return "".join(" ".join(repr(float(v)) for v in row) + "\n" for row in arr)
+
+
+# ------------------------------------------------------------------------------ templates
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("fpga_aware")
+    except Exception:  # pragma: no cover - not installed
+        return "unknown"
+
+
+# ------------------------------------------------------------------------------ C++ naming
+def _ap_type(width: int, integer: int, signed: bool) -> str:
+    """An ap_fixed type name for widths beyond FixedType's limit (internal wide types)."""
+    return f"{'ap_fixed' if signed else 'ap_ufixed'}<{width},{integer}>"
+
+
+def _int_type(width: int, signed: bool) -> str:
+    return f"{'ap_int' if signed else 'ap_uint'}<{width}>"
+
+
+def _c_int_type(width: int, signed: bool) -> str:
+    for bits in (8, 16, 32, 64):
+        if width <= bits:
+            return f"{'' if signed else 'u'}int{bits}_t"
+    raise ProjectDefinitionError(f"no C integer type holds {width} bits")  # pragma: no cover (MAX_WIDTH 62)
+
+
+def _mantissa_storage(t: FixedType) -> tuple[str, str]:
+    """(plain C, HLS) types holding the raw bits of ``t``."""
+    return _c_int_type(t.width, t.signed), _int_type(t.width, t.signed)
+
+
+def _index_storage(max_value: int) -> tuple[str, str]:
+    bits = max(1, int(max_value).bit_length())
+    return _c_int_type(bits, False), _int_type(bits, False)
+
+
+def _signed_bits(value: int) -> int:
+    value = int(value)
+    return (value if value >= 0 else ~value).bit_length() + 1
+
+
+def _label(layer: Layer) -> str:
+    """The layer name for C++ comments: printable ASCII without comment or line-splice characters."""
+    text = re.sub(r"[^A-Za-z0-9_.:+\-]", "_", str(layer.name))[:80]
+    if text != layer.name:
+        text = f"{layer.cname} (Keras name sanitized: {text})"
+    return text
+
+
+def _format_numbers(values: Iterable[Any]) -> str:
+    items = [str(v) for v in values]
+    lines = [
+        "    " + ", ".join(items[i : i + _NUMBERS_PER_LINE]) + ","
+        for i in range(0, len(items), _NUMBERS_PER_LINE)
+    ]
+    if lines:
+        lines[-1] = lines[-1][:-1]
+    return "\n".join(lines)
+
+
+def _int_array(name: str, ctype: str, values: np.ndarray, comment: str) -> dict[str, Any]:
+    values = np.asarray(values, dtype=np.int64).ravel()
+    return {
+        "name": name,
+        "ctype": ctype,
+        "size": int(values.size),
+        "body": _format_numbers(values.tolist()),
+        "comment": comment,
+    }
+
+
+def _bool_array(name: str, values: np.ndarray, comment: str) -> dict[str, Any]:
+    values = np.asarray(values, dtype=bool).ravel()
+    return {
+        "name": name,
+        "ctype": "bool",
+        "size": int(values.size),
+        "body": _format_numbers("true" if v else "false" for v in values.tolist()),
+        "comment": comment,
+    }
+
+
+def _check_mantissas(values: np.ndarray, t: FixedType, what: str, layer: Layer) -> None:
+    v = np.asarray(values)
+    if v.size and (int(v.min()) < t.min_mantissa or int(v.max()) > t.max_mantissa):
+        raise ProjectDefinitionError(
+            f"layer {layer.name!r}: {what} mantissas span [{int(v.min())}, {int(v.max())}], "
+            f"outside {t.cpp()} ([{t.min_mantissa}, {t.max_mantissa}])"
+        )
+
+
+# ------------------------------------------------------------------------------ contexts
+@dataclass
+class _Names:
+    """Every C++ identifier the project defines, to reject collisions between layers."""
+
+    taken: dict[str, str]
+
+    def add(self, name: str, owner: str) -> str:
+        if name in self.taken and self.taken[name] != owner:
+            raise ProjectDefinitionError(
+                f"C++ name {name!r} of {owner} collides with one of {self.taken[name]}; rename a layer"
+            )
+        self.taken[name] = owner
+        return name
+
+
+def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
+    project = config.project_name
+    if not isinstance(project, str) or not _IDENTIFIER.match(project):
+        raise ProjectDefinitionError(f"project_name {project!r} is not a C identifier")
+    part = str(config.part).strip()
+    if not _PART.match(part):
+        raise ProjectDefinitionError(
+            f"part {config.part!r} is not a valid FPGA part name (letters, digits, '_', '.', '-')"
+        )
+    clock = float(config.clock_period)
+    if not (math.isfinite(clock) and clock > 0):
+        raise ProjectDefinitionError(f"clock_period {config.clock_period!r} must be a positive number of ns")
+    if not ir.layers or not isinstance(ir.layers[0], InputLayer):
+        raise ProjectDefinitionError("the IR must start with an InputLayer")
+    if any(isinstance(layer, InputLayer) for layer in ir.layers[1:]):
+        raise ProjectDefinitionError("the IR has more than one InputLayer")
+
+    names = _Names({})
+    reserved = ["N_INPUT", "N_OUTPUT", "input_t", "result_t", "x", "y", "fa", project, f"{project}_n_inputs",
+                f"{project}_n_outputs", f"{project}_predict_batch"]
+    for name in reserved:
+        names.add(name, "the project")
+
+    first = ir.layers[0]
+    _check_cname(first)
+    if first.n_out != first.n_in or first.n_out < 1:
+        raise ProjectDefinitionError(f"input layer {first.name!r}: n_in {first.n_in} != n_out {first.n_out}")
+    layers = []
+    previous: Layer = first
+    x_var = "x"
+    body = ir.layers[1:]
+    for index, layer in enumerate(body, start=1):
+        _check_cname(layer)
+        if layer.n_in != previous.n_out:
+            raise ProjectDefinitionError(
+                f"layer {layer.name!r} takes {layer.n_in} inputs but {previous.name!r} gives {previous.n_out}"
+            )
+        if layer.input_type != previous.result_type:
+            raise ProjectDefinitionError(
+                f"layer {layer.name!r}: input type {layer.input_type.cpp()} differs from the result type "
+                f"{previous.result_type.cpp()} of {previous.name!r}"
+            )
+        is_last = index == len(body)
+        ctx = _layer_context(layer, index, names)
+        ctx["x"] = x_var
+        ctx["y"] = "y" if is_last else names.add(f"{layer.cname}_out", f"layer {layer.name!r}")
+        ctx["declare_output"] = not is_last
+        layers.append(ctx)
+        previous = layer
+        x_var = ctx["y"]
+
+    dense = ir.dense_layers()
+    if any(layer.strategy == Strategy.RESOURCE for layer in dense):
+        top_schedule = "DATAFLOW"
+    else:
+        top_schedule = f"PIPELINE II={max([layer.reuse_factor for layer in dense], default=1)}"
+
+    return {
+        "version": _version(),
+        "project": project,
+        "guard": project.upper(),
+        "part": part,
+        "clock_period": repr(clock),
+        "n_inputs": ir.n_inputs,
+        "n_outputs": ir.n_outputs,
+        "input_type": ir.input_type.cpp(),
+        "output_type": ir.output_type.cpp(),
+        "layers": layers,
+        "top_schedule": top_schedule,
+        "cxxflags": " ".join(CXXFLAGS),
+    }
+
+
+def _check_cname(layer: Layer) -> None:
+    if not isinstance(layer.cname, str) or not _IDENTIFIER.match(layer.cname):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: cname {layer.cname!r} is not a C++ identifier")
+    if layer.n_in < 1 or layer.n_out < 1:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: sizes {layer.n_in} -> {layer.n_out} must be positive")
+
+
+def _layer_context(layer: Layer, index: int, names: _Names) -> dict[str, Any]:
+    c = layer.cname
+    owner = f"layer {layer.name!r}"
+    ctx: dict[str, Any] = {
+        "index": index,
+        "cname": c,
+        "label": _label(layer),
+        "kind": layer.kind,
+        "n_in": layer.n_in,
+        "n_out": layer.n_out,
+        "config": names.add(f"{c}_config", owner),
+        "types": [],
+        "storage": [],
+        "arrays": [],
+        "summary": [],
+    }
+
+    def typedef(suffix: str, cpp: str) -> None:
+        ctx["types"].append((names.add(f"{c}_{suffix}", owner), cpp))
+
+    def storage(suffix: str, types: tuple[str, str]) -> None:
+        ctx["storage"].append((names.add(f"{c}_{suffix}", owner), *types))
+
+    def array(item: dict[str, Any]) -> None:
+        names.add(item["name"], owner)
+        ctx["arrays"].append(item)
+
+    typedef("input_t", layer.input_type.cpp())
+    typedef("result_t", layer.result_type.cpp())
+
+    if isinstance(layer, DenseLayer):
+        _dense_context(layer, ctx, typedef, storage, array)
+    elif isinstance(layer, SoftmaxLayer):
+        _softmax_context(layer, ctx, typedef, storage, array)
+    elif isinstance(layer, ActivationLayer):
+        _activation_context(layer, ctx, typedef, storage, array)
+    elif isinstance(layer, ScaleShiftLayer):
+        _scale_shift_context(layer, ctx, typedef, storage, array)
+    else:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: no firmware for layer kind {layer.kind!r}")
+    return ctx
+
+
+def _dense_context(layer: DenseLayer, ctx, typedef, storage, array) -> None:
+    c = layer.cname
+    for what, t in (("weight", layer.weight_type), ("bias", layer.bias_type), ("accum", layer.accum_type)):
+        if not isinstance(t, FixedType):
+            raise ProjectDefinitionError(f"layer {layer.name!r}: {what}_type is missing")
+    weights = np.asarray(layer.weights)
+    bias = np.asarray(layer.bias)
+    if weights.shape != (layer.n_in, layer.n_out) or bias.shape != (layer.n_out,):
+        raise ProjectDefinitionError(
+            f"layer {layer.name!r}: weights {weights.shape} / bias {bias.shape} do not match "
+            f"{layer.n_in} -> {layer.n_out}"
+        )
+    _check_mantissas(weights, layer.weight_type, "weight", layer)
+    _check_mantissas(bias, layer.bias_type, "bias", layer)
+    reuse = int(layer.reuse_factor)
+    if reuse < 1:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: reuse_factor {reuse} must be >= 1")
+    strategy = Strategy(layer.strategy)
+
+    outs, ins, mantissas = layer.terms()
+    nnz = int(len(mantissas))
+    shifts = nnz > 0 and layer.uses_shifts
+    mult_per_cycle = -(-nnz // reuse) if nnz else 0
+    ctx.update(
+        nnz=nnz,
+        n_weights=layer.n_in * layer.n_out,
+        reuse=reuse,
+        mult_per_cycle=mult_per_cycle,
+        strategy=strategy.value,
+        shifts=shifts,
+    )
+    typedef("weight_t", layer.weight_type.cpp())
+    typedef("bias_t", layer.bias_type.cpp())
+    typedef("accum_t", layer.accum_type.cpp())
+    storage("bias_bits_t", _mantissa_storage(layer.bias_type))
+    ctx["summary"] = [
+        f"Dense {layer.n_in} -> {layer.n_out}: {nnz} nonzero weights of {layer.n_in * layer.n_out} stored "
+        f"(sparsity {100.0 * (1 - nnz / (layer.n_in * layer.n_out)):.1f}%).",
+        f"Strategy {strategy.value}, reuse factor {reuse}: {mult_per_cycle} "
+        f"{'shifts' if shifts else 'multiplications'} per cycle.",
+        f"weight_t {layer.weight_type.cpp()}, bias_t {layer.bias_type.cpp()}, accum_t {layer.accum_type.cpp()}.",
+    ]
+    if nnz:
+        storage("in_index_t", _index_storage(layer.n_in - 1))
+        storage("out_index_t", _index_storage(layer.n_out - 1))
+        if shifts:
+            _shift_terms(layer, mantissas, ctx, typedef, storage, array)
+        else:
+            storage("weight_bits_t", _mantissa_storage(layer.weight_type))
+            array(_int_array(f"{c}_w", f"{c}_weight_bits_t", mantissas,
+                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), by output then input"))
+        array(_int_array(f"{c}_w_in", f"{c}_in_index_t", ins, "input index of each stored weight"))
+        array(_int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
+    array(_int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)"))
+
+
+def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx, typedef, storage, array) -> None:
+    """Weights +-2**e: store e - e_min and the sign; define the exact product types."""
+    c = layer.cname
+    x = layer.input_type
+    powers = np.array([abs(int(m)).bit_length() - 1 for m in mantissas], dtype=np.int64)
+    exponents = powers - layer.weight_type.frac  # weight = +-2**exponent
+    e_min, e_max = int(exponents.min()), int(exponents.max())
+    span = e_max - e_min
+    # x * 2**e for every e in [e_min, e_max], negated: frac = x.frac - e_min, one sign bit more.
+    prod_width = x.width + span + 1
+    prod_frac = x.frac - e_min
+    typedef("shift_base_t", _ap_type(x.width, x.width - prod_frac, x.signed))
+    typedef("shift_prod_t", _ap_type(prod_width, prod_width - prod_frac, True))
+    storage("shift_bits_t", _index_storage(span))
+    array(_int_array(f"{c}_w_shift", f"{c}_shift_bits_t", exponents - e_min,
+                     f"{len(mantissas)} nonzero weights +-2^e as e - ({e_min}), by output then input"))
+    array(_bool_array(f"{c}_w_neg", mantissas < 0, "sign of each stored weight (true: negative)"))
+    ctx["summary"].append(f"All nonzero weights are +-2^e, e in [{e_min}, {e_max}]: shifts, no multipliers.")
+
+
+def _table_context(table: LookupTable, indexed: FixedType, layer: Layer, what: str) -> dict[str, Any]:
+    if not isinstance(table, LookupTable):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table is missing")
+    shift, offset, size = int(table.shift), int(table.offset), table.size
+    if shift < 0:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table shift {shift} must be >= 0")
+    if size < 1:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table is empty")
+    _check_mantissas(table.values, table.value_type, f"{what} table", layer)
+    lo, hi = indexed.min_mantissa, indexed.max_mantissa
+    extremes = [lo, hi, (lo >> shift) - offset, (hi >> shift) - offset, offset, size - 1, 0]
+    return {
+        "raw_t": _int_type(indexed.width, indexed.signed),
+        "calc_t": _int_type(max(_signed_bits(v) for v in extremes), True),
+        "shift": shift,
+        "offset": offset,
+        "size": size,
+    }
+
+
+def _activation_context(layer: ActivationLayer, ctx, typedef, storage, array) -> None:
+    function = layer.function
+    ctx["function"] = function
+    ctx["table"] = None
+    if function in ("linear", "relu"):
+        if layer.n_in != layer.n_out:
+            raise ProjectDefinitionError(f"layer {layer.name!r}: an activation keeps its size")
+        return
+    if function not in ("sigmoid", "tanh"):
+        raise ProjectDefinitionError(
+            f"layer {layer.name!r}: activation {function!r} has no firmware (linear, relu, sigmoid, tanh, softmax)"
+        )
+    table = layer.table
+    ctx["table"] = _table_context(table, layer.input_type, layer, function)
+    typedef("table_t", table.value_type.cpp())
+    storage("table_bits_t", _mantissa_storage(table.value_type))
+    array(_int_array(f"{layer.cname}_table", f"{layer.cname}_table_bits_t", table.values,
+                     f"{function} table: {table.size} entries ({table.value_type.cpp()} mantissas), "
+                     f"index clip((raw >> {table.shift}) - ({table.offset}), 0, {table.size - 1})"))
+    ctx["summary"] = [f"{function} by table lookup, {table.size} entries."]
+
+
+def _softmax_context(layer: SoftmaxLayer, ctx, typedef, storage, array) -> None:
+    c = layer.cname
+    ctx["exp_table"] = _table_context(layer.exp_table, layer.diff_type, layer, "exp")
+    ctx["inv_table"] = _table_context(layer.inv_table, layer.sum_type, layer, "1/x")
+    typedef("diff_t", layer.diff_type.cpp())
+    typedef("exp_t", layer.exp_type.cpp())
+    typedef("sum_t", layer.sum_type.cpp())
+    typedef("inv_t", layer.inv_type.cpp())
+    storage("exp_bits_t", _mantissa_storage(layer.exp_type))
+    storage("inv_bits_t", _mantissa_storage(layer.inv_type))
+    for name, table, ctype in (("exp", layer.exp_table, "exp_bits_t"), ("inv", layer.inv_table, "inv_bits_t")):
+        array(_int_array(f"{c}_{name}_table", f"{c}_{ctype}", table.values,
+                         f"{'exp(d)' if name == 'exp' else '1/s'} table: {table.size} entries "
+                         f"({table.value_type.cpp()} mantissas), index clip((raw >> {table.shift}) - "
+                         f"({table.offset}), 0, {table.size - 1})"))
+    ctx["summary"] = [f"Argmax-preserving softmax over {layer.n_out} values."]
+
+
+def _scale_shift_context(layer: ScaleShiftLayer, ctx, typedef, storage, array) -> None:
+    c = layer.cname
+    scale, shift = np.asarray(layer.scale), np.asarray(layer.shift)
+    if scale.shape != (layer.n_out,) or shift.shape != (layer.n_out,) or layer.n_in != layer.n_out:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: scale/shift must have {layer.n_out} entries")
+    _check_mantissas(scale, layer.scale_type, "scale", layer)
+    _check_mantissas(shift, layer.shift_type, "shift", layer)
+    typedef("scale_t", layer.scale_type.cpp())
+    typedef("shift_t", layer.shift_type.cpp())
+    typedef("accum_t", layer.accum_type.cpp())
+    storage("scale_bits_t", _mantissa_storage(layer.scale_type))
+    storage("shift_bits_t", _mantissa_storage(layer.shift_type))
+    array(_int_array(f"{c}_scale", f"{c}_scale_bits_t", scale, f"scale ({layer.scale_type.cpp()} mantissas)"))
+    array(_int_array(f"{c}_shift", f"{c}_shift_bits_t", shift, f"shift ({layer.shift_type.cpp()} mantissas)"))
+    ctx["summary"] = [f"Per-channel scale and shift over {layer.n_out} channels."]
+
+
+def _manifest(ir: ModelIR, config: FirmwareConfig, context: dict[str, Any], files: list[str]) -> dict[str, Any]:
+    layers = []
+    arrays = {ctx["cname"]: ctx["arrays"] for ctx in context["layers"]}
+    for layer in ir.layers:
+        entry: dict[str, Any] = {
+            "name": layer.name,
+            "cname": layer.cname,
+            "kind": layer.kind,
+            "n_in": layer.n_in,
+            "n_out": layer.n_out,
+            "input_type": layer.input_type.cpp(),
+            "result_type": layer.result_type.cpp(),
+        }
+        if arrays.get(layer.cname):
+            entry["weights_header"] = f"firmware/weights/{layer.cname}.h"
+            entry["stored_entries"] = sum(item["size"] for item in arrays[layer.cname])
+        if isinstance(layer, DenseLayer):
+            entry.update(
+                nonzero_weights=layer.nonzero_weights,
+                n_weights=layer.n_weights,
+                reuse_factor=int(layer.reuse_factor),
+                strategy=Strategy(layer.strategy).value,
+                uses_shifts=bool(layer.nonzero_weights and layer.uses_shifts),
+                multipliers_per_cycle=layer.multipliers_per_cycle,
+            )
+        layers.append(entry)
+    return {
+        "generator": MANIFEST_GENERATOR,
+        "format": MANIFEST_FORMAT,
+        "fpga_aware_version": context["version"],
+        "project_name": context["project"],
+        "part": context["part"],
+        "clock_period": float(config.clock_period),
+        "io_type": "io_parallel",
+        "n_inputs": context["n_inputs"],
+        "n_outputs": context["n_outputs"],
+        "input_type": context["input_type"],
+        "output_type": context["output_type"],
+        "top_function": context["project"],
+        "bridge_function": f"{context['project']}_predict_batch",
+        "layers": layers,
+        "files": files + [MANIFEST_NAME],
+    }
