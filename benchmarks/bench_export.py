@@ -97,34 +97,21 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def throughput(fn: Callable[[np.ndarray], Any], x: np.ndarray, repeats: int) -> dict:
-    """Median wall time of ``fn(x)`` over ``repeats`` calls after one warm-up call."""
-    fn(x)  # warm-up (library loading, caches, weight files read by hls4ml's csim, ...)
-    times = []
-    for _ in range(repeats):
-        dt, _ = timed(lambda: fn(x))
-        times.append(dt)
-    median = statistics.median(times)
-    return {
-        "samples": int(x.shape[0]),
-        "repeats": repeats,
-        "times_s": times,
-        "median_s": median,
-        "samples_per_s": x.shape[0] / median,
-        "best_s": min(times),
-        "best_samples_per_s": x.shape[0] / min(times),
-    }
+_CONTROLLER = None
 
 
 @contextlib.contextmanager
 def blas_threads(n: int | None):
-    """Limit BLAS/OpenMP threads to ``n`` inside the block (no-op for ``None``)."""
+    """Limit BLAS/OpenMP threads to ``n`` inside the block (no-op for ``None``; ~20 us)."""
+    global _CONTROLLER
     if n is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=n):
+        _CONTROLLER = ThreadpoolController()  # found once: threadpool_limits() rescans (~0.5 ms)
+    with _CONTROLLER.limit(limits=n):
         yield
 
 
@@ -231,53 +218,143 @@ def error_text(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------------- part 1, 2, 4: jet tagger
-def bench_jet(models_dir: Path, samples: int, repeats: int, workdir: Path) -> dict:
+def interleaved_throughput(engines: dict[str, Callable[[np.ndarray], Any]], x: np.ndarray, repeats: int) -> dict:
+    """Throughput of several engines, their timed calls interleaved round by round.
+
+    One warm-up call each, then ``repeats`` rounds of one timed call per engine, so a change in
+    the machine's load hits every engine alike.  Per engine: median (and best) wall time; the
+    median CPU time of the calling thread (``cpu_*``: robust to other jobs on a busy machine, and
+    complete for the single-threaded engines: hls4ml, our csim, the emulator with 1 BLAS thread);
+    and the CPU time of the whole process (``process_cpu_*``, which also counts idle threads of
+    TensorFlow / OpenBLAS spinning meanwhile).
+    """
+    for fn in engines.values():
+        fn(x)
+    wall: dict[str, list[float]] = {name: [] for name in engines}
+    cpu: dict[str, list[float]] = {name: [] for name in engines}
+    pcpu: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, fn in engines.items():
+            p0, c0, t0 = time.process_time(), time.thread_time(), time.perf_counter()
+            fn(x)
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.thread_time() - c0)
+            pcpu[name].append(time.process_time() - p0)
+    out = {}
+    n = int(x.shape[0])
+    for name in engines:
+        median, cpu_median = statistics.median(wall[name]), statistics.median(cpu[name])
+        out[name] = {
+            "samples": n,
+            "repeats": repeats,
+            "times_s": wall[name],
+            "median_s": median,
+            "samples_per_s": n / median,
+            "best_s": min(wall[name]),
+            "best_samples_per_s": n / min(wall[name]),
+            "cpu_times_s": cpu[name],
+            "cpu_median_s": cpu_median,
+            "cpu_samples_per_s": n / cpu_median if cpu_median > 0 else float("inf"),
+            "process_cpu_times_s": pcpu[name],
+            "process_cpu_median_s": statistics.median(pcpu[name]),
+        }
+    return out
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def compile_ours(model) -> tuple[float, float, Any]:
+    """A fresh firmware (not timed), then ``fw.compile()`` timed with an empty csim cache.
+
+    Returns (wall seconds, CPU seconds of the compiler processes, firmware)."""
+    fw = our_firmware(model)
+    with clean_csim_cache():
+        c0 = _children_cpu()
+        t, _ = timed(fw.compile)
+        cpu = _children_cpu() - c0
+    if not getattr(fw._library, "compiled", True):
+        raise RuntimeError("fw.compile() reused a cached library; the compile time would be wrong")
+    return t, cpu, fw
+
+
+def compile_hls4ml(model, output_dir: Path) -> tuple[float, float, Any, dict]:
+    """A fresh hls4ml conversion into a new folder (not timed), then ``compile()`` timed."""
+    hls_model, cfg = hls4ml_convert(model, output_dir)
+    c0 = _children_cpu()
+    t, _ = timed(lambda: quiet(hls_model.compile))
+    return t, _children_cpu() - c0, hls_model, cfg
+
+
+def bench_jet(models_dir: Path, samples: int, repeats: int, compile_repeats: int, workdir: Path) -> dict:
     model = load_model(JET, models_dir)
     rng = np.random.default_rng(SEED)
     x = rng.standard_normal((samples, model.input_shape[-1]))
     res: dict = {"model": JET, "n_weights": n_weights(model), "samples": samples, "seed": SEED}
 
-    # -- our emulator
+    # -- compile times from scratch, alternating which tool goes first
+    ours_times, hls_times, ours_cpu, hls_cpu = [], [], [], []
+    fw_c = hls_model = csim_error = None
+    for r in range(compile_repeats):
+        order = ("ours", "hls4ml") if r % 2 == 0 else ("hls4ml", "ours")
+        for tool in order:
+            if tool == "hls4ml":
+                t, cpu, hls_model, cfg = compile_hls4ml(model, workdir / f"hls4ml_jet_{r}")
+                res["hls4ml_config"] = cfg
+                hls_times.append(t)
+                hls_cpu.append(cpu)
+            elif csim_error is None:
+                try:
+                    t, cpu, fw_c = compile_ours(model)
+                    ours_times.append(t)
+                    ours_cpu.append(cpu)
+                except Exception as exc:  # csim missing or broken: report, do not hide
+                    csim_error = exc
+                    res["ours_csim_error"] = error_text(exc)
+                    res["ours_csim_traceback"] = traceback.format_exc()[-4000:]
+    res["hls4ml_compile_times_s"] = hls_times
+    res["hls4ml_compile_s"] = statistics.median(hls_times)
+    res["hls4ml_compile_cpu_s"] = statistics.median(hls_cpu)
+    if ours_times:
+        res["ours_compile_times_s"] = ours_times
+        res["ours_compile_s"] = statistics.median(ours_times)
+        res["ours_compile_cpu_s"] = statistics.median(ours_cpu)
+
+    # -- predict throughput, interleaved
     fw = our_firmware(model)
-    emu_out = fw.predict(x)
-    res["ours_emulator"] = throughput(fw.predict, x, repeats)
-    # numpy's OpenBLAS threads fight other processes on a busy machine; one thread is also shown
+    engines: dict[str, Callable[[np.ndarray], Any]] = {"ours_emulator": fw.predict}
     try:
-        with blas_threads(1):
-            res["ours_emulator_1_blas_thread"] = throughput(fw.predict, x, repeats)
+        import threadpoolctl  # noqa: F401
+
+        def emulator_1_thread(a):
+            with blas_threads(1):
+                return fw.predict(a)
+
+        # numpy's OpenBLAS threads fight other processes on a busy machine; one thread is shown too
+        engines["ours_emulator_1_blas_thread"] = emulator_1_thread
     except ImportError:
         pass
+    if fw_c is not None:
+        engines["ours_csim"] = lambda a: fw_c.predict(a, engine="csim")
+    engines["hls4ml_predict"] = lambda a: hls_model.predict(np.ascontiguousarray(a))
+    res.update(interleaved_throughput(engines, x, repeats))
 
-    # -- hls4ml: convert, compile (timed from scratch), predict
-    hls_dir = workdir / "hls4ml_jet"
-    hls_model, cfg = hls4ml_convert(model, hls_dir)
-    res["hls4ml_config"] = cfg
-    t_hls_compile, _ = timed(lambda: quiet(hls_model.compile))
-    res["hls4ml_compile_s"] = t_hls_compile
+    # -- correctness
+    emu_out = fw.predict(x)
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x)), dtype=np.float64)
-    res["hls4ml_predict"] = throughput(lambda a: hls_model.predict(np.ascontiguousarray(a)), x, repeats)
-
-    # -- our C simulation: compile from scratch (fresh firmware, fresh temp dir, empty cache)
-    try:
-        fw_c = our_firmware(model)
-        with clean_csim_cache():
-            t_compile, _ = timed(fw_c.compile)
-        res["ours_compile_s"] = t_compile
+    if fw_c is not None:
         csim_out = fw_c.predict(x, engine="csim")
-        res["ours_csim"] = throughput(lambda a: fw_c.predict(a, engine="csim"), x, repeats)
-        equal = np.array_equal(emu_out, csim_out)
-        diff_rows = int(np.any(emu_out != csim_out, axis=1).sum()) if emu_out.shape == csim_out.shape else samples
+        same_shape = emu_out.shape == csim_out.shape
         res["bit_exact"] = {
-            "emulator_equals_csim": bool(equal),
+            "emulator_equals_csim": bool(np.array_equal(emu_out, csim_out)),
             "samples": samples,
-            "mismatching_samples": diff_rows,
-            "max_abs_diff": float(np.max(np.abs(emu_out - csim_out))) if emu_out.shape == csim_out.shape else None,
+            "mismatching_samples": int(np.any(emu_out != csim_out, axis=1).sum()) if same_shape else samples,
+            "max_abs_diff": float(np.max(np.abs(emu_out - csim_out))) if same_shape else None,
         }
-    except Exception as exc:  # csim not available yet, or a bug: report, do not hide
-        res["ours_csim_error"] = error_text(exc)
-        res["ours_csim_traceback"] = traceback.format_exc()[-4000:]
-
-    # -- agreement with hls4ml
     res["agreement_vs_hls4ml"] = {
         "argmax_agreement": float(np.mean(emu_out.argmax(axis=1) == hls_out.argmax(axis=1))),
         "identical_outputs_fraction": float(np.mean(np.all(emu_out == hls_out, axis=1))),
@@ -291,15 +368,22 @@ def bench_jet(models_dir: Path, samples: int, repeats: int, workdir: Path) -> di
         "hls4ml_argmax_agreement": float(np.mean(hls_out.argmax(1) == keras_out.argmax(1))),
     }
 
-    ours = res["ours_emulator"]["samples_per_s"]
     theirs = res["hls4ml_predict"]["samples_per_s"]
-    res["emulator_vs_hls4ml_ratio"] = ours / theirs
+    res["emulator_vs_hls4ml_ratio"] = res["ours_emulator"]["samples_per_s"] / theirs
     if "ours_emulator_1_blas_thread" in res:
         res["emulator_1_blas_thread_vs_hls4ml_ratio"] = res["ours_emulator_1_blas_thread"]["samples_per_s"] / theirs
     if "ours_csim" in res:
         res["csim_vs_hls4ml_ratio"] = res["ours_csim"]["samples_per_s"] / theirs
+    # by CPU time of the calling thread (whatever else runs on the machine); only meaningful for
+    # single-threaded engines, so not for the emulator with numpy's default BLAS threads
+    theirs_cpu = res["hls4ml_predict"]["cpu_samples_per_s"]
+    res["cpu_time_ratios_vs_hls4ml"] = {
+        name: res[name]["cpu_samples_per_s"] / theirs_cpu
+        for name in ("ours_emulator_1_blas_thread", "ours_csim")
+        if name in res
+    }
     if "ours_compile_s" in res:
-        res["compile_ratio_ours_over_hls4ml"] = res["ours_compile_s"] / t_hls_compile
+        res["compile_ratio_ours_over_hls4ml"] = res["ours_compile_s"] / res["hls4ml_compile_s"]
     return res
 
 
@@ -324,8 +408,11 @@ def worker(tool: str, model_name: str, models_dir: Path, workdir: Path, samples:
         _stage("export_s", t)
         _stage("project_bytes", _tree_bytes(out_dir))
         with clean_csim_cache():
+            c0 = _children_cpu()
             t, _ = timed(fw.compile)  # project already written: g++ build only
+            _stage("compile_cpu_s", _children_cpu() - c0)
         _stage("compile_s", t)
+        _stage("really_compiled", bool(getattr(fw._library, "compiled", True)))
         t, y = timed(lambda: fw.predict(x, engine="csim"))
         _stage("csim_predict_s", t)
         t, y_emu = timed(lambda: fw.predict(x))
@@ -342,7 +429,9 @@ def worker(tool: str, model_name: str, models_dir: Path, workdir: Path, samples:
         _stage("project_bytes", _tree_bytes(out_dir))
         # compile() would write the project again; _compile() is its g++ build + library load,
         # the same work as our compile() of an already written project.
+        c0 = _children_cpu()
         t, _ = timed(lambda: quiet(hls_model._compile))
+        _stage("compile_cpu_s", _children_cpu() - c0)
         _stage("compile_s", t)
         t, y = timed(lambda: np.asarray(hls_model.predict(np.ascontiguousarray(x)), dtype=np.float64))
         _stage("csim_predict_s", t)
@@ -420,7 +509,7 @@ def _fmt_s(v: Any) -> str:
 def _fmt_rate(block: dict | None) -> str:
     if not block:
         return "—"
-    return f"{block['samples_per_s']:,.0f} /s  ({block['median_s'] * 1e3:.1f} ms)"
+    return f"{block['samples_per_s']:,.0f} /s  ({block['median_s'] * 1e3:.1f} ms, best {block['best_s'] * 1e3:.1f})"
 
 
 def print_report(results: dict) -> None:
@@ -440,12 +529,20 @@ def print_report(results: dict) -> None:
             r1 = jet["emulator_1_blas_thread_vs_hls4ml_ratio"]
             rows.append(("  emulator (1 BLAS thread) / hls4ml ratio", f"{r1:,.1f}x",
                          "MET" if r1 >= TARGET_EMULATOR_RATIO else "NOT MET"))
+        cpu_r = jet.get("cpu_time_ratios_vs_hls4ml", {})
+        if cpu_r:
+            rows.append(("  by thread CPU time: emulator 1 BLAS thread / csim vs hls4ml",
+                         " / ".join(f"{cpu_r[k]:,.1f}x" for k in ("ours_emulator_1_blas_thread", "ours_csim") if k in cpu_r),
+                         "MET" if cpu_r.get("ours_emulator_1_blas_thread", 0) >= TARGET_EMULATOR_RATIO else "NOT MET"))
         if jet.get("csim_vs_hls4ml_ratio"):
             rows.append(("  csim (ours) / hls4ml ratio", f"{jet['csim_vs_hls4ml_ratio']:,.1f}x", ""))
         oc, hc = jet.get("ours_compile_s"), jet.get("hls4ml_compile_s")
         rows.append(("  compile from scratch: ours / hls4ml (target ours <= hls4ml)", _fmt_s(oc), _fmt_s(hc)))
         if oc is not None and hc is not None:
             rows.append(("  compile ratio ours / hls4ml", f"{oc / hc:.2f}", "MET" if oc <= hc else "NOT MET"))
+        if jet.get("ours_compile_cpu_s") is not None:
+            rows.append(("  compile CPU time of g++ (all processes): ours / hls4ml",
+                         _fmt_s(jet["ours_compile_cpu_s"]), _fmt_s(jet.get("hls4ml_compile_cpu_s"))))
         be = jet.get("bit_exact")
         if be:
             rows.append(("  emulator == csim, bit for bit", "YES" if be["emulator_equals_csim"] else
@@ -465,6 +562,7 @@ def print_report(results: dict) -> None:
         rows.append((f"1.01M-weight MLP ({big.get('n_weights') or 0:,} weights)", "ours", "hls4ml"))
         rows.append(("  export (convert + write project)", _fmt_s(o.get("export_s")), _fmt_s(h.get("export_s"))))
         rows.append(("  compile (g++ build of the written project)", _fmt_s(o.get("compile_s")), _fmt_s(h.get("compile_s"))))
+        rows.append(("  compile CPU time of g++ (all processes)", _fmt_s(o.get("compile_cpu_s")), _fmt_s(h.get("compile_cpu_s"))))
         rows.append((f"  csim predict, {big['predict_samples']} samples", _fmt_s(o.get("csim_predict_s")), _fmt_s(h.get("csim_predict_s"))))
         rows.append(("  project size on disk",
                      f"{o['project_bytes'] / 1e6:.1f} MB" if "project_bytes" in o else "—",
@@ -492,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="skip the 1.01M-weight model")
     ap.add_argument("--samples", type=int, default=10_000, help="samples for the jet-tagger throughput (default 10000)")
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per throughput, median reported (default 5)")
+    ap.add_argument("--compile-repeats", type=int, default=2,
+                    help="from-scratch compiles per tool for the jet tagger, order alternating (default 2)")
     ap.add_argument("--big-samples", type=int, default=200, help="samples predicted with the 1.01M model (default 200)")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="per-tool limit for the 1.01M model, seconds")
     ap.add_argument("--models-dir", type=Path, default=None, help="folder of <name>.json + <name>_weights.h5")
@@ -501,8 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.repeats < 1 or args.samples < 1:
-        ap.error("--samples and --repeats must be positive")
+    if min(args.repeats, args.samples, args.compile_repeats) < 1:
+        ap.error("--samples, --repeats and --compile-repeats must be positive")
     models_dir = args.models_dir or _models_dir()
 
     if args.worker:
@@ -538,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fa_bench_export_"))
     try:
         print(f"[bench_export] jet tagger, {args.samples} samples x {args.repeats} repeats ...", flush=True)
-        results["jet_tagger"] = bench_jet(models_dir, args.samples, args.repeats, workdir)
+        results["jet_tagger"] = bench_jet(models_dir, args.samples, args.repeats, args.compile_repeats, workdir)
         if not args.quick:
             print(f"[bench_export] 1.01M-weight MLP (each tool limited to {args.timeout:.0f} s) ...", flush=True)
             results["big_mlp"] = bench_big(models_dir, workdir, args.big_samples, args.timeout)
