@@ -396,6 +396,7 @@ def worker(tool: str, model_name: str, models_dir: Path, workdir: Path, samples:
     """One tool on one model: export, compile, predict ``samples`` rows; prints stage lines."""
     model = load_model(model_name, models_dir)
     _stage("n_weights", n_weights(model))
+    _stage("n_kernel_weights", int(sum(np.prod(layer.kernel.shape) for layer in model.layers if hasattr(layer, "kernel"))))
     x = np.random.default_rng(SEED).standard_normal((samples, model.input_shape[-1]))
     out_dir = workdir / f"{tool}_prj"
     if tool == "ours":
@@ -407,6 +408,7 @@ def worker(tool: str, model_name: str, models_dir: Path, workdir: Path, samples:
         )
         _stage("export_s", t)
         _stage("project_bytes", _tree_bytes(out_dir))
+        _stage("stored_weights", int(sum(layer.nonzero_weights for layer in fw.ir.dense_layers())))
         with clean_csim_cache():
             c0 = _children_cpu()
             t, _ = timed(fw.compile)  # project already written: g++ build only
@@ -437,6 +439,7 @@ def worker(tool: str, model_name: str, models_dir: Path, workdir: Path, samples:
         _stage("csim_predict_s", t)
     else:
         raise SystemExit(f"unknown tool {tool!r}")
+    _stage("distinct_output_rows", int(len(np.unique(y, axis=0))))
     np.save(workdir / f"{tool}_out.npy", y)
     print(RESULT_PREFIX + json.dumps({"ok": True}), flush=True)
 
@@ -575,6 +578,11 @@ def print_report(results: dict) -> None:
             rows.append(("  emulator == csim (ours), bit for bit", "YES" if o["emulator_equals_csim"] else "NO", ""))
         if "argmax_agreement" in big:
             rows.append(("  argmax agreement ours vs hls4ml", f"{big['argmax_agreement']:.2%}", ""))
+        if "stored_weights" in o:
+            rows.append(("  kernel weights stored (ours: nonzero ones)", f"{o['stored_weights']:,}", f"{h.get('n_kernel_weights', 0):,} (all)"))
+        if "distinct_output_rows" in o or "distinct_output_rows" in h:
+            rows.append((f"  distinct output rows among the {big['predict_samples']} samples",
+                         str(o.get("distinct_output_rows", "—")), str(h.get("distinct_output_rows", "—"))))
     w0 = max(len(r[0]) for r in rows) + 2
     w1 = max(len(r[1]) for r in rows) + 2
     print()
