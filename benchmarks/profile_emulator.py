@@ -206,10 +206,27 @@ def main(argv=None) -> int:
 
     print(report)
 
+    # Fresh multi-megabyte temporaries come from mmap: every page is a minor fault (costly in a VM)
+    import resource
+
+    def faults(fn, n=5):
+        fn()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(n):
+            fn()
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / n
+
+    with blas_threads(args.blas_threads):
+        fault_whole = faults(lambda: fw.predict(x))
+        fault_chunked = faults(lambda: [fw.predict(x[i : i + 1024]) for i in range(0, len(x), 1024)])
+    print(f"minor page faults per fw.predict of {args.samples} samples: whole batch {fault_whole:,.0f}, "
+          f"in chunks of 1024 rows {fault_chunked:,.0f}\n")
+
     result = {
         "model": args.model, "samples": args.samples, "predict_median_s": t_total,
         "samples_per_s": args.samples / t_total,
         "layers": [{"name": n, "what": d, "median_s": t} for n, d, t in rows],
+        "minor_page_faults_per_predict": {"whole_batch": fault_whole, "chunks_of_1024": fault_chunked},
         "what_if": {},
     }
     print("what-if (benchmarks/profile_emulator.py), each variant checked bit for bit against fw.predict;")
