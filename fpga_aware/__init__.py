@@ -20,12 +20,21 @@ from .callbacks import FPGACost  # noqa: E402
 from .pruning import Prune, prunable, strip  # noqa: E402
 from .quantization import quantize  # noqa: E402
 from .parts import UnknownPartError, get_part  # noqa: E402
+from .profiling import profile  # noqa: E402
+from .reports import ReportError, compare, read_report  # noqa: E402
+from .synthesis import SynthesisError, ToolNotFoundError  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
     "FPGACost",
+    "ReportError",
+    "SynthesisError",
+    "ToolNotFoundError",
+    "compare",
+    "profile",
+    "read_report",
     "Prune",
     "UnknownPartError",
     "get_part",

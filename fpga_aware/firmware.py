@@ -87,6 +87,20 @@ class Firmware:
         """Real values of every layer's output, from the emulator."""
         return self._emulator.trace_values(x)
 
+    def build(self, csim: bool = False, synth: bool = True, cosim: bool = False, export: bool = False,
+              *, tool: str | None = None, timeout: float | None = None):
+        """Run Vitis HLS (or Vivado HLS) on the written project; returns its :class:`BuildResult`.
+
+        Raises :class:`~fpga_aware.synthesis.ToolNotFoundError` when no HLS tool is on PATH and
+        :class:`~fpga_aware.synthesis.SynthesisError` (with the tail of the log) when it fails.
+        """
+        from .synthesis import run_hls
+
+        if self._project_dir is None:
+            raise RuntimeError("write the project first: firmware.write(output_dir) (build runs the HLS tool on it)")
+        return run_hls(self._project_dir, csim=csim, synth=synth, cosim=cosim, export=export, tool=tool,
+                       timeout=timeout)
+
     def estimate(self):
         """The FPGA cost of this firmware (see :mod:`fpga_aware.cost`)."""
         from .cost import estimate_ir
