@@ -10,6 +10,9 @@ firmware's accumulation order.
 
 from __future__ import annotations
 
+import math
+from typing import Callable
+
 import numpy as np
 
 from .fixed import FixedType, Overflow
@@ -18,6 +21,7 @@ from .ir import (
     DenseLayer,
     InputLayer,
     Layer,
+    LookupTable,
     ModelIR,
     ScaleShiftLayer,
     SoftmaxLayer,
@@ -26,6 +30,22 @@ from .ir import (
 __all__ = ["Emulator", "emulate", "InputShapeError"]
 
 _FLOAT_EXACT_LIMIT = 2**53
+_FLOAT_MAX_WIDTH = 53
+#: Rows evaluated at a time: small products are faster on one BLAS thread and in cache.
+_CHUNK_ROWS = 1024
+
+
+_BLAS_CONTROLLER = None
+
+
+def _single_blas_thread():
+    """Limit BLAS to one thread for the emulator's many small products (a context manager)."""
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:  # inspecting the loaded libraries is slow: once per process
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 class InputShapeError(ValueError):
@@ -49,52 +69,170 @@ def _as_batch(ir: ModelIR, x) -> np.ndarray:
 
 
 class Emulator:
-    """Evaluates a :class:`ModelIR` exactly; ``predict`` returns float64 outputs."""
+    """Evaluates a :class:`ModelIR` exactly; ``predict`` returns float64 outputs.
+
+    Fast path: values travel as float64 *real values* (exact: every type is at most 53 bits
+    wide and every sum is bounded below 2**53 LSBs), each cast is
+    :meth:`FixedType.round_values` and a dense layer is one BLAS product.  A layer that does not
+    qualify (wider types, rounding or saturating inside the accumulator) runs on int64
+    mantissas, term by term where needed.
+    """
 
     def __init__(self, ir: ModelIR):
         self.ir = ir
+        self._plans = [_plan(layer) for layer in ir.layers]
 
     # ------------------------------------------------------------------ public
     def predict(self, x) -> np.ndarray:
-        trace = self.trace(x, keep=False)
-        out_layer = self.ir.output
-        return out_layer.result_type.to_float(trace[out_layer.name])
+        batch = _as_batch(self.ir, x)
+        out = np.empty((batch.shape[0], self.ir.n_outputs), dtype=np.float64)
+        with _single_blas_thread():
+            # Chunks keep the temporaries in cache and avoid fresh page mappings per call.
+            for start in range(0, batch.shape[0], _CHUNK_ROWS):
+                values = batch[start:start + _CHUNK_ROWS]
+                for layer, plan in zip(self.ir.layers, self._plans):
+                    values = self._step(layer, plan, values)
+                out[start:start + _CHUNK_ROWS] = values
+        return out
 
     def trace(self, x, keep: bool = True) -> dict[str, np.ndarray]:
-        """Mantissas of every layer's output (``keep=False`` keeps only the last)."""
+        """Mantissas (int64) of every layer's output (``keep=False`` keeps only the last)."""
+        return {
+            name: np.ldexp(v, self.ir.layer(name).result_type.frac).astype(np.int64)
+            for name, v in self.trace_values(x, keep).items()
+        }
+
+    def trace_values(self, x, keep: bool = True) -> dict[str, np.ndarray]:
+        """Real values of every layer's output."""
         batch = _as_batch(self.ir, x)
         results: dict[str, np.ndarray] = {}
         values = None
-        for layer in self.ir.layers:
-            values = self._layer(layer, batch if values is None else values)
+        for layer, plan in zip(self.ir.layers, self._plans):
+            values = self._step(layer, plan, batch if values is None else values)
             if keep:
                 results[layer.name] = values
         results[self.ir.output.name] = values
         return results
 
-    def trace_values(self, x) -> dict[str, np.ndarray]:
-        """Real values of every layer's output."""
-        return {
-            name: self.ir.layer(name).result_type.to_float(m) for name, m in self.trace(x).items()
-        }
-
     # ------------------------------------------------------------------ layers
-    def _layer(self, layer: Layer, x: np.ndarray) -> np.ndarray:
+    def _step(self, layer: Layer, plan: "_Plan | None", values: np.ndarray) -> np.ndarray:
         if isinstance(layer, InputLayer):
-            return layer.result_type.from_float(x)
-        if isinstance(layer, DenseLayer):
-            return _dense(layer, x)
-        if isinstance(layer, SoftmaxLayer):
-            return _softmax(layer, x)
-        if isinstance(layer, ActivationLayer):
-            return _activation(layer, x)
-        if isinstance(layer, ScaleShiftLayer):
-            return _scale_shift(layer, x)
-        raise TypeError(f"the emulator has no rule for layer {layer.name!r} ({type(layer).__name__})")
+            return layer.result_type.round_values(values)
+        if plan is not None:
+            return plan(values)
+        # integer path: real values -> mantissas -> layer -> real values (all exact)
+        mantissas = np.ldexp(values, layer.input_type.frac).astype(np.int64)
+        return layer.result_type.to_float(_integer_layer(layer, mantissas))
 
 
 def emulate(ir: ModelIR, x) -> np.ndarray:
     return Emulator(ir).predict(x)
+
+
+def _integer_layer(layer: Layer, x: np.ndarray) -> np.ndarray:
+    """One layer on int64 mantissas (the general, slower path)."""
+    if isinstance(layer, DenseLayer):
+        return _dense(layer, x)
+    if isinstance(layer, SoftmaxLayer):
+        return _softmax(layer, x)
+    if isinstance(layer, ActivationLayer):
+        return _activation(layer, x)
+    if isinstance(layer, ScaleShiftLayer):
+        return _scale_shift(layer, x)
+    raise TypeError(f"the emulator has no rule for layer {layer.name!r} ({type(layer).__name__})")
+
+
+# ---------------------------------------------------------------------- fast float path
+_Plan = Callable[[np.ndarray], np.ndarray]
+
+
+def _layer_types(layer: Layer) -> list[FixedType]:
+    types = [layer.input_type, layer.result_type]
+    for attr in ("weight_type", "bias_type", "accum_type", "scale_type", "shift_type", "diff_type", "sum_type"):
+        if getattr(layer, attr, None) is not None:
+            types.append(getattr(layer, attr))
+    for attr in ("table", "exp_table", "inv_table"):
+        table = getattr(layer, attr, None)
+        if table is not None:
+            types.append(table.value_type)
+    return types
+
+
+def _plan(layer: Layer) -> "_Plan | None":
+    """A float64 evaluator of ``layer`` when it is provably exact, else ``None``."""
+    if isinstance(layer, InputLayer) or any(t.width > _FLOAT_MAX_WIDTH for t in _layer_types(layer)):
+        return None
+    if isinstance(layer, DenseLayer):
+        return _dense_plan(layer)
+    if isinstance(layer, SoftmaxLayer):
+        return _softmax_plan(layer)
+    if isinstance(layer, ActivationLayer):
+        return _activation_plan(layer)
+    return None  # scale-shift: rare, integer path
+
+
+def _dense_plan(layer: DenseLayer) -> "_Plan | None":
+    if not _accum_is_lossless(layer):
+        return None
+    acc_t, result_t = layer.accum_type, layer.result_type
+    x_max = max(abs(layer.input_type.min_mantissa), abs(layer.input_type.max_mantissa))
+    shift = acc_t.frac - layer.input_type.frac - layer.weight_type.frac
+    bound = (x_max * int(np.abs(layer.weights).sum(axis=0).max(initial=0)) << shift) + int(
+        np.abs(acc_t.requantize(layer.bias, layer.bias_type.frac)).max(initial=0)
+    )
+    if bound >= _FLOAT_EXACT_LIMIT:
+        return None
+    weights = layer.weight_type.to_float(layer.weights)
+    bias = acc_t.to_float(acc_t.requantize(layer.bias, layer.bias_type.frac))
+    from .parser import exact_accumulator  # the parser's no-overflow rule
+
+    needed = exact_accumulator(layer.weights, layer.weight_type.frac, layer.bias, layer.bias_type.frac, layer.input_type)
+    accum_wraps = not acc_t.contains(needed)
+
+    def dense(x: np.ndarray) -> np.ndarray:
+        acc = x @ weights
+        acc += bias
+        if accum_wraps:
+            acc = acc_t.round_values(acc)
+        return result_t.round_values(acc)
+
+    return dense
+
+
+def _table_reader(table: LookupTable, input_type: FixedType) -> Callable[[np.ndarray], np.ndarray]:
+    values = table.value_type.to_float(table.values)
+    scale = math.ldexp(1.0, input_type.frac - table.shift)
+    last = table.size - 1
+
+    def read(x: np.ndarray) -> np.ndarray:
+        index = np.floor(x * scale) - table.offset
+        return values[np.clip(index, 0, last).astype(np.intp)]
+
+    return read
+
+
+def _activation_plan(layer: ActivationLayer) -> "_Plan | None":
+    result_t = layer.result_type
+    if layer.function == "linear":
+        return result_t.round_values
+    if layer.function == "relu":
+        return lambda x: result_t.round_values(np.maximum(x, 0.0))
+    if layer.table is not None:
+        return _table_reader(layer.table, layer.input_type)
+    return None
+
+
+def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
+    exp_of = _table_reader(layer.exp_table, layer.diff_type)
+    inv_of = _table_reader(layer.inv_table, layer.sum_type)
+    diff_t, result_t = layer.diff_type, layer.result_type
+
+    def softmax(x: np.ndarray) -> np.ndarray:
+        e = exp_of(diff_t.round_values(x - x.max(axis=1, keepdims=True)))
+        s = e.sum(axis=1)  # exact: sum_t holds every sum (built so by the parser)
+        return result_t.round_values(e * inv_of(s)[:, None])
+
+    return softmax
 
 
 # ---------------------------------------------------------------------- dense

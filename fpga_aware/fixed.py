@@ -185,9 +185,19 @@ class FixedType:
         x = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(x)):
             raise PrecisionError(f"cannot convert NaN or infinity to {self.cpp()}")
+        return self._mantissas_float(x).astype(np.int64)
+
+    def round_values(self, values: np.ndarray) -> np.ndarray:
+        """The real values this type holds after assigning ``values`` (float64 in, float64 out).
+
+        Same semantics as :meth:`from_float` but without leaving float64: exact while the
+        type is at most 53 bits wide.  The emulator's fast path is built on it.
+        """
+        return self._mantissas_float(np.asarray(values, dtype=np.float64)) * math.ldexp(1.0, -self.frac)
+
+    def _mantissas_float(self, x: np.ndarray) -> np.ndarray:
         scaled = x * math.ldexp(1.0, self.frac)  # exact: a power-of-two scaling
-        rounded = _round_float(scaled, self.rounding)
-        return self._overflow_float(rounded)
+        return self._overflow_float(_round_float(scaled, self.rounding))
 
     def requantize(self, mantissa, frac: int) -> np.ndarray:
         """Assign values held as mantissas with ``frac`` fractional bits to this type.
@@ -236,22 +246,19 @@ class FixedType:
         return np.clip(q, -hi if self.signed else lo, hi)
 
     def _overflow_float(self, rounded: np.ndarray) -> np.ndarray:
-        lo, hi = self.min_mantissa, self.max_mantissa
+        """Overflow handling on integral float64 mantissas (exact); returns float64."""
+        lo, hi = float(self.min_mantissa), float(self.max_mantissa)
         if rounded.size == 0 or (rounded.min() >= lo and rounded.max() <= hi):
-            return rounded.astype(np.int64)
+            return rounded
         if self.overflow == Overflow.WRAP:
             span = float(1 << self.width)
             wrapped = np.fmod(rounded - lo, span)  # exact for float64
-            wrapped = np.where(wrapped < 0, wrapped + span, wrapped)
-            return wrapped.astype(np.int64) + lo
-        over = rounded > hi
-        under = rounded < lo
-        inside = np.clip(rounded, lo, hi).astype(np.int64)
+            return np.where(wrapped < 0, wrapped + span, wrapped) + lo
         if self.overflow == Overflow.SAT:
-            return inside
+            return np.clip(rounded, lo, hi)
         if self.overflow == Overflow.SAT_ZERO:
-            return np.where(over | under, np.int64(0), inside)
-        return np.clip(rounded, -hi if self.signed else lo, hi).astype(np.int64)  # SAT_SYM
+            return np.where((rounded > hi) | (rounded < lo), 0.0, rounded)
+        return np.clip(rounded, -hi if self.signed else lo, hi)  # SAT_SYM
 
 
 _FLOAT_INTEGRAL = 2.0**52  # float64 values at least this large are integers already
