@@ -148,28 +148,7 @@ def export(
     return firmware
 
 
-def estimate(
-    model: Any,
-    part: str = DEFAULT_PART,
-    *,
-    precision: Any = DEFAULT_PRECISION,
-    reuse_factor: int = 1,
-    strategy: str = "latency",
-    io_type: str = "io_parallel",
-    clock_period: float = 5.0,
-    layer_config: Mapping[str, Any] | None = None,
-    project_name: str = "myproject",
-):
-    """Estimated FPGA cost of ``model`` (same options as :func:`to_firmware`; same answer as
-    ``to_firmware(...).estimate()``)."""
-    return to_firmware(
-        model,
-        part,
-        precision=precision,
-        reuse_factor=reuse_factor,
-        strategy=strategy,
-        io_type=io_type,
-        clock_period=clock_period,
-        layer_config=layer_config,
-        project_name=project_name,
-    ).estimate()
+def estimate(model: Any, part: str = DEFAULT_PART, **options: Any):
+    """Estimated FPGA cost of ``model``: the options of :func:`to_firmware`, the same answer as
+    ``to_firmware(model, part, **options).estimate()``."""
+    return to_firmware(model, part, **options).estimate()
