@@ -1,0 +1,222 @@
+"""Cost-aware keras-tuner searches on one machine (tuner issue, tests 1 and 3, plus the API around them)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+import fpga_aware as fa
+from fpga_aware import tuner as ft
+from fpga_aware.config import ConfigError
+from fpga_aware.demo import load_digits_split
+from fpga_aware.pareto import dominates, pareto_indices
+
+PART = "xcu250-figd2104-2L-e"
+BUDGET = {"dsp": 300}
+COSTS = ("dsp", "lut", "ff", "bram_18k", "latency_cycles", "ii")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split(seed=0)
+
+
+def _hypermodel():
+    # 4- and 8-bit weights: 8-bit unpruned first layers cost ~400 DSPs (over the budget of 300),
+    # 4-bit ones are built from LUTs; reuse factor 2 halves the multipliers and sets II = 2
+    return ft.mlp_hypermodel(64, 10, layers=(1,), widths=(8, 16), bits=(4, 8), sparsity=(0.0, 0.75),
+                             reuse_factor=(1, 2), learning_rate=(3e-3,))
+
+
+@pytest.fixture(scope="module")
+def searched(digits, tmp_path_factory):
+    x_train, x_test, y_train, y_test = digits
+    directory = tmp_path_factory.mktemp("tuner") / "runs"
+    result = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
+                       directory=directory, algorithm="random", seed=7)
+    return result, directory
+
+
+def _completed(result):
+    return [t for t in result.trials if t["status"] == "COMPLETED"]
+
+
+def test_search_runs_every_trial_and_costs_come_from_fpgacost(searched):
+    result, directory = searched
+    trials = _completed(result)
+    assert len(result.trials) == 4 and len(trials) == 4
+    # the seeded search is informative: some trials are within the budget and some are not,
+    # some were pruned, and both reuse factors were tried
+    assert {t["feasible"] for t in trials} == {True, False}
+    assert {t["hyperparameters"]["sparsity"] for t in trials} == {0.0, 0.75}
+    assert {t["hyperparameters"]["reuse_factor"] for t in trials} == {1, 2}
+    for t in trials:
+        model = result.load_model(t["trial_id"])
+        options = result.trial_export_options(t["trial_id"])
+        assert options["reuse_factor"] == t["hyperparameters"]["reuse_factor"]
+        report = fa.estimate(model, PART, **options)
+        for key in COSTS:
+            assert t[f"fpga_{key}"] == getattr(report, key), (t["trial_id"], key)
+        assert t["fpga_ii"] == t["hyperparameters"]["reuse_factor"]  # the trial's FPGACost used its reuse factor
+        # Prune ran exactly when the trial asked for sparsity
+        kernels = [w for w in model.get_weights() if w.ndim == 2]
+        zeros = sum(int(np.sum(w == 0)) for w in kernels) / sum(w.size for w in kernels)
+        if t["hyperparameters"]["sparsity"] > 0:
+            assert t["sparsity"] == pytest.approx(0.75, abs=0.01)
+            assert zeros == pytest.approx(0.75, abs=0.01)
+        else:
+            assert "sparsity" not in t
+            assert zeros < 0.05
+        # the per-trial report holds the same numbers and the epoch history
+        report_file = json.loads((directory / "search" / f"trial_{t['trial_id']}" / "fpga_report.json").read_text())
+        assert report_file["metrics"]["fpga_dsp"] == t["fpga_dsp"]
+        assert len(report_file["history"]) == 2 and report_file["epoch"] == 1
+        # the soft score is FPGACost's formula; the hard score is the metric or -inf
+        factor = min(1.0, BUDGET["dsp"] / t["fpga_dsp"]) if t["fpga_dsp"] else 1.0
+        assert t["fpga_score"] == pytest.approx(t["val_accuracy"] * factor)
+        assert t["feasible"] == (t["fpga_dsp"] <= BUDGET["dsp"])
+        assert t["score"] == t["fpga_hard_score"]
+        assert t["fpga_hard_score"] == (t["val_accuracy"] if t["feasible"] else -math.inf)
+
+
+def test_best_trial_respects_the_budget(searched):
+    result, _ = searched
+    assert result.objective.name == ft.HARD_SCORE and result.objective.direction == "max"
+    feasible = [t for t in _completed(result) if t["fpga_dsp"] <= BUDGET["dsp"]]
+    best = result.best_trial
+    assert best is not None and best["fpga_dsp"] <= BUDGET["dsp"]
+    assert best["val_accuracy"] == max(t["val_accuracy"] for t in feasible)
+    assert result.best_hyperparameters.values == best["hyperparameters"]
+    model = result.best_model()
+    assert fa.estimate(model, PART, **result.trial_export_options(best["trial_id"])).dsp == best["fpga_dsp"]
+
+
+def test_pareto_files_list_only_non_dominated_trials(searched):
+    result, directory = searched
+    project = directory / "search"
+    trials = json.loads((project / "trials.json").read_text())["trials"]
+    front = json.loads((project / "pareto.json").read_text())
+    assert [a["name"] for a in front["axes"]] == ["val_accuracy", "fpga_dsp", "fpga_lut"]
+    front_ids = [t["trial_id"] for t in front["front"]]
+    assert front_ids and len(set(front_ids)) == len(front_ids)
+
+    def better_or_equal(a, b):  # a at least as good as b on every axis
+        return a["val_accuracy"] >= b["val_accuracy"] and a["fpga_dsp"] <= b["fpga_dsp"] and a["fpga_lut"] <= b["fpga_lut"]
+
+    def strictly_dominates(a, b):
+        return better_or_equal(a, b) and (
+            a["val_accuracy"] > b["val_accuracy"] or a["fpga_dsp"] < b["fpga_dsp"] or a["fpga_lut"] < b["fpga_lut"])
+
+    for point in front["front"]:
+        assert not any(strictly_dominates(other, point) for other in trials), point["trial_id"]
+    for other in trials:  # and every trial left out is dominated by one on the front
+        if other["trial_id"] not in front_ids:
+            assert any(strictly_dominates(p, other) for p in front["front"]), other["trial_id"]
+    # the CSV has the same rows; the plot is a PNG
+    with (project / "pareto.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["trial_id"] for r in rows] == front_ids
+    assert [float(r["fpga_dsp"]) for r in rows] == [p["fpga_dsp"] for p in front["front"]]
+    assert (project / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [t["trial_id"] for t in result.pareto] == front_ids
+    assert [t["front_index"] for t in result.pareto] == list(range(len(front_ids)))
+
+
+def test_export_a_front_point(searched, tmp_path):
+    result, _ = searched
+    point = result.pareto[0]
+    firmware = result.export(0, tmp_path / "fw")
+    assert (tmp_path / "fw").is_dir() and any((tmp_path / "fw").rglob("*.cpp"))
+    assert firmware.estimate().dsp == point["fpga_dsp"] and firmware.estimate().lut == point["fpga_lut"]
+    with pytest.raises(IndexError, match="front_index"):
+        result.export(len(result.pareto), tmp_path / "nope")
+
+
+def test_existing_directory_resumes_and_is_not_clobbered(searched, digits, tmp_path):
+    result, directory = searched
+    x_train, _, y_train, _ = digits
+    copy = tmp_path / "runs"
+    shutil.copytree(directory, copy)
+    # same settings, overwrite=False: the finished search is reloaded, nothing is re-run
+    resumed = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
+                        directory=copy, algorithm="random", seed=7)
+    assert [(t["trial_id"], t["fpga_dsp"], t["val_accuracy"]) for t in resumed.trials] == \
+        [(t["trial_id"], t["fpga_dsp"], t["val_accuracy"]) for t in result.trials]
+    # other settings on the same directory: refused, the old search is untouched
+    with pytest.raises(ft.SearchConfigError, match="budget"):
+        ft.search(_hypermodel(), x_train, y_train, part=PART, budget={"dsp": 50}, max_trials=4, epochs=2,
+                  directory=copy, algorithm="random", seed=7)
+    assert len(json.loads((copy / "search" / "trials.json").read_text())["trials"]) == 4
+    # overwrite=True starts afresh
+    with pytest.warns(ft.NoFeasibleTrialWarning):  # (8-bit, unpruned: over 50 DSPs)
+        fresh = ft.search(_hypermodel(), x_train[:300], y_train[:300], part=PART, budget={"dsp": 50}, max_trials=1,
+                          epochs=1, directory=copy, algorithm="random", seed=7, overwrite=True)
+    assert [t["trial_id"] for t in fresh.trials] == ["0"]
+    assert not (copy / "search" / "trial_3").exists()
+
+
+def test_unreachable_budget_ends_with_a_clear_message(digits, tmp_path):
+    x_train, _, y_train, _ = digits
+    with pytest.warns(ft.NoFeasibleTrialWarning, match=r"no trial of 2 is within the budget \{'lut': 1\}"):
+        result = ft.search(_hypermodel(), x_train[:400], y_train[:400], part=PART, budget={"lut": 1},
+                           max_trials=2, epochs=1, directory=tmp_path, algorithm="random", seed=1)
+    assert not result.feasible and result.best_trial is None and result.best_hyperparameters is None
+    assert all(t["status"] == "COMPLETED" and t["feasible"] is False for t in result.trials)
+    assert all(t["score"] == -math.inf for t in result.trials)
+    with pytest.raises(ft.NoFeasibleTrialError, match="cheapest trial"):
+        result.best_model()
+    # the trade-off is still there to read
+    assert result.pareto and (tmp_path / "search" / "pareto.json").exists()
+    assert json.loads((tmp_path / "search" / "pareto.json").read_text())["best_trial"] is None
+
+
+def test_objectives():
+    assert (ft.resolve_objective(None, None).name, ft.resolve_objective(None, None).direction) == ("val_accuracy", "max")
+    hard = ft.resolve_objective(None, {"dsp": 10})
+    assert (hard.name, hard.direction) == (ft.HARD_SCORE, "max")
+    soft = ft.resolve_objective("soft", {"dsp": 10})
+    assert (soft.name, soft.direction) == ("fpga_score", "max")
+    assert ft.resolve_objective("fpga_dsp", None).direction == "min"
+    assert ft.resolve_objective("val_loss", None).direction == "min"
+    custom = kt.Objective("my_metric", "max")
+    assert ft.resolve_objective(custom, None) is custom
+    with pytest.raises(ConfigError, match="needs a budget"):
+        ft.resolve_objective("soft", None)
+    with pytest.raises(ConfigError, match="keras_tuner.Objective"):
+        ft.resolve_objective("my_metric", None)
+    with pytest.raises(ConfigError, match="Pareto"):
+        ft.resolve_objective(["val_accuracy", "fpga_dsp"], None)
+
+
+def test_bad_settings_fail_before_training(digits, tmp_path):
+    x_train, _, y_train, _ = digits
+    with pytest.raises(ConfigError, match="budget keys"):
+        ft.search(_hypermodel(), x_train, y_train, part=PART, budget={"dsps": 10}, directory=tmp_path)
+    with pytest.raises(fa.UnknownPartError):
+        ft.search(_hypermodel(), x_train, y_train, part="xcnope", directory=tmp_path)
+    with pytest.raises(ConfigError, match="algorithm"):
+        ft.search(_hypermodel(), x_train, y_train, part=PART, algorithm="grid", directory=tmp_path)
+    assert not any(tmp_path.rglob("trial_*"))
+
+
+def test_pareto_indices_and_dominance():
+    axes = [("acc", "max"), ("dsp", "min")]
+    rows = [
+        {"acc": 0.9, "dsp": 100},   # front
+        {"acc": 0.8, "dsp": 100},   # dominated by 0
+        {"acc": 0.95, "dsp": 400},  # front
+        {"acc": 0.9, "dsp": 100},   # tie with 0: front too
+        {"acc": 0.99, "dsp": math.nan},  # not comparable: never on the front
+        {"acc": 0.5, "dsp": 10},    # front
+    ]
+    assert pareto_indices(rows, axes) == [0, 2, 3, 5]
+    assert dominates(rows[0], rows[1], axes) and not dominates(rows[0], rows[3], axes)
+    assert not dominates(rows[4], rows[1], axes)
+    with pytest.raises(ValueError):
+        pareto_indices(rows, [("acc", "up")])
