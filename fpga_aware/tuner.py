@@ -43,7 +43,6 @@ import copy
 import json
 import logging
 import math
-import os
 import warnings
 import zlib
 from pathlib import Path
@@ -53,7 +52,7 @@ import numpy as np
 
 from . import pareto as _pareto
 from ._stack import keras, tensorflow
-from .callbacks import COST_KEYS, FPGACost
+from .callbacks import FPGACost
 from .config import DEFAULT_PART, ConfigError
 from .pruning import DEFAULT_RAMP_FRACTION, Prune
 
@@ -966,7 +965,9 @@ def search(
             logged metric name or a ``keras_tuner.Objective``.
         max_trials, epochs: trials to run (in total, resumed ones included) and epochs per trial
             (Hyperband: the maximum epochs).
-        validation_data, validation_split: validation for ``metric`` (``validation_data`` wins).
+        validation_data, validation_split: validation for ``metric`` (``validation_data`` wins;
+            a ``tf.data.Dataset`` ``x`` needs ``validation_data``).
+        batch_size: for array inputs (ignored for a ``tf.data.Dataset``).
         directory, project_name: the search lives in ``directory/project_name``; an existing
             search there is resumed when ``overwrite=False`` (the default).
         algorithm: ``'bayesian'`` (default), ``'random'`` or ``'hyperband'``.
@@ -985,10 +986,16 @@ def search(
         overwrite=overwrite, export_options=export_options, prune_options=prune_options,
         report_epoch=report_epoch, distribution_strategy=distribution_strategy, tuner_options=tuner_options,
     )
-    fit_kwargs: dict[str, Any] = dict(epochs=epochs, batch_size=batch_size, verbose=verbose,
-                                      callbacks=list(callbacks or []))
+    fit_kwargs: dict[str, Any] = dict(epochs=epochs, verbose=verbose, callbacks=list(callbacks or []))
+    if not isinstance(x, tf.data.Dataset):  # a dataset is batched already
+        fit_kwargs["batch_size"] = batch_size
     if validation_data is not None:
         fit_kwargs["validation_data"] = validation_data
+    elif validation_split and isinstance(x, tf.data.Dataset):
+        logger.warning(
+            "validation_split cannot split a tf.data.Dataset; pass validation_data=... (without it the "
+            "objective falls back from %r to the training metric)", metric,
+        )
     elif validation_split:
         fit_kwargs["validation_split"] = validation_split
     if y is None:
