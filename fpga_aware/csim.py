@@ -146,6 +146,9 @@ class CSimLibrary:
         #: False when the library came from the cache
         self.compiled = compiled
         self._lib = ctypes.CDLL(str(self.path))
+        for name in ("predict_batch", "n_inputs", "n_outputs"):
+            if not hasattr(self._lib, f"{project}_{name}"):
+                raise CompilationError(f"{self.path} does not export {project}_{name}; rebuild it (force=True)", "")
         predict = getattr(self._lib, f"{project}_predict_batch")
         predict.argtypes = [
             np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS"),
@@ -301,8 +304,8 @@ def compile_project(
 ) -> CSimLibrary:
     """Compile (or reuse) the C simulation library of the project in ``project_dir``.
 
-    Flags: ``-std=c++14 -O2 -fPIC -Wall -Wextra`` and ``-isystem <ap_types>``.  The
-    translation units compile in parallel and link with ``-shared``: the firmware, the bridge,
+    Flags: ``-std=c++14 -O2 -fPIC -fvisibility=hidden -Wall -Wextra`` and ``-isystem <ap_types>``
+    (only the bridge's three ``extern "C"`` functions are exported).  The translation units compile in parallel and link with ``-shared``: the firmware, the bridge,
     and every weights header with at least :data:`SPLIT_ENTRIES` numbers on its own (parsing
     the numbers is what takes g++ time; a weights header needs no ap_types headers).
     ``extra_flags`` are appended (e.g. ``("-DFA_TYPED_ROMS",)`` to compile the HLS ROM form).

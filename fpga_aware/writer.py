@@ -80,7 +80,7 @@ MANIFEST_FORMAT = 1
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 #: g++ flags of the C simulation (also written into build_lib.sh).
-CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-Wall", "-Wextra")
+CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -121,7 +121,7 @@ def write_project(
     written again.
     """
     path = Path(output_dir).expanduser()
-    state = _check_output(path, overwrite)  # fail fast, before any rendering
+    _check_output(path, overwrite)  # fail fast, before any rendering
     files = render_project(ir, config, tb_inputs=tb_inputs)
     state = _check_output(path, overwrite)  # again: the folder may have changed meanwhile
     if state == "missing":
