@@ -193,8 +193,8 @@ def _dense_plan(layer: DenseLayer) -> "_Plan | None":
         acc = x @ weights
         acc += bias
         if accum_wraps:
-            acc = acc_t.round_values(acc)
-        return result_t.round_values(acc)
+            return result_t.round_values(acc_t.round_values(acc))
+        return result_t.cast_values(acc, needed)
 
     return dense
 
@@ -212,11 +212,11 @@ def _table_reader(table: LookupTable, input_type: FixedType) -> Callable[[np.nda
 
 
 def _activation_plan(layer: ActivationLayer) -> "_Plan | None":
-    result_t = layer.result_type
+    result_t, input_t = layer.result_type, layer.input_type
     if layer.function == "linear":
-        return result_t.round_values
+        return lambda x: result_t.cast_values(x, input_t)
     if layer.function == "relu":
-        return lambda x: result_t.round_values(np.maximum(x, 0.0))
+        return lambda x: result_t.cast_values(np.maximum(x, 0.0), input_t)
     if layer.table is not None:
         return _table_reader(layer.table, layer.input_type)
     return None

@@ -195,6 +195,24 @@ class FixedType:
         """
         return self._mantissas_float(np.asarray(values, dtype=np.float64)) * math.ldexp(1.0, -self.frac)
 
+    def cast_values(self, values: np.ndarray, source: "FixedType") -> np.ndarray:
+        """:meth:`round_values` for values known to be of type ``source``, skipping what cannot happen.
+
+        Identity when ``source`` fits in this type; no overflow handling when only the
+        fractional bits shrink.
+        """
+        if self.contains(source):
+            return values
+        if self._range_contains(source):
+            return _round_float(values * math.ldexp(1.0, self.frac), self.rounding) * math.ldexp(1.0, -self.frac)
+        return self.round_values(values)
+
+    def _range_contains(self, other: "FixedType") -> bool:
+        """Every value of ``other``, rounded to this type's LSB, lies in this type's range."""
+        lo = math.floor(math.ldexp(other.min_mantissa, self.frac - other.frac))
+        hi = math.ceil(math.ldexp(other.max_mantissa, self.frac - other.frac))
+        return lo >= self.min_mantissa and hi <= self.max_mantissa
+
     def _mantissas_float(self, x: np.ndarray) -> np.ndarray:
         scaled = x * math.ldexp(1.0, self.frac)  # exact: a power-of-two scaling
         return self._overflow_float(_round_float(scaled, self.rounding))
