@@ -305,9 +305,10 @@ def compile_project(
     """Compile (or reuse) the C simulation library of the project in ``project_dir``.
 
     Flags: ``-std=c++14 -O2 -fPIC -fvisibility=hidden -Wall -Wextra`` and ``-isystem <ap_types>``
-    (only the bridge's three ``extern "C"`` functions are exported).  The translation units compile in parallel and link with ``-shared``: the firmware, the bridge,
-    and every weights header with at least :data:`SPLIT_ENTRIES` numbers on its own (parsing
-    the numbers is what takes g++ time; a weights header needs no ap_types headers).
+    (only the bridge's three ``extern "C"`` functions are exported).  The translation units
+    compile in parallel and link with ``-shared``: the firmware, the bridge, and every weights
+    header with at least :data:`SPLIT_ENTRIES` numbers on its own (parsing the numbers is what
+    takes g++ time; a weights header needs no ap_types headers).
     ``extra_flags`` are appended (e.g. ``("-DFA_TYPED_ROMS",)`` to compile the HLS ROM form).
     Raises :class:`HeadersNotFoundError` or :class:`CompilationError` (with g++'s stderr).
     """
