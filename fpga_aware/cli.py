@@ -1,6 +1,20 @@
-"""The ``fpga-aware`` command line: export, estimate and demo.
+"""The ``fpga-aware`` command line (also ``python -m fpga_aware``).
 
-Errors are reported as one readable line on stderr with a non-zero exit status.
+Commands::
+
+    fpga-aware export   MODEL --out DIR [--verify N]   write the HLS project (and check emulator == csim)
+    fpga-aware estimate MODEL [--json]                 print the estimated FPGA cost table
+    fpga-aware report   DIR [--json] [--compare MODEL] print a synthesis report (beside our estimate)
+    fpga-aware build    DIR [--csim --no-synth --cosim --export --tool T]   run Vitis/Vivado HLS
+    fpga-aware run      RECIPE [--epochs N --out DIR]  run a recipe (recipes/*.yaml; --list shows them)
+    fpga-aware profile  MODEL [--data ...] [--out fig.png]   weights/activations vs their fixed-point types
+    fpga-aware demo     [--out DIR]                    the offline three-phase digits demo
+
+MODEL is a ``.h5``/``.keras`` file, a SavedModel folder, or ``model.json --weights weights.h5``;
+QKeras layers load without extra flags.  Every command has ``--help``.  Errors (a missing file,
+a bad precision, an unknown part, an unsupported layer, a failed HLS run...) are printed as one
+line on stderr, ``fpga-aware <command>: error: ...``, with exit status 2 (1 when a check that
+ran finds a difference, e.g. emulator vs C simulation).
 """
 
 from __future__ import annotations
@@ -8,12 +22,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+#: Longest error message printed (the rest is cut with "...").
+MAX_ERROR_CHARS = 600
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``prog: error: message (see prog --help)``."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ============================================================================ shared options
 def _firmware_options(args) -> dict:
     options = {"precision": args.precision, "reuse_factor": args.reuse_factor, "strategy": args.strategy,
                "clock_period": args.clock_period, "project_name": args.project_name}
@@ -22,28 +48,39 @@ def _firmware_options(args) -> dict:
         if not path.exists():
             raise FileNotFoundError(f"config file {args.config!r} does not exist")
         text = path.read_text()
-        if path.suffix in (".yml", ".yaml"):
-            import yaml
+        try:
+            if path.suffix in (".yml", ".yaml"):
+                import yaml
 
-            layer_config = yaml.safe_load(text)
-        else:
-            layer_config = json.loads(text)
+                layer_config = yaml.safe_load(text)
+            else:
+                layer_config = json.loads(text)
+        except Exception as err:  # noqa: BLE001 - yaml/json syntax errors
+            raise ValueError(f"config file {args.config!r} cannot be parsed: {' '.join(str(err).split())}") from None
         options["layer_config"] = layer_config.get("layer_config", layer_config) if isinstance(layer_config, dict) else layer_config
     return options
+
+
+def _add_firmware_arguments(parser: argparse.ArgumentParser, *, part_default: str | None = "xcu250-figd2104-2L-e",
+                            clock_default: float | None = 5.0) -> None:
+    part_help = f"FPGA part (default: {part_default})" if part_default else "FPGA part (default: the report's part)"
+    parser.add_argument("--part", default=part_default, help=part_help)
+    parser.add_argument("--precision", default="ap_fixed<16,6>", help="default fixed-point type (default: %(default)s)")
+    parser.add_argument("--reuse-factor", type=int, default=1, help="default reuse factor (default: 1)")
+    parser.add_argument("--strategy", default="latency", help="latency or resource (default: latency)")
+    clock_help = "clock period in ns (default: %(default)s)" if clock_default else "clock period in ns (default: the report's target clock)"
+    parser.add_argument("--clock-period", type=float, default=clock_default, help=clock_help)
+    parser.add_argument("--project-name", default="myproject", help="HLS project/top function name")
+    parser.add_argument("--config", help="per-layer options as YAML or JSON: {layer: {precision:, reuse_factor:, strategy:}}")
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model file: .h5, .keras, a SavedModel folder, or model.json (with --weights)")
     parser.add_argument("--weights", help="weights .h5 for a model.json architecture")
-    parser.add_argument("--part", default="xcu250-figd2104-2L-e", help="FPGA part (default: %(default)s)")
-    parser.add_argument("--precision", default="ap_fixed<16,6>", help="default fixed-point type (default: %(default)s)")
-    parser.add_argument("--reuse-factor", type=int, default=1, help="default reuse factor (default: 1)")
-    parser.add_argument("--strategy", default="latency", help="latency or resource (default: latency)")
-    parser.add_argument("--clock-period", type=float, default=5.0, help="clock period in ns (default: 5)")
-    parser.add_argument("--project-name", default="myproject", help="HLS project/top function name")
-    parser.add_argument("--config", help="per-layer options as YAML or JSON: {layer: {precision:, reuse_factor:, strategy:}}")
+    _add_firmware_arguments(parser)
 
 
+# ============================================================================ commands
 def _cmd_export(args) -> int:
     from .firmware import to_firmware
     from .model_io import load_model
@@ -70,6 +107,129 @@ def _cmd_estimate(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .reports import compare, read_report
+
+    report = read_report(args.dir, vivado_report=args.vivado_report)
+    comparison = None
+    if args.compare:
+        from .firmware import estimate
+        from .model_io import load_model
+        from .parts import UnknownPartError, get_part
+
+        part = args.part or report.part
+        if not part:
+            raise ValueError(f"the report {report.source.name} names no part: pass --part")
+        if args.part is None:
+            try:
+                get_part(part)
+            except UnknownPartError:
+                raise ValueError(f"the report's part {part!r} is not in the parts catalogue: pass --part") from None
+        options = _firmware_options(args)
+        if options["clock_period"] is None:
+            options["clock_period"] = report.target_clock_ns or 5.0
+        comparison = compare(estimate(load_model(args.compare, args.weights), part, **options), report)
+    elif args.weights:
+        raise ValueError("--weights is only used with --compare MODEL")
+    if args.json:
+        data = report.to_dict()
+        print(json.dumps({"report": data, "comparison": comparison.to_dict()} if comparison else data,
+                         indent=2, default=str))
+    else:
+        print(report)
+        if comparison is not None:
+            print()
+            print(comparison)
+    return 0
+
+
+def _cmd_build(args) -> int:
+    from .synthesis import run_hls
+
+    result = run_hls(args.dir, csim=args.csim, synth=not args.no_synth, cosim=args.cosim, export=args.export,
+                     tool=args.tool, timeout=args.timeout, validation=args.validation)
+    steps = [name for name, on in result.steps.items() if on and name != "reset"]
+    if args.json:
+        print(json.dumps({"project_dir": str(result.project_dir), "tool": str(result.tool), "steps": steps,
+                          "returncode": result.returncode, "log": str(result.log_path),
+                          "elapsed_s": round(result.elapsed_s, 3), "errors": result.errors,
+                          "report": result.report.to_dict() if result.report else None}, indent=2, default=str))
+        return 0
+    print(f"{result.tool.name} ran {', '.join(steps)} in {result.project_dir} "
+          f"({result.elapsed_s:.1f} s; log: {result.log_path})")
+    for line in result.errors:
+        print(f"warning: the log has {line}")
+    if result.report is not None:
+        print(result.report)
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from .recipes import list_recipes, load_recipe, run_recipe, summary_markdown
+
+    if args.list:
+        for path in list_recipes():
+            recipe = load_recipe(path)
+            print(f"{path.stem:24s} {' '.join(recipe.description.split())[:100]}")
+        return 0
+    if not args.recipe:
+        raise ValueError("give a recipe (a YAML file or a name from `fpga-aware run --list`)")
+    recipe = load_recipe(args.recipe)
+    out = args.out or f"{recipe.name}_output"
+    result = run_recipe(recipe, out, epochs=args.epochs)
+    if args.json:
+        print((Path(out) / "summary.json").read_text())
+    else:
+        print(summary_markdown(result))
+    bad = [f.name for f in result.firmware if f.emulator_csim_mismatches]
+    return 1 if bad else 0
+
+
+def _profile_inputs(args, n_inputs: int):
+    import numpy as np
+
+    source = args.data
+    if source == "random":
+        return np.random.default_rng(args.seed).standard_normal((args.samples, n_inputs)), f"{args.samples} N(0,1) samples"
+    if source.endswith(".npy"):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"input file {source!r} does not exist")
+        x = np.load(path)
+        return x[: args.samples], f"{min(len(x), args.samples)} samples of {path.name}"
+    from .recipes import DATA_SOURCES, load_data
+
+    if source not in DATA_SOURCES:
+        raise ValueError(f"--data {source!r} is not 'random', a .npy file, or one of {list(DATA_SOURCES)}")
+    data = load_data(source)
+    return data.x_test[: args.samples], f"{min(len(data.x_test), args.samples)} {source} test samples"
+
+
+def _cmd_profile(args) -> int:
+    from .firmware import to_firmware
+    from .model_io import load_model
+    from .profiling import profile
+
+    if args.out and Path(args.out).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"--out {args.out!r}: the figure must be a .png, .pdf or .svg file")
+    model = load_model(args.model, args.weights)
+    firmware = to_firmware(model, args.part, **_firmware_options(args))
+    x, what = _profile_inputs(args, firmware.ir.n_inputs)
+    result = profile(model, x, firmware)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(f"profile on {what}")
+        print(result)
+    if args.out:
+        fig = result.figure(args.which)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.out, dpi=100)
+        if not args.json:
+            print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -78,44 +238,139 @@ def _cmd_demo(args) -> int:
     return 0 if result.emulator_csim_mismatches == 0 else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fpga-aware", description="FPGA-aware training and firmware export")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    sub = parser.add_subparsers(dest="command", required=True)
+# ============================================================================ parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
 
-    export = sub.add_parser("export", help="write the HLS project of a model")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fpga-aware", description="FPGA-aware training and firmware export",
+                     epilog="Run `fpga-aware COMMAND --help` for the options of a command.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    export = sub.add_parser("export", help="write the HLS project of a model",
+                            description="Convert a model and write its HLS project.")
     _add_model_arguments(export)
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--overwrite", action="store_true", help="replace an existing fpga_aware project there")
-    export.add_argument("--verify", type=int, default=0, metavar="N",
+    export.add_argument("--verify", type=_positive_int, default=0, metavar="N",
                         help="also compile and check emulator = C simulation on N random inputs")
     export.set_defaults(func=_cmd_export)
 
-    est = sub.add_parser("estimate", help="print the estimated FPGA cost table")
+    est = sub.add_parser("estimate", help="print the estimated FPGA cost table",
+                         description="Estimate DSP, LUT, FF, BRAM, latency and II of a model's firmware.")
     _add_model_arguments(est)
     est.add_argument("--json", action="store_true", help="print the report as JSON")
     est.set_defaults(func=_cmd_estimate)
 
-    demo = sub.add_parser("demo", help="train on bundled digits, export and verify (offline)")
+    rep = sub.add_parser("report", help="print a synthesis report (and compare it with our estimate)",
+                         description="Read the Vivado/Vitis HLS C-synthesis report of a project folder (or a "
+                                     "report file) and, if present, vivado_synth.rpt.")
+    rep.add_argument("dir", help="HLS project folder, <name>_prj, solution folder, report folder or report file")
+    rep.add_argument("--json", action="store_true", help="print as JSON")
+    rep.add_argument("--vivado-report", help="Vivado utilization report (default: vivado_synth.rpt if present)")
+    rep.add_argument("--compare", metavar="MODEL",
+                     help="also estimate MODEL (.h5, .keras, SavedModel, model.json with --weights) and print "
+                          "estimate vs synthesis")
+    rep.add_argument("--weights", help="weights .h5 for a model.json given to --compare")
+    _add_firmware_arguments(rep, part_default=None, clock_default=None)
+    rep.set_defaults(func=_cmd_report)
+
+    build = sub.add_parser("build", help="run Vitis HLS / Vivado HLS on a written project",
+                           description="Run build_prj.tcl of a project written by `export` with Vitis HLS "
+                                       "(or Vivado HLS): synthesis by default; the tool's output goes to "
+                                       "DIR/build.log.")
+    build.add_argument("dir", help="project folder written by `fpga-aware export`")
+    build.add_argument("--csim", action="store_true", help="run the HLS C simulation")
+    build.add_argument("--no-synth", action="store_true", help="skip C synthesis")
+    build.add_argument("--cosim", action="store_true", help="run C/RTL co-simulation (needs synthesis)")
+    build.add_argument("--validation", action="store_true", help="compare the csim and cosim outputs")
+    build.add_argument("--export", action="store_true", help="export the IP (needs synthesis)")
+    build.add_argument("--tool", help="HLS executable: a path or a name on PATH (default: vitis_hls, else vivado_hls)")
+    build.add_argument("--timeout", type=float, help="stop the tool after this many seconds")
+    build.add_argument("--json", action="store_true", help="print the result as JSON")
+    build.set_defaults(func=_cmd_build)
+
+    run = sub.add_parser("run", help="run a recipe (the tutorial's parts: recipes/*.yaml)",
+                         description="Run a recipe: train/prune/quantize, estimate, export and verify, as the "
+                                     "YAML file says; writes summary.md, summary.json, model.h5 and the firmware.")
+    run.add_argument("recipe", nargs="?", help="a recipe YAML file or the name of a shipped recipe (e.g. part3_pruning)")
+    run.add_argument("--epochs", type=_positive_int, help="epochs of every training step (reduced runs)")
+    run.add_argument("--out", help="output folder (default: <recipe name>_output)")
+    run.add_argument("--json", action="store_true", help="print summary.json instead of summary.md")
+    run.add_argument("--list", action="store_true", help="list the shipped recipes")
+    run.set_defaults(func=_cmd_run)
+
+    prof = sub.add_parser("profile", help="profile weights and activations against their fixed-point types",
+                          description="Numerical profile of a model: the range of every weight, bias and "
+                                      "activation, overflows and suggested integer bits; --out draws box plots.")
+    _add_model_arguments(prof)
+    prof.add_argument("--data", default="random",
+                      help="inputs: 'random' (N(0,1), default), an .npy file, or digits/fashion_mnist/jets test data")
+    prof.add_argument("--samples", type=_positive_int, default=1000, help="number of inputs (default: 1000)")
+    prof.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    prof.add_argument("--out", help="write the figure (.png, .pdf or .svg)")
+    prof.add_argument("--which", default="all", choices=("all", "weights", "activations"), help="panels of the figure")
+    prof.add_argument("--json", action="store_true", help="print the profile as JSON")
+    prof.set_defaults(func=_cmd_profile)
+
+    demo = sub.add_parser("demo", help="train on bundled digits, export and verify (offline)",
+                          description="The offline three-phase demo: float training, pruning, 6-bit "
+                                      "quantization-aware fine-tuning; export and emulator = C simulation check.")
     demo.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-    demo.add_argument("--epochs", type=int, default=20, help="float training epochs")
-    demo.add_argument("--prune-epochs", type=int, default=15, help="pruning epochs")
-    demo.add_argument("--finetune-epochs", type=int, default=10, help="quantization-aware fine-tuning epochs")
+    demo.add_argument("--epochs", type=_positive_int, default=20, help="float training epochs")
+    demo.add_argument("--prune-epochs", type=_positive_int, default=15, help="pruning epochs")
+    demo.add_argument("--finetune-epochs", type=_positive_int, default=10, help="quantization-aware fine-tuning epochs")
     demo.set_defaults(func=_cmd_demo)
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    from .synthesis import SynthesisError
+
+    text = str(err)
+    if isinstance(err, SynthesisError):
+        # the message ends with the log's tail; the log path says where to read it
+        text = text.split("; last lines of", 1)[0].splitlines()[0]
+        if err.log_path is not None and str(err.log_path) not in text:
+            text += f" (log: {err.log_path})"
+    elif isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        text = err.args[0]
+    text = " ".join(text.split()) or type(err).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "demo" else logging.WARNING,
-                        format="%(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2, already printed): return, not raise
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    verbose = args.verbose or args.command in ("demo", "run")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     try:
         import fpga_aware  # noqa: F401  (tf-keras before TensorFlow)
+        from .reports import ReportError
 
-        return args.func(args)
-    except (ValueError, OSError, KeyError, RuntimeError) as err:
-        print(f"fpga-aware {args.command}: error: {err}", file=sys.stderr)
+        errors = (ValueError, OSError, KeyError, RuntimeError, ReportError, ImportError)
+    except ImportError as err:  # the Keras stack itself is broken (e.g. Keras 3 already loaded)
+        print(f"fpga-aware {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    try:
+        return args.func(args)
+    except errors as err:
+        print(f"fpga-aware {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fpga-aware {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
