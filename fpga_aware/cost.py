@@ -479,10 +479,11 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         for level in range(_log2_ceil(max_terms)):
             sched.chain(_adder_ns(wa), _tree_live(terms, level) * wa)
     else:
-        # Shared multipliers: ceil(n_mult / R) of them, ceil(nnz / R) terms per cycle.
+        # Shared multipliers: the firmware multiplies every stored term (weights are read, not
+        # constant), ceil(nnz / R) per cycle -- none at all when every weight is +-2**k (shifts).
         ww = layer.weight_type.width
-        slots = -(-n_mult // R) if n_mult else 0
         term_slots = -(-nnz // R) if nnz else 0
+        slots = 0 if layer.uses_shifts else term_slots
         on_dsp = bool(_needs_dsp(wx, ww))
         if slots and on_dsp:
             n_dsp_mult = slots
