@@ -337,6 +337,22 @@ def test_cache_skips_unchanged_and_rebuilds_changed(tmp_path):
     _assert_same(changed.predict(x), first.predict(x), "the first build")
 
 
+def test_large_weight_headers_compile_as_their_own_units(build, tmp_path, monkeypatch):
+    """The parallel build (weights headers as separate translation units) computes the same."""
+    from fpga_aware import csim
+
+    ir, path, library = build(mlp_ir)
+    monkeypatch.setattr(csim, "SPLIT_ENTRIES", 100)
+    monkeypatch.setattr(csim, "SPLIT_MIN_CPUS", 1)
+    plan = csim._plan(path, tmp_path, (), find_ap_types(), csim._compiler())
+    split = sorted(unit.object_name for unit in plan.units if unit.object_name.startswith("weights_"))
+    assert split == ["weights_fc1.o", "weights_fc2.o", "weights_fc3.o", "weights_fc4.o", "weights_softmax.o"]
+    split_library = compile_project(path, cache_dir=tmp_path)
+    assert split_library.path != library.path and split_library.warnings == ""
+    x = _inputs(ir, seed=8)
+    _assert_same(split_library.predict(x), library.predict(x), "the single-unit build")
+
+
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
     from fpga_aware import csim
 
