@@ -148,6 +148,10 @@ def shifts_modes_ir(seed: int = 3) -> ModelIR:
                          reuse=50, sparsity=0.2))
     layers.append(_dense(rng, "p3", 4, 6, big, sym, w_t=P("ap_ufixed<6,2>"), acc_t=P("ap_fixed<10,9,AP_RND,AP_SAT>"),
                          reuse=1, pow2=True, sparsity=0.0))
+    # accumulator with negative integer bits rounded to an integer type: the rounding bit lies
+    # above the accumulator's MSB (ap_types asserts on a plain conversion; fa::convert widens)
+    layers.append(_dense(rng, "q", 6, 4, sym, P("ap_fixed<2,2,AP_RND>"), w_t=P("ap_fixed<6,-3>"),
+                         acc_t=P("ap_fixed<17,-1>"), sparsity=0.3))
     return ModelIR("shifts", layers)
 
 
