@@ -278,10 +278,16 @@ def _dense_term_by_term(layer: DenseLayer, x: np.ndarray, bias: np.ndarray, prod
     acc_t = layer.accum_type
     acc = np.repeat(bias[None, :], x.shape[0], axis=0)
     outs, ins, w = layer.terms()
+    xs = _wide_operands(x, layer.input_type, layer.weight_type)
     for o, i, wv in zip(outs, ins, w):
-        product = acc_t.requantize(x[:, i] * int(wv), prod_frac)
+        product = acc_t.requantize(xs[:, i] * int(wv), prod_frac).astype(np.int64)
         acc[:, o] = acc_t.apply_overflow(acc[:, o] + product)
     return acc
+
+
+def _wide_operands(x: np.ndarray, x_type: FixedType, w_type: FixedType) -> np.ndarray:
+    """``x`` as Python ints when a product with a ``w_type`` value may not fit in int64."""
+    return x.astype(object) if x_type.width + w_type.width > 62 else x
 
 
 # ---------------------------------------------------------------------- activations
@@ -309,7 +315,8 @@ def _softmax(layer: SoftmaxLayer, x: np.ndarray) -> np.ndarray:
 
 def _scale_shift(layer: ScaleShiftLayer, x: np.ndarray) -> np.ndarray:
     acc_t = layer.accum_type
-    product = acc_t.requantize(x * layer.scale[None, :], layer.input_type.frac + layer.scale_type.frac)
+    xs = _wide_operands(x, layer.input_type, layer.scale_type)
+    product = acc_t.requantize(xs * layer.scale[None, :], layer.input_type.frac + layer.scale_type.frac).astype(np.int64)
     shift = acc_t.requantize(layer.shift, layer.shift_type.frac)
     acc = acc_t.apply_overflow(product + shift[None, :])
     return layer.result_type.requantize(acc, acc_t.frac)

@@ -48,7 +48,8 @@ __all__ = [
     "parse_precision",
 ]
 
-#: Largest width supported: products and sums of mantissas must stay exact in int64.
+#: Largest width supported: every *value* and accumulator fits an int64 mantissa.  Products
+#: of two wide values can exceed 63 bits; the emulator then computes them with Python ints.
 MAX_WIDTH = 62
 
 
@@ -223,7 +224,9 @@ class FixedType:
         ``mantissa`` is an integer array of the *source* values (any width that fits
         int64).  Returns the mantissas of this type.
         """
-        m = np.asarray(mantissa, dtype=np.int64)
+        m = np.asarray(mantissa)
+        if m.dtype != object:  # object arrays (Python ints) carry products wider than 63 bits
+            m = m.astype(np.int64, copy=False)
         shift = frac - self.frac
         if shift > 0:
             q = _shift_right_rounded(m, shift, self.rounding)
@@ -255,7 +258,7 @@ class FixedType:
         if q.size == 0 or (q.min() >= lo and q.max() <= hi):
             return q
         if self.overflow == Overflow.WRAP:
-            return ((q - lo) & ((np.int64(1) << self.width) - 1)) + lo
+            return ((q - lo) & ((1 << self.width) - 1)) + lo
         if self.overflow == Overflow.SAT:
             return np.clip(q, lo, hi)
         if self.overflow == Overflow.SAT_ZERO:
@@ -308,7 +311,7 @@ def _shift_right_rounded(m: np.ndarray, shift: int, rounding: Rounding) -> np.nd
     """``m / 2**shift`` rounded to an integer with an ap_fixed rounding mode (exact int64 arithmetic)."""
     if shift >= 63:  # |m| < 2**62 <= 2**(shift-1): |value| < 1/2
         return np.where(m < 0, np.int64(-1), np.int64(0)) if rounding == Rounding.TRN else np.zeros_like(m)
-    half = np.int64(1) << (shift - 1)
+    half = 1 << (shift - 1)
     if rounding == Rounding.TRN:
         return m >> shift
     if rounding == Rounding.RND:  # ties toward +inf
