@@ -184,9 +184,7 @@ def _dense_plan(layer: DenseLayer) -> "_Plan | None":
         return None
     weights = layer.weight_type.to_float(layer.weights)
     bias = acc_t.to_float(acc_t.requantize(layer.bias, layer.bias_type.frac))
-    from .parser import exact_accumulator  # the parser's no-overflow rule
-
-    needed = exact_accumulator(layer.weights, layer.weight_type.frac, layer.bias, layer.bias_type.frac, layer.input_type)
+    needed = layer.lossless_accumulator()
     accum_wraps = not acc_t.contains(needed)
 
     def dense(x: np.ndarray) -> np.ndarray:
@@ -254,10 +252,7 @@ def _accum_is_lossless(layer: DenseLayer) -> bool:
         return False
     if a.overflow == Overflow.WRAP:
         return True
-    from .parser import exact_accumulator  # local: the bound is the parser's rule
-
-    needed = exact_accumulator(layer.weights, layer.weight_type.frac, layer.bias, layer.bias_type.frac, layer.input_type)
-    return a.contains(needed)
+    return a.contains(layer.lossless_accumulator())
 
 
 def _dense(layer: DenseLayer, x: np.ndarray) -> np.ndarray:

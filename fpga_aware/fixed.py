@@ -458,4 +458,37 @@ def exact_type_for_values(values, **modes) -> FixedType:
     return smallest_type_for(int(mantissas.min()), int(mantissas.max()), frac, **modes)
 
 
-__all__ += ["smallest_type_for", "exact_type_for_values"]
+__all__ += ["smallest_type_for", "exact_type_for_values", "exact_accumulator"]
+
+
+def _mantissa_bounds(weights: np.ndarray, x_type: FixedType) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output min and max of sum_i w[i,o] * x[i] over all x in the input type (in mantissa units)."""
+    w = weights.astype(object) if _needs_object(weights, x_type) else weights
+    lo, hi = x_type.min_mantissa, x_type.max_mantissa
+    a, b = w * lo, w * hi
+    upper = np.maximum(a, b).sum(axis=0)
+    lower = np.minimum(a, b).sum(axis=0)
+    return lower, upper
+
+
+def _needs_object(weights: np.ndarray, x_type: FixedType) -> bool:
+    w_bits = int(np.abs(weights).max(initial=0)).bit_length()
+    return w_bits + x_type.width + int(weights.shape[0]).bit_length() >= 62
+
+
+def exact_accumulator(weights: np.ndarray, w_frac: int, bias: np.ndarray, b_frac: int, x_type: FixedType) -> FixedType:
+    """The narrowest accumulator that holds every partial result exactly, for these weights.
+
+    Fractional bits ``max(x.frac + w.frac, b.frac)``; the range covers the extreme sums of the
+    nonzero products over the whole input type plus the bias.
+    """
+    frac = max(x_type.frac + w_frac, b_frac)
+    lower, upper = _mantissa_bounds(weights, x_type)
+    prod_shift = frac - (x_type.frac + w_frac)
+    bias_shift = frac - b_frac
+    b = bias.astype(object)
+    lower = [int(v) << prod_shift for v in np.atleast_1d(lower)]
+    upper = [int(v) << prod_shift for v in np.atleast_1d(upper)]
+    low = min(min(lo + (int(bb) << bias_shift), int(bb) << bias_shift, 0) for lo, bb in zip(lower, b))
+    high = max(max(hi + (int(bb) << bias_shift), int(bb) << bias_shift, 0) for hi, bb in zip(upper, b))
+    return smallest_type_for(low, high, frac)

@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .fixed import FixedType
+from .fixed import FixedType, exact_accumulator
 
 __all__ = [
     "Strategy",
@@ -146,6 +146,10 @@ class DenseLayer(Layer):
     @property
     def ii(self) -> int:
         return self.reuse_factor
+
+    def lossless_accumulator(self) -> FixedType:
+        """The narrowest accumulator holding every partial sum of these weights exactly."""
+        return exact_accumulator(self.weights, self.weight_type.frac, self.bias, self.bias_type.frac, self.input_type)
 
     def weight_values(self) -> np.ndarray:
         return self.weight_type.to_float(self.weights)

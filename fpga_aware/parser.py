@@ -17,7 +17,7 @@ Default types (each overridable per layer through ``layer_config``):
   so the layer's configured ``result`` type applies there; the pre-activation sum stays exact in
   the accumulator type (no wrap-around before the ReLU, unlike hls4ml's default);
 * accumulator: the narrowest type that cannot overflow for *these* nonzero weights and the
-  input type (see :func:`exact_accumulator`);
+  input type (see :func:`fpga_aware.fixed.exact_accumulator`);
 * activations: quantizer type for QActivation, ``precision`` otherwise (linear keeps its input).
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from ._stack import keras
 from .config import ConfigError, FirmwareConfig, LayerConfig
-from .fixed import FixedType, PrecisionError, smallest_type_for
+from .fixed import FixedType, PrecisionError, exact_accumulator
 from .ir import (
     ActivationLayer,
     DenseLayer,
@@ -303,39 +303,6 @@ def _fold_batch_norms(pending: list) -> list:
 
 
 # ---------------------------------------------------------------------------- types
-def _mantissa_bounds(weights: np.ndarray, x_type: FixedType) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output min and max of sum_i w[i,o] * x[i] over all x in the input type (in mantissa units)."""
-    w = weights.astype(object) if _needs_object(weights, x_type) else weights
-    lo, hi = x_type.min_mantissa, x_type.max_mantissa
-    a, b = w * lo, w * hi
-    upper = np.maximum(a, b).sum(axis=0)
-    lower = np.minimum(a, b).sum(axis=0)
-    return lower, upper
-
-
-def _needs_object(weights: np.ndarray, x_type: FixedType) -> bool:
-    w_bits = int(np.abs(weights).max(initial=0)).bit_length()
-    return w_bits + x_type.width + int(weights.shape[0]).bit_length() >= 62
-
-
-def exact_accumulator(weights: np.ndarray, w_frac: int, bias: np.ndarray, b_frac: int, x_type: FixedType) -> FixedType:
-    """The narrowest accumulator that holds every partial result exactly, for these weights.
-
-    Fractional bits ``max(x.frac + w.frac, b.frac)``; the range covers the extreme sums of the
-    nonzero products over the whole input type plus the bias.
-    """
-    frac = max(x_type.frac + w_frac, b_frac)
-    lower, upper = _mantissa_bounds(weights, x_type)
-    prod_shift = frac - (x_type.frac + w_frac)
-    bias_shift = frac - b_frac
-    b = bias.astype(object)
-    lower = [int(v) << prod_shift for v in np.atleast_1d(lower)]
-    upper = [int(v) << prod_shift for v in np.atleast_1d(upper)]
-    low = min(min(lo + (int(bb) << bias_shift), int(bb) << bias_shift, 0) for lo, bb in zip(lower, b))
-    high = max(max(hi + (int(bb) << bias_shift), int(bb) << bias_shift, 0) for hi, bb in zip(upper, b))
-    return smallest_type_for(low, high, frac)
-
-
 def _quantize(values: np.ndarray, t: FixedType, where: str) -> np.ndarray:
     try:
         return t.from_float(values)
