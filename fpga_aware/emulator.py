@@ -223,10 +223,13 @@ def _activation_plan(layer: ActivationLayer) -> "_Plan | None":
 def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
     exp_of = _table_reader(layer.exp_table, layer.diff_type)
     inv_of = _table_reader(layer.inv_table, layer.sum_type)
-    diff_t, result_t = layer.diff_type, layer.result_type
+    result_t = layer.result_type
+    diff_t, input_t = layer.diff_type, layer.input_type
+    if not (diff_t.signed and diff_t.frac == input_t.frac and diff_t.width > input_t.width):
+        return None  # x - max(x) might not be exact in diff_t: take the integer path
 
     def softmax(x: np.ndarray) -> np.ndarray:
-        e = exp_of(diff_t.round_values(x - x.max(axis=1, keepdims=True)))
+        e = exp_of(x - x.max(axis=1, keepdims=True))  # diff_t is one bit wider: exact
         s = e.sum(axis=1)  # exact: sum_t holds every sum (built so by the parser)
         return result_t.round_values(e * inv_of(s)[:, None])
 

@@ -194,7 +194,9 @@ class FixedType:
         Same semantics as :meth:`from_float` but without leaving float64: exact while the
         type is at most 53 bits wide.  The emulator's fast path is built on it.
         """
-        return self._mantissas_float(np.asarray(values, dtype=np.float64)) * math.ldexp(1.0, -self.frac)
+        mantissas = self._mantissas_float(np.asarray(values, dtype=np.float64))
+        mantissas *= math.ldexp(1.0, -self.frac)  # in place: a fresh array already
+        return mantissas
 
     def cast_values(self, values: np.ndarray, source: "FixedType") -> np.ndarray:
         """:meth:`round_values` for values known to be of type ``source``, skipping what cannot happen.
@@ -205,7 +207,9 @@ class FixedType:
         if self.contains(source):
             return values
         if self._range_contains(source):
-            return _round_float(values * math.ldexp(1.0, self.frac), self.rounding) * math.ldexp(1.0, -self.frac)
+            rounded = _round_float(values * math.ldexp(1.0, self.frac), self.rounding, in_place=True)
+            rounded *= math.ldexp(1.0, -self.frac)
+            return rounded
         return self.round_values(values)
 
     def _range_contains(self, other: "FixedType") -> bool:
@@ -215,8 +219,9 @@ class FixedType:
         return lo >= self.min_mantissa and hi <= self.max_mantissa
 
     def _mantissas_float(self, x: np.ndarray) -> np.ndarray:
+        """Rounded, overflow-handled mantissas as a fresh float64 array."""
         scaled = x * math.ldexp(1.0, self.frac)  # exact: a power-of-two scaling
-        return self._overflow_float(_round_float(scaled, self.rounding))
+        return self._overflow_float(_round_float(scaled, self.rounding, in_place=True))
 
     def requantize(self, mantissa, frac: int) -> np.ndarray:
         """Assign values held as mantissas with ``frac`` fractional bits to this type.
@@ -285,14 +290,18 @@ class FixedType:
 _FLOAT_INTEGRAL = 2.0**52  # float64 values at least this large are integers already
 
 
-def _round_float(scaled: np.ndarray, rounding: Rounding) -> np.ndarray:
-    """Round exactly-scaled float64 values to integers (as floats) with an ap_fixed rounding mode."""
+def _round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False) -> np.ndarray:
+    """Round exactly-scaled float64 values to integers (as floats) with an ap_fixed rounding mode.
+
+    ``in_place=True`` may overwrite ``scaled`` (a temporary of the caller's).
+    """
+    out = scaled if in_place and isinstance(scaled, np.ndarray) and scaled.ndim else None
     if rounding == Rounding.TRN:
-        return np.floor(scaled)
+        return np.floor(scaled, out=out)
     if rounding == Rounding.TRN_ZERO:
-        return np.trunc(scaled)
+        return np.trunc(scaled, out=out)
     if rounding == Rounding.RND_CONV:
-        return np.rint(scaled)  # IEEE round-half-even, exact
+        return np.rint(scaled, out=out)  # IEEE round-half-even, exact
     small = np.abs(scaled) < _FLOAT_INTEGRAL  # there, +-0.5 is exact
     if rounding == Rounding.RND:
         rounded = np.floor(scaled + 0.5)
