@@ -347,6 +347,15 @@ class _TrialRecorder(k.callbacks.Callback):
 class _FPGATunerMixin:
     """``run_trial`` for tf-keras models with FPGACost/Prune; shared by the three tuners."""
 
+    def __init__(self, hypermodel: Any, *, part: str = DEFAULT_PART, budget=None, objective=None,
+                 metric: str = "val_accuracy", export_options=None, prune_options=None,
+                 report_epoch: str = "last", model_seed: int | None = 0, **kwargs: Any):
+        objective = self._setup_fpga(part=part, budget=budget, objective=objective, metric=metric,
+                                     export_options=export_options, prune_options=prune_options,
+                                     report_epoch=report_epoch, model_seed=model_seed)
+        _check_executions(kwargs)
+        super().__init__(hypermodel, objective=objective, **kwargs)
+
     def _setup_fpga(
         self,
         *,
@@ -536,15 +545,6 @@ class FPGARandomSearch(_FPGATunerMixin, kt.RandomSearch):
     ``distribution_strategy``, ...).
     """
 
-    def __init__(self, hypermodel: Any, *, part: str = DEFAULT_PART, budget=None, objective=None,
-                 metric: str = "val_accuracy", export_options=None, prune_options=None,
-                 report_epoch: str = "last", model_seed: int | None = 0, **kwargs: Any):
-        objective = self._setup_fpga(part=part, budget=budget, objective=objective, metric=metric,
-                                     export_options=export_options, prune_options=prune_options,
-                                     report_epoch=report_epoch, model_seed=model_seed)
-        _check_executions(kwargs)
-        super().__init__(hypermodel, objective=objective, **kwargs)
-
 
 class FPGABayesianOptimization(_FPGATunerMixin, kt.BayesianOptimization):
     """keras-tuner ``BayesianOptimization`` with FPGACost/Prune per trial (arguments as :class:`FPGARandomSearch`).
@@ -552,15 +552,6 @@ class FPGABayesianOptimization(_FPGATunerMixin, kt.BayesianOptimization):
     With the hard objective an infeasible trial's ``-inf`` enters the Gaussian process as 0
     (keras-tuner maps non-finite scores to 0), i.e. as the worst accuracy.
     """
-
-    def __init__(self, hypermodel: Any, *, part: str = DEFAULT_PART, budget=None, objective=None,
-                 metric: str = "val_accuracy", export_options=None, prune_options=None,
-                 report_epoch: str = "last", model_seed: int | None = 0, **kwargs: Any):
-        objective = self._setup_fpga(part=part, budget=budget, objective=objective, metric=metric,
-                                     export_options=export_options, prune_options=prune_options,
-                                     report_epoch=report_epoch, model_seed=model_seed)
-        _check_executions(kwargs)
-        super().__init__(hypermodel, objective=objective, **kwargs)
 
 
 class FPGAHyperband(_FPGATunerMixin, kt.Hyperband):
@@ -571,15 +562,8 @@ class FPGAHyperband(_FPGATunerMixin, kt.Hyperband):
     the round's epochs.
     """
 
-    def __init__(self, hypermodel: Any, *, part: str = DEFAULT_PART, budget=None, objective=None,
-                 metric: str = "val_accuracy", export_options=None, prune_options=None,
-                 report_epoch: str = "last", model_seed: int | None = 0, max_trials: int | None = None,
-                 **kwargs: Any):
-        objective = self._setup_fpga(part=part, budget=budget, objective=objective, metric=metric,
-                                     export_options=export_options, prune_options=prune_options,
-                                     report_epoch=report_epoch, model_seed=model_seed)
-        _check_executions(kwargs)
-        super().__init__(hypermodel, objective=objective, **kwargs)
+    def __init__(self, hypermodel: Any, *, max_trials: int | None = None, **kwargs: Any):
+        super().__init__(hypermodel, **kwargs)
         if max_trials:
             self.oracle.max_trials = int(max_trials)
 
