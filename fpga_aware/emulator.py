@@ -214,7 +214,7 @@ def _activation_plan(layer: ActivationLayer) -> "_Plan | None":
     if layer.function == "linear":
         return lambda x: result_t.cast_values(x, input_t)
     if layer.function == "relu":
-        return lambda x: result_t.cast_values(np.maximum(x, 0.0), input_t)
+        return result_t.relu_values
     if layer.table is not None:
         return _table_reader(layer.table, layer.input_type)
     return None

@@ -198,6 +198,19 @@ class FixedType:
         mantissas *= math.ldexp(1.0, -self.frac)  # in place: a fresh array already
         return mantissas
 
+    def relu_values(self, values: np.ndarray) -> np.ndarray:
+        """``round_values(max(values, 0))`` with a single temporary.
+
+        Every rounding mode is monotone and maps 0 to 0, so rounding first and clamping at 0
+        afterwards gives the same values; only the upper bound can then overflow.
+        """
+        rounded = _round_float(values * math.ldexp(1.0, self.frac), self.rounding, in_place=True)
+        np.maximum(rounded, 0.0, out=rounded)
+        if rounded.size and rounded.max() > self.max_mantissa:
+            rounded = self._overflow_float(rounded)
+        rounded *= math.ldexp(1.0, -self.frac)
+        return rounded
+
     def cast_values(self, values: np.ndarray, source: "FixedType") -> np.ndarray:
         """:meth:`round_values` for values known to be of type ``source``, skipping what cannot happen.
 

@@ -69,3 +69,12 @@ def test_exact_type_for_values():
     t = exact_type_for_values([0.5, -0.25, 0.125, -1.0])
     assert np.all(t.represents([0.5, -0.25, 0.125, -1.0])) and t.cpp() == "ap_fixed<4,1>"
     assert exact_type_for_values([4.0, 8.0]).signed is False
+
+
+@pytest.mark.parametrize("rounding", list(Rounding))
+@pytest.mark.parametrize("overflow", list(Overflow))
+def test_relu_values_equals_rounding_the_clamped_values(rounding, overflow):
+    rng = np.random.default_rng(3)
+    values = rng.integers(-4000, 4000, 20000) / 256.0
+    for t in (FixedType(7, 3, True, rounding, overflow), FixedType(5, 2, False, rounding, overflow)):
+        np.testing.assert_array_equal(t.relu_values(values), t.round_values(np.maximum(values, 0.0)))
