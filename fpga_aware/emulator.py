@@ -172,7 +172,8 @@ def _plan(layer: Layer) -> "_Plan | None":
 
 
 def _dense_plan(layer: DenseLayer) -> "_Plan | None":
-    if not _accum_is_lossless(layer):
+    needed = layer.lossless_accumulator()
+    if not _accum_is_lossless(layer, needed):
         return None
     acc_t, result_t = layer.accum_type, layer.result_type
     x_max = max(abs(layer.input_type.min_mantissa), abs(layer.input_type.max_mantissa))
@@ -184,7 +185,6 @@ def _dense_plan(layer: DenseLayer) -> "_Plan | None":
         return None
     weights = layer.weight_type.to_float(layer.weights)
     bias = acc_t.to_float(acc_t.requantize(layer.bias, layer.bias_type.frac))
-    needed = layer.lossless_accumulator()
     accum_wraps = not acc_t.contains(needed)
 
     def dense(x: np.ndarray) -> np.ndarray:
@@ -248,14 +248,17 @@ def _matmul_exact(x: np.ndarray, w: np.ndarray, x_type: FixedType) -> np.ndarray
     return x @ w  # int64 matmul (no BLAS, still exact: the accumulator width bounds it)
 
 
-def _accum_is_lossless(layer: DenseLayer) -> bool:
-    """Products enter the accumulator unrounded and wrapping (modular) or provably no overflow."""
+def _accum_is_lossless(layer: DenseLayer, needed: FixedType | None = None) -> bool:
+    """Products enter the accumulator unrounded and wrapping (modular) or provably no overflow.
+
+    ``needed`` is ``layer.lossless_accumulator()`` when the caller has it already.
+    """
     a = layer.accum_type
     if a.frac < layer.input_type.frac + layer.weight_type.frac or a.frac < layer.bias_type.frac:
         return False
     if a.overflow == Overflow.WRAP:
         return True
-    return a.contains(layer.lossless_accumulator())
+    return a.contains(needed if needed is not None else layer.lossless_accumulator())
 
 
 def _dense(layer: DenseLayer, x: np.ndarray) -> np.ndarray:

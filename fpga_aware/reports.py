@@ -97,8 +97,35 @@ def _utilization(used: Resources, avail: Resources) -> dict[str, float | None]:
     return {k: _pct(getattr(used, k), getattr(avail, k)) for k in ("bram_18k", "dsp", "ff", "lut", "uram")}
 
 
+class _ResourceTotals:
+    """``dsp``, ``lut``, ``ff``, ``bram_18k`` and ``uram`` read from the report's used resources."""
+
+    def _counts(self) -> Resources:
+        raise NotImplementedError
+
+    @property
+    def dsp(self) -> int | None:
+        return self._counts().dsp
+
+    @property
+    def lut(self) -> int | None:
+        return self._counts().lut
+
+    @property
+    def ff(self) -> int | None:
+        return self._counts().ff
+
+    @property
+    def bram_18k(self) -> int | None:
+        return self._counts().bram_18k
+
+    @property
+    def uram(self) -> int | None:
+        return self._counts().uram
+
+
 @dataclass(frozen=True)
-class ImplementationReport:
+class ImplementationReport(_ResourceTotals):
     """What Vivado logic synthesis used (``report_utilization``), from ``vivado_synth.rpt``.
 
     ``bram_18k`` counts 18 Kb blocks (a RAMB36 tile counts as two).
@@ -111,25 +138,8 @@ class ImplementationReport:
     design_state: str | None = None
     tool_version: str | None = None
 
-    @property
-    def lut(self) -> int | None:
-        return self.used.lut
-
-    @property
-    def ff(self) -> int | None:
-        return self.used.ff
-
-    @property
-    def dsp(self) -> int | None:
-        return self.used.dsp
-
-    @property
-    def bram_18k(self) -> int | None:
-        return self.used.bram_18k
-
-    @property
-    def uram(self) -> int | None:
-        return self.used.uram
+    def _counts(self) -> Resources:
+        return self.used
 
     def utilization(self) -> dict[str, float | None]:
         return _utilization(self.used, self.available)
@@ -147,7 +157,7 @@ class ImplementationReport:
 
 
 @dataclass(frozen=True)
-class SynthesisReport:
+class SynthesisReport(_ResourceTotals):
     """The HLS C-synthesis results of the top function (plus Vivado's, when available).
 
     Latencies and intervals are in clock cycles; ``None`` where the tool could not determine
@@ -172,25 +182,8 @@ class SynthesisReport:
     implementation: ImplementationReport | None = None
 
     # -------------------------------------------------------------- conveniences
-    @property
-    def dsp(self) -> int | None:
-        return self.resources.dsp
-
-    @property
-    def lut(self) -> int | None:
-        return self.resources.lut
-
-    @property
-    def ff(self) -> int | None:
-        return self.resources.ff
-
-    @property
-    def bram_18k(self) -> int | None:
-        return self.resources.bram_18k
-
-    @property
-    def uram(self) -> int | None:
-        return self.resources.uram
+    def _counts(self) -> Resources:
+        return self.resources
 
     @property
     def latency_ns(self) -> float | None:
