@@ -75,6 +75,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .resources import MissingDataError, recipes_dir, shared_models_dir
+
 __all__ = [
     "RecipeError",
     "DataUnavailableError",
@@ -86,7 +88,6 @@ __all__ = [
     "FirmwareSpec",
     "Recipe",
     "RecipeResult",
-    "RECIPES_DIR",
     "DATA_SOURCES",
     "FASHION_MNIST_DIR",
     "list_recipes",
@@ -101,8 +102,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The recipes shipped with the repository (``recipes/`` beside the package).
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 DATA_SOURCES = ("digits", "fashion_mnist", "jets")
 #: Where Debian's ``dataset-fashion-mnist`` package puts its files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -526,7 +525,7 @@ def _parse_firmware(firmware: Any) -> list:
 
 def list_recipes(folder: str | os.PathLike | None = None) -> list[Path]:
     """The YAML files of ``folder`` (default: the shipped recipes), sorted."""
-    folder = Path(folder) if folder is not None else RECIPES_DIR
+    folder = Path(folder) if folder is not None else recipes_dir()
     return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
 
@@ -659,7 +658,10 @@ def _load_model(spec: ModelSpec, base: Path):
         return path if path.is_absolute() or path.exists() or not (base / path).exists() else base / path
 
     if spec.shared:
-        shared = Path(os.environ.get("FPGA_AWARE_SHARED", RECIPES_DIR.parent.parent / "shared")) / "models"
+        try:
+            shared = shared_models_dir()
+        except MissingDataError as err:
+            raise RecipeError(f"shared model {spec.shared!r}: {err}") from None
         arch, weights = shared / f"{spec.shared}.json", shared / f"{spec.shared}_weights.h5"
         if not arch.is_file():
             raise RecipeError(f"shared model {spec.shared!r} not found: {arch} does not exist")

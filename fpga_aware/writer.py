@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import jinja2
 import numpy as np
 
 from .config import FirmwareConfig
@@ -59,10 +60,10 @@ from .ir import (
     SoftmaxLayer,
     Strategy,
 )
+from .resources import template_root
 
 __all__ = [
     "MANIFEST_NAME",
-    "TEMPLATE_DIR",
     "OutputDirectoryError",
     "ProjectExistsError",
     "ProjectDefinitionError",
@@ -77,7 +78,6 @@ MANIFEST_NAME = "fpga_aware_project.json"
 MANIFEST_GENERATOR = "fpga_aware"
 MANIFEST_FORMAT = 1
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 #: g++ flags of the C simulation (also written into build_lib.sh).
 CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra")
@@ -247,16 +247,29 @@ def _tb_data(x: np.ndarray, n_inputs: int) -> str:
 
 # ------------------------------------------------------------------------------ templates
 def _environment():
-    import jinja2
-
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        loader=_ResourceLoader(template_root()),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
+
+
+class _ResourceLoader(jinja2.BaseLoader):
+    """Reads the shipped templates through :mod:`importlib.resources` (checkout, editable or wheel)."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def get_source(self, environment, template):
+        node = self.root
+        for part in template.split("/"):
+            node = node / part
+        if not node.is_file():
+            raise jinja2.TemplateNotFound(template)
+        return node.read_text(encoding="utf-8"), str(node), lambda: True
 
 
 def _version() -> str:
