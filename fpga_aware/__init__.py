@@ -2,61 +2,90 @@
 
 Importing this package guarantees the tf-keras (Keras 2) stack: it sets
 ``TF_USE_LEGACY_KERAS=1`` before TensorFlow loads, or raises :class:`KerasStackError` when
-Keras 3 is already active in the process.
+Keras 3 is already active in the process.  It does not import TensorFlow: the public names
+below are loaded on first use (PEP 562), so ``fpga-aware --help`` answers at once.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from ._stack import KerasStackError, ensure_legacy_keras
 
 ensure_legacy_keras()
 
-from .config import ConfigError, FirmwareConfig, LayerConfig, LayerPrecision  # noqa: E402
-from .emulator import InputShapeError  # noqa: E402
-from .firmware import Firmware, estimate, export, to_firmware  # noqa: E402
-from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision  # noqa: E402
-from .ir import Strategy  # noqa: E402
-from .parser import InvalidModelError, UnsupportedLayerError  # noqa: E402
-from .quantizers import UnsupportedQuantizerError  # noqa: E402
-from .callbacks import FPGACost  # noqa: E402
-from .pruning import Prune, prunable, strip  # noqa: E402
-from .quantization import quantize  # noqa: E402
-from .parts import UnknownPartError, get_part  # noqa: E402
-from .profiling import profile  # noqa: E402
-from .reports import ReportError, compare, read_report  # noqa: E402
-from .synthesis import SynthesisError, ToolNotFoundError  # noqa: E402
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConfigError",
-    "FPGACost",
-    "ReportError",
-    "SynthesisError",
-    "ToolNotFoundError",
-    "compare",
-    "profile",
-    "read_report",
-    "Prune",
-    "UnknownPartError",
-    "get_part",
-    "prunable",
-    "quantize",
-    "strip",
-    "Firmware",
-    "FirmwareConfig",
-    "FixedType",
-    "InputShapeError",
-    "InvalidModelError",
-    "KerasStackError",
-    "LayerConfig",
-    "LayerPrecision",
-    "Overflow",
-    "PrecisionError",
-    "Rounding",
-    "Strategy",
-    "UnsupportedLayerError",
-    "UnsupportedQuantizerError",
-    "estimate",
-    "export",
-    "parse_precision",
-    "to_firmware",
-]
+#: Public name -> the module that defines it (imported on first access).
+_PUBLIC = {
+    "ConfigError": "config",
+    "FirmwareConfig": "config",
+    "LayerConfig": "config",
+    "LayerPrecision": "config",
+    "InputShapeError": "emulator",
+    "Firmware": "firmware",
+    "estimate": "firmware",
+    "export": "firmware",
+    "to_firmware": "firmware",
+    "FixedType": "fixed",
+    "Overflow": "fixed",
+    "PrecisionError": "fixed",
+    "Rounding": "fixed",
+    "parse_precision": "fixed",
+    "Strategy": "ir",
+    "InvalidModelError": "parser",
+    "UnsupportedLayerError": "parser",
+    "UnsupportedQuantizerError": "quantizers",
+    "FPGACost": "callbacks",
+    "Prune": "pruning",
+    "prunable": "pruning",
+    "strip": "pruning",
+    "quantize": "quantization",
+    "UnknownPartError": "parts",
+    "get_part": "parts",
+    "profile": "profiling",
+    "ReportError": "reports",
+    "compare": "reports",
+    "read_report": "reports",
+    "SynthesisError": "synthesis",
+    "ToolNotFoundError": "synthesis",
+}
+
+#: Submodules reachable as attributes without an explicit import (``fpga_aware.tuner.search``).
+_SUBMODULES = ("tuner", "pareto", "recipes", "demo", "model_io", "csim", "cost", "emulator", "firmware",
+               "parser", "pruning", "quantization", "callbacks", "profiling", "reports", "synthesis", "writer")
+
+__all__ = sorted(["KerasStackError", *_PUBLIC])
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'fpga_aware' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC) | set(_SUBMODULES))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .callbacks import FPGACost
+    from .config import ConfigError, FirmwareConfig, LayerConfig, LayerPrecision
+    from .emulator import InputShapeError
+    from .firmware import Firmware, estimate, export, to_firmware
+    from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision
+    from .ir import Strategy
+    from .parser import InvalidModelError, UnsupportedLayerError
+    from .parts import UnknownPartError, get_part
+    from .profiling import profile
+    from .pruning import Prune, prunable, strip
+    from .quantization import quantize
+    from .quantizers import UnsupportedQuantizerError
+    from .reports import ReportError, compare, read_report
+    from .synthesis import SynthesisError, ToolNotFoundError

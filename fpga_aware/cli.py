@@ -249,13 +249,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log progress and show TensorFlow's start-up messages")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="log only warnings (no progress lines)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fpga-aware", description="FPGA-aware training and firmware export",
                      epilog="Run `fpga-aware COMMAND --help` for the options of a command.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    _add_verbosity(parser, default=False)
+    common = _Parser(add_help=False)  # -v/-q also after the command; SUPPRESS keeps a value given before it
+    _add_verbosity(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    export = sub.add_parser("export", help="write the HLS project of a model",
+    export = sub.add_parser("export", parents=[common], help="write the HLS project of a model",
                             description="Convert a model and write its HLS project.")
     _add_model_arguments(export)
     export.add_argument("--out", required=True, help="output folder")
@@ -264,13 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also compile and check emulator = C simulation on N random inputs")
     export.set_defaults(func=_cmd_export)
 
-    est = sub.add_parser("estimate", help="print the estimated FPGA cost table",
+    est = sub.add_parser("estimate", parents=[common], help="print the estimated FPGA cost table",
                          description="Estimate DSP, LUT, FF, BRAM, latency and II of a model's firmware.")
     _add_model_arguments(est)
     est.add_argument("--json", action="store_true", help="print the report as JSON")
     est.set_defaults(func=_cmd_estimate)
 
-    rep = sub.add_parser("report", help="print a synthesis report (and compare it with our estimate)",
+    rep = sub.add_parser("report", parents=[common], help="print a synthesis report (and compare it with our estimate)",
                          description="Read the Vivado/Vitis HLS C-synthesis report of a project folder (or a "
                                      "report file) and, if present, vivado_synth.rpt.")
     rep.add_argument("dir", help="HLS project folder, <name>_prj, solution folder, report folder or report file")
@@ -283,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_firmware_arguments(rep, part_default=None, clock_default=None)
     rep.set_defaults(func=_cmd_report)
 
-    build = sub.add_parser("build", help="run Vitis HLS / Vivado HLS on a written project",
+    build = sub.add_parser("build", parents=[common], help="run Vitis HLS / Vivado HLS on a written project",
                            description="Run build_prj.tcl of a project written by `export` with Vitis HLS "
                                        "(or Vivado HLS): synthesis by default; the tool's output goes to "
                                        "DIR/build.log.")
@@ -298,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print the result as JSON")
     build.set_defaults(func=_cmd_build)
 
-    run = sub.add_parser("run", help="run a recipe (the tutorial's parts: recipes/*.yaml)",
+    run = sub.add_parser("run", parents=[common], help="run a recipe (the tutorial's parts: recipes/*.yaml)",
                          description="Run a recipe: train/prune/quantize, estimate, export and verify, as the "
                                      "YAML file says; writes summary.md, summary.json, model.h5 and the firmware.")
     run.add_argument("recipe", nargs="?", help="a recipe YAML file or the name of a shipped recipe (e.g. part3_pruning)")
@@ -308,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="list the shipped recipes")
     run.set_defaults(func=_cmd_run)
 
-    prof = sub.add_parser("profile", help="profile weights and activations against their fixed-point types",
+    prof = sub.add_parser("profile", parents=[common], help="profile weights and activations against their fixed-point types",
                           description="Numerical profile of a model: the range of every weight, bias and "
                                       "activation, overflows and suggested integer bits; --out draws box plots.")
     _add_model_arguments(prof)
@@ -321,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--json", action="store_true", help="print the profile as JSON")
     prof.set_defaults(func=_cmd_profile)
 
-    demo = sub.add_parser("demo", help="train on bundled digits, export and verify (offline)",
+    demo = sub.add_parser("demo", parents=[common], help="train on bundled digits, export and verify (offline)",
                           description="The offline three-phase demo: float training, pruning, 6-bit "
                                       "quantization-aware fine-tuning; export and emulator = C simulation check.")
     demo.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
@@ -330,6 +339,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--finetune-epochs", type=_positive_int, default=10, help="quantization-aware fine-tuning epochs")
     demo.set_defaults(func=_cmd_demo)
     return parser
+
+
+#: The library's messages name Python calls and keywords; on the command line the same advice
+#: names the CLI's own flags and commands.  Longest phrases first.
+CLI_SPELLING = (
+    ("fpga_aware.synthesis.run_hls(..., synth=True)", "fpga-aware build DIR"),
+    ("pass tool='/path/to/vitis_hls'", "pass --tool /path/to/vitis_hls"),
+    ("firmware.write(output_dir)", "fpga-aware export MODEL --out DIR"),
+    ("Firmware.write()", "fpga-aware export"),
+    ("overwrite=True", "--overwrite"),
+)
+
+
+def _cli_spelling(text: str) -> str:
+    for python, cli in CLI_SPELLING:
+        text = text.replace(python, cli)
+    return text
 
 
 def _one_line(err: BaseException) -> str:
@@ -343,8 +369,26 @@ def _one_line(err: BaseException) -> str:
             text += f" (log: {err.log_path})"
     elif isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
         text = err.args[0]
-    text = " ".join(text.split()) or type(err).__name__
+    text = _cli_spelling(" ".join(text.split())) or type(err).__name__
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def _needs_tensorflow(args) -> bool:
+    """Whether the command loads a model or trains (``--help`` and usage errors never get here)."""
+    if args.command == "run":
+        return not args.list
+    if args.command == "report":
+        return bool(args.compare)
+    return args.command in ("export", "estimate", "profile", "demo")
+
+
+def _log_level(args) -> int:
+    if args.verbose:
+        return logging.INFO
+    if args.quiet:
+        return logging.WARNING
+    # long-running commands show their progress unless -q
+    return logging.INFO if args.command in ("demo", "run") else logging.WARNING
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,11 +396,17 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help (0) or a usage error (2, already printed): return, not raise
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    verbose = args.verbose or args.command in ("demo", "run")
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    if args.verbose and args.quiet:
+        print(f"fpga-aware {args.command}: error: give -v/--verbose or -q/--quiet, not both", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=_log_level(args), format="%(message)s")
     try:
-        import fpga_aware  # noqa: F401  (tf-keras before TensorFlow)
+        import fpga_aware  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow; imports nothing heavy)
+        from ._stack import import_tensorflow_quietly, tensorflow
+
+        if _needs_tensorflow(args):
+            # TensorFlow's start-up lines (oneDNN, CUDA drivers, cuInit) only with -v
+            tensorflow() if args.verbose else import_tensorflow_quietly()
         from .reports import ReportError
 
         errors = (ValueError, OSError, KeyError, RuntimeError, ReportError, ImportError)
