@@ -55,7 +55,10 @@ def saved_by_keras_version(path: str | Path) -> str | None:
             return version.decode() if isinstance(version, bytes) else version
         if path.suffix == ".json":
             data = json.loads(path.read_text())
-            return data.get("keras_version") if isinstance(data, dict) else None
+            if not isinstance(data, dict):
+                return None
+            # tf-keras's to_json() records its version; Keras 3's records none but names each object's module
+            return data.get("keras_version") or ("3" if "module" in data else None)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None  # not readable as that format: the loader says why
     return None
@@ -120,6 +123,7 @@ def load_model(path: str | Path, weights: str | Path | None = None):
         weights = Path(weights)
         if not weights.exists():
             raise ModelLoadError(f"weights file {str(weights)!r} does not exist")
+        _refuse_keras3(weights)
         try:
             model = k.models.model_from_json(path.read_text(), custom_objects=objects)
             model.load_weights(str(weights))
