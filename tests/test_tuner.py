@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 
 import keras_tuner as kt
@@ -16,6 +17,7 @@ from fpga_aware import tuner as ft
 from fpga_aware.config import ConfigError
 from fpga_aware.demo import load_digits_split
 from fpga_aware.pareto import dominates, pareto_indices
+from conftest import captured_logs
 
 PART = "xcu250-figd2104-2L-e"
 BUDGET = {"dsp": 300}
@@ -37,12 +39,19 @@ def _hypermodel():
 
 
 @pytest.fixture(scope="module")
-def searched(digits, tmp_path_factory):
+def search_run(digits, tmp_path_factory):
+    """The search, its directory and the INFO messages it logged."""
     x_train, x_test, y_train, y_test = digits
     directory = tmp_path_factory.mktemp("tuner") / "runs"
-    result = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
-                       directory=directory, algorithm="random", seed=SEED)
-    return result, directory
+    with captured_logs("fpga_aware.tuner") as messages:
+        result = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
+                           directory=directory, algorithm="random", seed=SEED)
+    return result, directory, messages
+
+
+@pytest.fixture(scope="module")
+def searched(search_run):
+    return search_run[:2]
 
 
 def _completed(result):
@@ -85,6 +94,41 @@ def test_search_runs_every_trial_and_costs_come_from_fpgacost(searched):
         assert t["feasible"] == (t["fpga_dsp"] <= BUDGET["dsp"])
         assert t["score"] == t["fpga_hard_score"]
         assert t["fpga_hard_score"] == (t["val_accuracy"] if t["feasible"] else -math.inf)
+
+
+def test_each_trial_logs_its_progress_and_the_best_so_far(search_run):
+    result, _, messages = search_run
+    pattern = re.compile(r"^trial (\d+)/4 \(trial_(\w+), [\d.]+ s\): val_accuracy ([\d.]+) % \| DSP ([\d,]+) .*"
+                         r"\| best so far(?: \(within budget\): trial_(\w+), val_accuracy ([\d.]+) %|: none within "
+                         r"the budget)$")
+    lines = [m for m in map(pattern.match, messages) if m]
+    assert len(lines) == 4, messages
+    assert [int(m.group(1)) for m in lines] == [1, 2, 3, 4]
+    by_id = {t["trial_id"]: t for t in result.trials}
+    assert [m.group(2) for m in lines] == [t["trial_id"] for t in result.trials]
+    best = None
+    for m in lines:
+        trial = by_id[m.group(2)]
+        assert float(m.group(3)) == pytest.approx(100 * trial["val_accuracy"], abs=0.05)
+        assert int(m.group(4).replace(",", "")) == trial["fpga_dsp"]
+        assert ("OVER BUDGET" in m.group(0)) == (not trial["feasible"])
+        if trial["feasible"] and (best is None or trial["val_accuracy"] > best["val_accuracy"]):
+            best = trial
+        if best is None:
+            assert m.group(5) is None, m.group(0)
+        else:  # the best within the budget among the trials so far
+            assert m.group(5) == best["trial_id"], m.group(0)
+            assert float(m.group(6)) == pytest.approx(100 * best["val_accuracy"], abs=0.05)
+    assert lines[-1].group(5) == result.best_trial["trial_id"]
+
+
+def test_planned_trials_of_hyperband():
+    oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_accuracy", "max"), max_epochs=3, factor=3)
+    assert ft._planned_trials(oracle) == 2 + 3 + 1  # bracket 0: 2 trials; bracket 1: 3 then the best 1
+    oracle.max_trials = 4
+    assert ft._planned_trials(oracle) == 4
+    random = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=7)
+    assert ft._planned_trials(random) == 7
 
 
 def test_best_trial_respects_the_budget(searched):
