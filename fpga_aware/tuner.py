@@ -861,8 +861,8 @@ class SearchResult:
         completed = [t for t in self.trials if t["status"] == "COMPLETED"]
         self.files["pareto_png"] = _pareto.plot_front(
             completed, self.pareto, self.metric, d / "pareto.png", costs=PARETO_COSTS, limits=self._limits(),
-            metric_direction=self.axes[0][1],
-            title=f"{self.metric} vs estimated cost on {self.part}: {len(completed)} trials, "
+            metric_direction=self.axes[0][1], chosen=None if self.best_trial is None else self.best_trial["trial_id"],
+            title=f"{self.metric} vs estimated cost on {self.part}: {len(completed)} trials (labels: trial ids), "
                   f"{len(self.pareto)} on the Pareto front",
         )
         return self.files

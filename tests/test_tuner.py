@@ -188,6 +188,68 @@ def test_pareto_filter_drops_exactly_the_dominated_rows():
     assert pareto_indices(rows, axes) == [0, 2, 3]
 
 
+def _legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def _offsets(ax, label: str) -> list[tuple[float, float]]:
+    found = [c for c in ax.collections if c.get_label() == label]
+    return [] if not found else [tuple(map(float, p)) for p in found[0].get_offsets()]
+
+
+def test_pareto_figure_of_the_search(searched):
+    """The search's own plot: every trial labelled by id, the best one starred, front/dominated/over budget apart."""
+    from fpga_aware.pareto import front_figure
+
+    result, _ = searched
+    completed = _completed(result)
+    best = result.best_trial
+    fig = front_figure(completed, result.pareto, result.metric, costs=ft.PARETO_COSTS, limits=result._limits(),
+                       chosen=best["trial_id"])
+    front_ids = {t["trial_id"] for t in result.pareto}
+    for ax, cost in zip(fig.axes, ft.PARETO_COSTS):
+        assert sorted(t.get_text() for t in ax.texts) == sorted(t["trial_id"] for t in completed)
+        assert _offsets(ax, f"chosen: trial {best['trial_id']}") == [(best[cost], best["val_accuracy"])]
+        kinds = {"Pareto front (within budget)": (True, True), "Pareto front, over budget": (True, False),
+                 "dominated (within budget)": (False, True), "dominated, over budget": (False, False)}
+        for label, (on_front, feasible) in kinds.items():
+            expected = sorted((t[cost], t["val_accuracy"]) for t in completed
+                              if (t["trial_id"] in front_ids) == on_front and t["feasible"] == feasible)
+            assert sorted(_offsets(ax, label)) == expected, label
+            assert (label in _legend(ax)) == bool(expected)
+        assert ax.get_ylabel() == "val_accuracy (%)" and ax.get_xlabel().startswith("estimated ")
+    assert "budget: DSP 300" in _legend(fig.axes[0])
+
+
+def test_pareto_figure_marks_each_kind_of_trial():
+    from fpga_aware.pareto import front_figure
+
+    trials = [
+        {"trial_id": "0", "val_accuracy": 0.90, "fpga_dsp": 100, "fpga_lut": 1000, "feasible": True},
+        {"trial_id": "1", "val_accuracy": 0.95, "fpga_dsp": 400, "fpga_lut": 900, "feasible": False},
+        {"trial_id": "2", "val_accuracy": 0.85, "fpga_dsp": 120, "fpga_lut": 1100, "feasible": True},
+        {"trial_id": "3", "val_accuracy": 0.80, "fpga_dsp": 500, "fpga_lut": 2000, "feasible": False},
+        {"trial_id": "4", "val_accuracy": None, "fpga_dsp": 1, "fpga_lut": 1, "feasible": None},  # failed
+    ]
+    axes = [("val_accuracy", "max"), ("fpga_dsp", "min"), ("fpga_lut", "min")]
+    front = [trials[i] for i in pareto_indices(trials, axes)]
+    assert [t["trial_id"] for t in front] == ["0", "1"]
+    fig = front_figure(trials, front, "val_accuracy", limits={"fpga_dsp": 300}, chosen="0")
+    dsp = fig.axes[0]
+    assert sorted(t.get_text() for t in dsp.texts) == ["0", "1", "2", "3"]  # the failed trial has no point
+    assert _offsets(dsp, "Pareto front (within budget)") == [(100.0, 0.90)]
+    assert _offsets(dsp, "Pareto front, over budget") == [(400.0, 0.95)]
+    assert _offsets(dsp, "dominated (within budget)") == [(120.0, 0.85)]
+    assert _offsets(dsp, "dominated, over budget") == [(500.0, 0.80)]
+    assert _offsets(dsp, "chosen: trial 0") == [(100.0, 0.90)]
+    assert _legend(dsp)[0] == "chosen: trial 0" and "budget: DSP 300" in _legend(dsp)
+    with pytest.raises(ValueError, match="chosen trial '9' is not among the trials"):
+        front_figure(trials, front, "val_accuracy", chosen="9")
+    # without a budget nothing is "within budget"
+    plain = front_figure([dict(t, feasible=True) for t in trials[:3]], front, "val_accuracy")
+    assert "Pareto front" in _legend(plain.axes[0]) and not any("budget" in t for t in _legend(plain.axes[0]))
+
+
 def test_export_a_front_point(searched, tmp_path):
     result, _ = searched
     point = result.pareto[0]
