@@ -4,8 +4,8 @@ Each ``*_figure`` function returns a matplotlib :class:`~matplotlib.figure.Figur
 state, no display needed) that the caller saves with ``fig.savefig(path)``; tests inspect it.
 
 * :func:`roc_figure`: one panel per model, every class one-vs-rest and the micro-average, each
-  with its AUC in the legend; the false-positive rate on a log scale (good classifiers differ
-  at small rates).  :func:`roc_aucs` gives the same AUCs as numbers.
+  with its AUC in the legend; the false-positive rate on a log scale and the true-positive
+  rate from the lowest rate any curve shows (good classifiers differ at small rates).  :func:`roc_aucs` gives the same AUCs as numbers.
 * :func:`cost_figure`: the estimated DSP and LUT per epoch (top) and the accuracy and sparsity
   per epoch in percent (bottom), the training phases shaded and named.
 """
@@ -70,6 +70,13 @@ def roc_aucs(scores: Mapping[str, np.ndarray], labels: np.ndarray) -> dict[str, 
     return {name: {str(c): a for c, _, _, a in _roc_curves(probs, labels)} for name, probs in scores.items()}
 
 
+def _tpr_floor(curves) -> float:
+    """The lower y limit that shows every curve: on a log x axis a curve enters at the true-positive
+    rate it reaches without any false positive; rounded down to a tenth (good models: zoomed in)."""
+    entry = min(float(tpr[fpr == 0].max()) for _, fpr, tpr, _ in curves)
+    return max(0.0, math.floor(10.0 * entry) / 10.0)
+
+
 def roc_figure(scores: Mapping[str, np.ndarray], labels: np.ndarray, *, class_names: Sequence[str] | None = None,
                title: str | None = None):
     """One ROC panel per model: every class one-vs-rest and the micro-average, AUCs in the legend."""
@@ -86,8 +93,9 @@ def roc_figure(scores: Mapping[str, np.ndarray], labels: np.ndarray, *, class_na
     n_neg = max(1, len(labels) - int(np.bincount(labels, minlength=n_classes).min()))
     lowest = 10 ** math.floor(math.log10(0.5 / n_neg))  # below the smallest non-zero rate
     colours = [f"C{c % 10}" for c in range(n_classes)]
-    for ax, (model, probs) in zip(axes, scores.items()):
-        curves = _roc_curves(probs, labels)
+    curves_of = {model: _roc_curves(probs, labels) for model, probs in scores.items()}
+    bottom = _tpr_floor([curve for curves in curves_of.values() for curve in curves])
+    for ax, (model, curves) in zip(axes, curves_of.items()):
         for c, fpr, tpr, value in curves:
             if c == MICRO:
                 ax.plot(fpr, tpr, color="black", lw=2.2, label=f"micro-average: AUC {value:.4f}", zorder=3)
@@ -95,7 +103,7 @@ def roc_figure(scores: Mapping[str, np.ndarray], labels: np.ndarray, *, class_na
                 ax.plot(fpr, tpr, color=colours[c], lw=1.0, alpha=0.85, label=f"{names[c]}: AUC {value:.4f}")
         ax.set_xscale("log")
         ax.set_xlim(lowest, 1.0)
-        ax.set_ylim(0.0, 1.02)
+        ax.set_ylim(bottom, 1.0 + 0.02 * (1.0 - bottom))
         ax.set_xlabel("false positive rate (log scale)")
         ax.set_ylabel("true positive rate")
         ax.set_title(f"{model}: micro-average AUC {curves[0][3]:.4f}", fontsize=10)

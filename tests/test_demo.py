@@ -153,6 +153,9 @@ def test_roc_figure_has_every_class_per_model(demo_run):
         assert legend == [f"micro-average: AUC {aucs['micro']:.4f}"] + [
             f"digit {c}: AUC {aucs[str(c)]:.4f}" for c in range(10)]
         assert len(ax.get_lines()) == 11
+        bottom = ax.get_ylim()[0]  # zoomed in, yet every curve is in view from the left edge on
+        assert all(np.asarray(line.get_ydata())[np.asarray(line.get_xdata()) == 0].max() >= bottom
+                   for line in ax.get_lines())
         assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel() == "true positive rate"
         assert 0.5 < aucs["micro"] <= 1.0 and len({round(a, 6) for a in aucs.values()}) > 1  # not one curve eleven times
 
