@@ -221,6 +221,7 @@ def front_figure(
         ax.set_ylabel(metric + (" (%)" if _is_fraction(metric) else ""))
         if _is_fraction(metric):
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        ax.margins(0.08)  # room for the star and the labels of the extreme points
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"Pareto front: {metric} vs {', '.join(c.removeprefix('fpga_') for c in costs)} "
                           "(labels: trial ids)", fontsize=10)
