@@ -15,6 +15,7 @@ trials still missing); ``--overwrite`` deletes it first.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # one progress line per trial
 
     x_train, x_test, y_train, y_test = load_digits_split(seed=0)
     build_model = mlp_hypermodel(

@@ -124,4 +124,4 @@ class FPGACost(k.callbacks.Callback):
         self.history.append(values)
         if logs is not None:
             logs.update(values)
-        logger.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:g}" for k, v in values.items()))
+        logger.debug("epoch %d: %s", epoch, ", ".join(f"{k}={v:g}" for k, v in values.items()))

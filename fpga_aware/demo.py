@@ -20,6 +20,8 @@ import numpy as np
 
 from ._stack import keras, tensorflow
 from .callbacks import FPGACost
+from .plots import MICRO, roc_aucs
+from .progress import EpochProgress
 from .firmware import Firmware, to_firmware
 from .pruning import Prune
 from .quantization import quantize
@@ -30,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 HIDDEN = (64, 32, 32)
 PART = "xcu250-figd2104-2L-e"
+#: The three training phases, as the progress lines and the cost plot name them.
+PHASES = ("float", "pruning", "quantized fine-tune")
+HISTORY_KEYS = ("fpga_dsp", "fpga_lut", "sparsity", "accuracy", "val_accuracy")
 
 
 @dataclass
@@ -45,6 +50,7 @@ class DemoResult:
     lut_per_epoch: list
     sparsity_per_epoch: list
     estimate: dict
+    roc_auc: dict  #: {model: {"micro": auc, "0": auc, ...}}: one-vs-rest AUC per digit
     output_dir: str
     seconds: float
 
@@ -78,59 +84,32 @@ def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
-def _plots(out: Path, history: dict, scores: dict, labels: np.ndarray, phases: tuple[int, ...]) -> list[str]:
-    import matplotlib
+def _plots(out: Path, history: dict, scores: dict, labels: np.ndarray, n_classes: int,
+           phases: list[tuple[str, int]]) -> list[str]:
+    """Write ``cost_per_epoch.png`` and ``roc.png`` into ``out``; returns their names."""
+    from .plots import cost_figure, roc_figure  # matplotlib: imported only when drawing
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import auc, roc_curve
-
-    written = []
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = np.arange(1, len(history["fpga_dsp"]) + 1)
-    ax.plot(epochs, history["fpga_dsp"], "o-", label="DSP")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("estimated DSP")
-    ax2 = ax.twinx()
-    ax2.plot(epochs, np.asarray(history["fpga_lut"]) / 1000, "s--", color="tab:orange", label="LUT / 1000")
-    ax2.plot(epochs, 100 * np.asarray(history["sparsity"]), "^:", color="tab:green", label="sparsity %")
-    for boundary, label in zip(phases, ("prune", "quantize")):
-        ax.axvline(boundary + 0.5, color="grey", lw=0.8)
-        ax.text(boundary + 0.7, sum(ax.get_ylim()) / 2, label, fontsize=8, rotation=90, va="center")
-    ax.legend(loc="lower left")
-    ax2.legend(loc="upper right")
-    ax.set_title(f"Estimated cost while training ({PART})")
-    fig.tight_layout()
-    path = out / "cost_per_epoch.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path.name)
-
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for name, probs in scores.items():
-        fpr, tpr, _ = roc_curve((labels == 0).astype(int), probs[:, 0])
-        ax.plot(fpr, tpr, label=f"{name} (digit 0 vs rest, AUC {auc(fpr, tpr):.3f})")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_xscale("log")
-    ax.set_xlim(1e-3, 1)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("ROC: float, pruned, quantized+pruned Keras, firmware")
-    fig.tight_layout()
-    path = out / "roc.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path.name)
-    return written
+    figures = {
+        "cost_per_epoch.png": cost_figure(history, phases=phases,
+                                          title=f"Estimated cost ({PART}) and accuracy per epoch"),
+        "roc.png": roc_figure(scores, labels, class_names=[f"digit {c}" for c in range(n_classes)],
+                              title=f"ROC of each digit against the rest ({len(labels)} test samples)"),
+    }
+    for name, fig in figures.items():
+        fig.savefig(out / name, dpi=100)
+    return list(figures)
 
 
-def _fit(model, data, epochs: int, callbacks: list) -> dict:
+def _fit(model, data, epochs: int, callbacks: list, phase: str) -> dict:
+    """``fit`` quietly (no Keras progress bar); ``EpochProgress`` logs one line per epoch instead."""
     x_train, y_train = data
     return model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0, validation_split=0.1,
-                     callbacks=callbacks).history
+                     callbacks=callbacks + [EpochProgress(phase)]).history
 
 
 def _concat(histories: list[dict], keys) -> dict:
+    """The per-epoch values of ``keys`` over the phases; a phase without a key (no Prune: no
+    ``sparsity``) contributes zeros."""
     return {key: [v for h in histories for v in h.get(key, [0.0] * len(h["loss"]))] for key in keys}
 
 
@@ -152,21 +131,21 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
 
     logger.info("1/3 training the float MLP %s on digits", HIDDEN)
     model = _compile(build_mlp(x_train.shape[1], n_classes), 3e-3)
-    h_float = _fit(model, data, epochs, [FPGACost(part=PART)])
+    h_float = _fit(model, data, epochs, [FPGACost(part=PART)], PHASES[0])
     float_probs = model.predict(x_test, verbose=0)
 
     logger.info("2/3 pruning to 75% (polynomial decay), cost logged every epoch")
     _compile(model, 1e-3)
-    h_prune = _fit(model, data, prune_epochs, [Prune(target_sparsity=0.75), FPGACost(part=PART)])
+    h_prune = _fit(model, data, prune_epochs, [Prune(target_sparsity=0.75), FPGACost(part=PART)], PHASES[1])
     pruned_probs = model.predict(x_test, verbose=0)
 
     logger.info("3/3 quantizing to 6 bits and fine-tuning at 75% sparsity")
     qmodel = _compile(quantize(model, bits=6, integer=0, activation_bits=6), 1e-3)
     hold = Prune(target_sparsity=0.75, begin_step=0, end_step=1, frequency=1)  # keep the 75% mask
-    h_quant = _fit(qmodel, data, finetune_epochs, [hold, FPGACost(part=PART)])
+    h_quant = _fit(qmodel, data, finetune_epochs, [hold, FPGACost(part=PART)], PHASES[2])
     q_probs = qmodel.predict(x_test, verbose=0)
 
-    history = _concat([h_float, h_prune, h_quant], ["fpga_dsp", "fpga_lut", "sparsity"])
+    history = _concat([h_float, h_prune, h_quant], HISTORY_KEYS)
     firmware: Firmware = to_firmware(qmodel, part=PART, project_name="digits")
     firmware.write(out / "firmware", overwrite=overwrite)
     fw_probs = firmware.predict(x_test)
@@ -174,8 +153,9 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
     mismatches = int(np.count_nonzero(np.any(firmware.predict(verify) != firmware.predict(verify, engine="csim"), axis=1)))
     report = firmware.estimate()
 
-    plots = _plots(out, history, {"float": float_probs, "pruned": pruned_probs, "quantized+pruned": q_probs,
-                                  "firmware": fw_probs}, y_test, phases=(epochs, epochs + prune_epochs))
+    scores = {"float": float_probs, "pruned": pruned_probs, "quantized+pruned": q_probs, "firmware": fw_probs}
+    plots = _plots(out, history, scores, y_test, n_classes,
+                   phases=list(zip(PHASES, (epochs, prune_epochs, finetune_epochs))))
     result = DemoResult(
         float_accuracy=_accuracy(float_probs, y_test),
         pruned_accuracy=_accuracy(pruned_probs, y_test),
@@ -188,6 +168,7 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
         lut_per_epoch=[int(v) for v in history["fpga_lut"]],
         sparsity_per_epoch=[round(float(v), 4) for v in history["sparsity"]],
         estimate=report.to_dict(),
+        roc_auc={model: {c: round(a, 6) for c, a in aucs.items()} for model, aucs in roc_aucs(scores, y_test).items()},
         output_dir=str(out),
         seconds=time.perf_counter() - start,
     )
@@ -213,5 +194,17 @@ def _summary_markdown(result: DemoResult, table: str, plots: list[str]) -> str:
         table,
         "```",
         "",
-    ] + [f"![{p}]({p})" for p in plots]
+    ] + _auc_table(result.roc_auc) + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def _auc_table(roc_auc: dict) -> list[str]:
+    """The ROC AUC of each digit (one-vs-rest) and the micro-average, one column per model."""
+    models = list(roc_auc)
+    rows = list(next(iter(roc_auc.values()), {}))
+    lines = ["ROC AUC, each digit against the rest (test set):", "",
+             "| digit | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    for row in rows:
+        name = "micro-average" if row == MICRO else row
+        lines.append(f"| {name} | " + " | ".join(f"{roc_auc[m].get(row, float('nan')):.4f}" for m in models) + " |")
+    return lines + [""]

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["dominates", "pareto_indices", "write_csv", "write_json", "plot_front", "jsonable"]
+__all__ = ["dominates", "pareto_indices", "write_csv", "write_json", "front_figure", "plot_front", "jsonable"]
 
 Axes = Sequence[tuple[str, str]]
 
@@ -128,65 +128,116 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | Path, first: Sequen
     return path
 
 
+#: Marker style of each kind of point in :func:`front_figure`, and its legend label.
+_POINT_STYLES = {
+    "front": dict(s=70, color="tab:blue", edgecolors="tab:blue", zorder=4),
+    "front_over": dict(s=70, color="white", edgecolors="tab:blue", linewidths=1.5, zorder=4),
+    "dominated": dict(s=36, color="0.65", edgecolors="0.45", zorder=3),
+    "dominated_over": dict(s=36, color="white", edgecolors="0.45", zorder=3),
+}
+
+
+def _point_labels(budgeted: bool) -> dict[str, str]:
+    within = " (within budget)" if budgeted else ""
+    return {"front": f"Pareto front{within}", "front_over": "Pareto front, over budget",
+            "dominated": f"dominated{within}", "dominated_over": "dominated, over budget"}
+
+
+def _finite_point(row: Mapping[str, Any], cost: str, metric: str) -> tuple[float, float] | None:
+    c, m = row.get(cost), row.get(metric)
+    if c is None or m is None or isinstance(c, bool) or isinstance(m, bool):
+        return None
+    c, m = float(c), float(m)
+    return (c, m) if math.isfinite(c) and math.isfinite(m) else None
+
+
+def _is_fraction(metric: str) -> bool:
+    return metric.removeprefix("val_").endswith(("accuracy", "acc"))
+
+
+def front_figure(
+    trials: Sequence[Mapping[str, Any]],
+    front: Sequence[Mapping[str, Any]],
+    metric: str,
+    *,
+    costs: Sequence[str] = ("fpga_dsp", "fpga_lut"),
+    limits: Mapping[str, float] | None = None,
+    chosen: str | None = None,
+    title: str | None = None,
+    metric_direction: str = "max",
+):
+    """Metric against each cost (one panel per cost), every trial labelled with its trial id.
+
+    Front points are blue, dominated trials grey; over-budget trials (``row['feasible']`` false)
+    are hollow; the ``chosen`` trial (a ``trial_id``, e.g. the best within the budget) sits on a
+    gold star; ``limits`` maps a cost key to a budget drawn as a dashed red line.  The
+    staircase in each panel is that panel's own 2-D front (best metric reachable at each cost).
+    Returns the matplotlib Figure.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    _check_axes([(metric, metric_direction)])
+    if not costs:
+        raise ValueError("front_figure needs at least one cost axis")
+    ids = [str(row.get("trial_id")) for row in trials]
+    if chosen is not None and str(chosen) not in ids:
+        raise ValueError(f"chosen trial {chosen!r} is not among the trials {ids}")
+    limits = dict(limits or {})
+    front_ids = {str(row.get("trial_id")) for row in front}
+    budgeted = bool(limits) or any(row.get("feasible") is False for row in trials)
+    labels = _point_labels(budgeted)
+    fig = Figure(figsize=(6.0 * len(costs), 4.8))
+    axes = fig.subplots(1, len(costs), squeeze=False)[0]
+    for ax, cost in zip(axes, costs):
+        groups: dict[str, list[tuple[float, float]]] = {kind: [] for kind in _POINT_STYLES}
+        for row in trials:
+            point = _finite_point(row, cost, metric)
+            if point is None:
+                continue
+            kind = ("front" if str(row.get("trial_id")) in front_ids else "dominated") + (
+                "_over" if row.get("feasible") is False else "")
+            groups[kind].append(point)
+            ax.annotate(str(row.get("trial_id")), point, textcoords="offset points", xytext=(6, 4), fontsize=8,
+                        zorder=6)
+            if chosen is not None and str(row.get("trial_id")) == str(chosen):
+                ax.scatter(*point, s=480, marker="*", color="gold", edgecolors="black", linewidths=0.8, zorder=2,
+                           label=f"chosen: trial {chosen}")  # behind the point, whose style stays visible
+        for kind, points in groups.items():
+            if points:
+                ax.scatter([p[0] for p in points], [p[1] for p in points], label=labels[kind], **_POINT_STYLES[kind])
+        panel = [r for r in trials if _finite_point(r, cost, metric) is not None]
+        stairs = sorted((float(panel[i][cost]), float(panel[i][metric]))
+                        for i in pareto_indices(panel, [(metric, metric_direction), (cost, "min")]))
+        name = cost.removeprefix("fpga_").upper()
+        if stairs:
+            ax.step([p[0] for p in stairs], [p[1] for p in stairs], where="post", color="tab:blue", alpha=0.35,
+                    zorder=1, label=f"best {metric} at each {name}")
+        if cost in limits:
+            ax.axvline(limits[cost], color="tab:red", linestyle="--", label=f"budget: {name} {limits[cost]:g}")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=8)
+        ax.set_xlabel(f"estimated {name}" + (" (DSP48 blocks)" if cost == "fpga_dsp" else ""))
+        ax.set_ylabel(metric + (" (%)" if _is_fraction(metric) else ""))
+        if _is_fraction(metric):
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        ax.margins(0.08)  # room for the star and the labels of the extreme points
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"Pareto front: {metric} vs {', '.join(c.removeprefix('fpga_') for c in costs)} "
+                          "(labels: trial ids)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_front(
     trials: Sequence[Mapping[str, Any]],
     front: Sequence[Mapping[str, Any]],
     metric: str,
     path: str | Path,
-    *,
-    costs: Sequence[str] = ("fpga_dsp", "fpga_lut"),
-    limits: Mapping[str, float] | None = None,
-    title: str | None = None,
-    metric_direction: str = "max",
+    **options: Any,
 ) -> Path:
-    """Metric against each cost (one panel per cost), every trial grey, front points numbered.
-
-    ``limits`` maps a cost key to a budget drawn as a dashed vertical line.  Feasible trials
-    (``row['feasible']`` true or absent) are filled, infeasible ones hollow.  The staircase in
-    each panel is that panel's own 2-D front (best metric reachable at each cost).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    limits = dict(limits or {})
-    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 4.2), squeeze=False)
-    front_ids = {row.get("trial_id") for row in front}
-    for ax, cost in zip(axes[0], costs):
-        for row in trials:
-            c, m = row.get(cost), row.get(metric)
-            if c is None or m is None or not (math.isfinite(float(c)) and math.isfinite(float(m))):
-                continue
-            if row.get("trial_id") in front_ids:
-                continue
-            feasible = row.get("feasible") is not False
-            ax.scatter(c, m, s=28, color="0.6" if feasible else "none", edgecolors="0.5", zorder=2)
-        points = sorted(
-            ((float(r[cost]), float(r[metric]), r.get("front_index", i), r.get("feasible") is not False)
-             for i, r in enumerate(front) if r.get(cost) is not None and r.get(metric) is not None),
-        )
-        # the 2-D front of this panel (best metric reachable at each cost) as a staircase
-        panel = [r for r in trials if _coordinates(r, [(metric, "max"), (cost, "min")]) is not None]
-        stairs = sorted((float(panel[i][cost]), float(panel[i][metric]))
-                        for i in pareto_indices(panel, [(metric, metric_direction), (cost, "min")]))
-        if stairs:
-            ax.step([s[0] for s in stairs], [s[1] for s in stairs], where="post", color="tab:blue", alpha=0.35,
-                    zorder=1, label=f"best {metric} at each {cost.removeprefix('fpga_').upper()}")
-        for c, m, index, feasible in points:
-            ax.scatter(c, m, s=60, color="tab:blue" if feasible else "white", edgecolors="tab:blue", zorder=3)
-            ax.annotate(str(index), (c, m), textcoords="offset points", xytext=(5, 5), fontsize=8)
-        if cost in limits:
-            ax.axvline(limits[cost], color="tab:red", linestyle="--", label=f"budget {limits[cost]:g}")
-        if stairs or cost in limits:
-            ax.legend(loc="lower right", fontsize=8)
-        ax.set_xlabel(f"estimated {cost.removeprefix('fpga_').upper()}")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-    fig.suptitle(title or f"Pareto front: {metric} vs {', '.join(c.removeprefix('fpga_') for c in costs)} "
-                          "(numbered: front index; hollow: over budget)", fontsize=10)
-    fig.tight_layout()
+    """Save :func:`front_figure` (same arguments) as ``path``; returns the path."""
+    fig = front_figure(trials, front, metric, **options)
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

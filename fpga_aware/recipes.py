@@ -699,8 +699,11 @@ def _stage(name: str, model, spec: FirmwareSpec, data: Dataset | None) -> dict:
     return stage
 
 
-def _train(model, step: TrainStep, data: Dataset, cost_spec: FirmwareSpec, pruned_before: float) -> tuple[dict, float]:
+def _train(model, step: TrainStep, data: Dataset, cost_spec: FirmwareSpec, pruned_before: float,
+           label: str = "") -> tuple[dict, float]:
+    """Train one step quietly (no Keras progress bar); ``EpochProgress`` logs each epoch as ``label``."""
     from .callbacks import FPGACost
+    from .progress import EpochProgress
     from .pruning import Prune
 
     _compile(model, step.learning_rate)
@@ -714,6 +717,7 @@ def _train(model, step: TrainStep, data: Dataset, cost_spec: FirmwareSpec, prune
         # freeze the zeros of an earlier pruning step: the mask is taken once, at the first batch
         callbacks.append(Prune(target_sparsity=pruned_before, begin_step=0, end_step=1, frequency=1))
     callbacks.append(FPGACost(part=cost_spec.part, **cost_spec.options()))
+    callbacks.append(EpochProgress(label))  # after FPGACost and Prune: their values are in the logs
     history = model.fit(data.x_train, data.y_train, epochs=step.epochs, batch_size=step.batch_size,
                         validation_split=step.validation_split, verbose=0, callbacks=callbacks).history
     return history, (step.prune.target_sparsity if step.prune is not None else pruned_before)
@@ -823,7 +827,7 @@ def run_recipe(path_or_name: str | os.PathLike | Recipe, out_dir: str | os.PathL
             notes.append(f"step {label} skipped: no data")
             continue
         logger.info("step %s", label)
-        history, pruned = _train(model, step, data, cost_spec, pruned)
+        history, pruned = _train(model, step, data, cost_spec, pruned, label=f"step {i}")
         histories.append(history)
         trained = trained or step.epochs > 0
         stages.append(_stage(label, model, cost_spec, data))

@@ -43,6 +43,7 @@ import copy
 import json
 import logging
 import math
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -54,6 +55,7 @@ from . import pareto as _pareto
 from ._stack import keras, tensorflow
 from .callbacks import FPGACost
 from .config import DEFAULT_PART, ConfigError
+from .progress import format_cost, format_metrics, format_value
 from .pruning import DEFAULT_RAMP_FRACTION, Prune
 
 tf = tensorflow()
@@ -93,6 +95,8 @@ HARD_SCORE = "fpga_hard_score"
 SOFT_SCORE = "fpga_score"
 #: The cost axes of the Pareto front (the metric is the third axis).
 PARETO_COSTS = ("fpga_dsp", "fpga_lut")
+#: The cost totals of a trial's progress line.
+TRIAL_COSTS = ("fpga_dsp", "fpga_lut", "fpga_latency_cycles", "fpga_ii")
 #: Hyperparameters that, when defined, set the export option of the same name for the trial.
 OPTION_HPS = ("reuse_factor", "strategy", "precision", "clock_period")
 #: Files in a search's project directory.
@@ -472,12 +476,6 @@ class _FPGATunerMixin:
         }
         _pareto.write_json(_jsonable_options(report), path.parent / REPORT_FILE)
         self.reports.append((trial.trial_id, values, dict(metrics)))
-        logger.info(
-            "trial %s: %s=%g, fpga_dsp=%g, fpga_lut=%g%s",
-            trial.trial_id, self.fpga_objective.name, metrics[self.fpga_objective.name],
-            metrics.get("fpga_dsp", float("nan")), metrics.get("fpga_lut", float("nan")),
-            "" if metrics.get("fpga_within_budget", 1.0) >= 0.5 else " (over budget)",
-        )
         return metrics
 
     def load_model(self, trial: Any) -> Any:
@@ -486,11 +484,49 @@ class _FPGATunerMixin:
 
         return load_model(self.model_path(trial.trial_id))
 
+    def on_trial_begin(self, trial: Any) -> None:
+        self._trial_started = time.perf_counter()
+        super().on_trial_begin(trial)
+
     def on_trial_end(self, trial: Any) -> None:
         if trial.status not in ("COMPLETED", _kt_trial.TrialStatus.COMPLETED):
             last = (trial.message or "").strip().splitlines()
             logger.warning("trial %s %s: %s", trial.trial_id, trial.status, last[-1] if last else "no message")
-        super().on_trial_end(trial)
+        super().on_trial_end(trial)  # the oracle records the score: "best so far" includes this trial
+        logger.info("%s", self.progress_line(trial))
+
+    def progress_line(self, trial: Any) -> str:
+        """``trial k/N (id, seconds): metric, cost | best so far: ...``, logged after each trial."""
+        done = _trials_ended(self.oracle, trial.trial_id)
+        planned = _planned_trials(self.oracle)
+        head = f"trial {done if done is not None else '?'}/{planned if planned else '?'}"
+        seconds = time.perf_counter() - getattr(self, "_trial_started", time.perf_counter())
+        head += f" (trial_{trial.trial_id}, {seconds:.1f} s)"
+        metrics = next((m for trial_id, _, m in reversed(self.reports) if trial_id == trial.trial_id), None)
+        if metrics is None:
+            body = str(trial.status)
+        else:
+            shown = {name: metrics[name] for name in (self.metric, self.metric.removeprefix("val_")) if name in metrics}
+            body = " | ".join(part for part in (
+                format_metrics(dict(list(shown.items())[:1])),
+                format_cost(metrics, TRIAL_COSTS),
+                f"sparsity {format_value('sparsity', metrics['sparsity'])}" if "sparsity" in metrics else "",
+            ) if part)
+        return f"{head}: {body} | {self._best_so_far()}"
+
+    def _best_so_far(self) -> str:
+        objective = self.fpga_objective
+        try:
+            best = self.oracle.get_best_trials(1)
+        except Exception as err:  # noqa: BLE001 - a progress line must not stop the search
+            return f"best so far: unknown ({type(err).__name__})"
+        best = [t for t in best if t.status == "COMPLETED" and t.score is not None and math.isfinite(t.score)]
+        if not best:
+            return "best so far: none within the budget" if objective.name == HARD_SCORE else "best so far: none"
+        trial = best[0]
+        if objective.name == HARD_SCORE:  # the score is the metric of a trial within the budget
+            return f"best so far (within budget): trial_{trial.trial_id}, {self.metric} {format_value(self.metric, trial.score)}"
+        return f"best so far: trial_{trial.trial_id}, {objective.name} {format_value(objective.name, trial.score)}"
 
     # ------------------------------------------------------------------ results
     def result(self, *, _stacklevel: int = 1) -> "SearchResult":
@@ -520,6 +556,31 @@ class _FPGATunerMixin:
             result.write_files()
         result.warn_if_infeasible(stacklevel=_stacklevel + 1)
         return result
+
+
+_ENDED = ("COMPLETED", "FAILED", "INVALID")
+
+
+def _trials_ended(oracle: Any, trial_id: str) -> int | None:
+    """How many trials of the search have ended (this one included).
+
+    A distributed worker's oracle client cannot list the trials: there the count is read off the
+    trial id, which the chief hands out in order.
+    """
+    trials = getattr(oracle, "trials", None)
+    if isinstance(trials, Mapping):
+        return sum(1 for t in trials.values() if str(t.status) in _ENDED)
+    return int(trial_id) + 1 if str(trial_id).isdigit() else None
+
+
+def _planned_trials(oracle: Any) -> int | None:
+    """The number of trials the search will run at most (``None`` when it cannot be told)."""
+    limit = getattr(oracle, "max_trials", None)
+    if isinstance(oracle, kt.oracles.HyperbandOracle) and math.isfinite(oracle.hyperband_iterations):
+        per_iteration = sum(oracle._get_size(b, r) for b in range(oracle._get_num_brackets()) for r in range(b + 1))
+        sweep = int(oracle.hyperband_iterations) * per_iteration
+        limit = min(limit, sweep) if limit else sweep
+    return int(limit) if limit else None
 
 
 def _trial_options(export_options: Mapping[str, Any], hp_values: Mapping[str, Any]) -> dict[str, Any]:
@@ -800,8 +861,8 @@ class SearchResult:
         completed = [t for t in self.trials if t["status"] == "COMPLETED"]
         self.files["pareto_png"] = _pareto.plot_front(
             completed, self.pareto, self.metric, d / "pareto.png", costs=PARETO_COSTS, limits=self._limits(),
-            metric_direction=self.axes[0][1],
-            title=f"{self.metric} vs estimated cost on {self.part}: {len(completed)} trials, "
+            metric_direction=self.axes[0][1], chosen=None if self.best_trial is None else self.best_trial["trial_id"],
+            title=f"{self.metric} vs estimated cost on {self.part}: {len(completed)} trials (labels: trial ids), "
                   f"{len(self.pareto)} on the Pareto front",
         )
         return self.files

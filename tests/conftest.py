@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -44,3 +46,29 @@ def representable(firmware, x: np.ndarray) -> np.ndarray:
     """``x`` rounded onto the firmware's input type (so Keras and the firmware see the same input)."""
     t = firmware.ir.input_type
     return t.to_float(t.from_float(x))
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, messages: list):
+        super().__init__(logging.DEBUG)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def captured_logs(name: str = "fpga_aware", level: int = logging.INFO):
+    """The messages logged under ``name`` at ``level`` or above (caplog for module-scoped fixtures)."""
+    logger = logging.getLogger(name)
+    messages: list[str] = []
+    handler = _ListHandler(messages)
+    handler.setLevel(level)
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import re
 import struct
 from pathlib import Path
 
@@ -67,8 +69,16 @@ def test_shipped_recipes_load():
     assert main.reference["dsp"] == 1162 and main.reference["ii"] == 128
 
 
-def test_part1_conversion(tmp_path):
+def test_part1_conversion(tmp_path, caplog, capsys):
+    caplog.set_level(logging.INFO, logger="fpga_aware")
     result = run_recipe("part1_conversion", tmp_path, epochs=2)
+    # one progress line per epoch, with the loss, the accuracies in %, the cost; no Keras progress bar
+    lines = [r.getMessage() for r in caplog.records if r.name == "fpga_aware.progress"]
+    assert [line.split(":")[0] for line in lines] == ["step 1 epoch 1/2", "step 1 epoch 2/2"]
+    for line, dsp in zip(lines, result.dsp_per_epoch):
+        assert re.search(r"loss [\d.]+, accuracy [\d.]+ %, val_loss [\d.]+, val_accuracy [\d.]+ %", line), line
+        assert f"| DSP {dsp:,} (" in line and "LUT " in line, line
+    assert "Epoch 1/2" not in capsys.readouterr().out
     summary = check_outputs(result, tmp_path)
     fw = result.firmware_result("firmware")
     assert result.trained and result.data_available

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 
 import keras_tuner as kt
@@ -16,6 +17,7 @@ from fpga_aware import tuner as ft
 from fpga_aware.config import ConfigError
 from fpga_aware.demo import load_digits_split
 from fpga_aware.pareto import dominates, pareto_indices
+from conftest import captured_logs
 
 PART = "xcu250-figd2104-2L-e"
 BUDGET = {"dsp": 300}
@@ -37,12 +39,19 @@ def _hypermodel():
 
 
 @pytest.fixture(scope="module")
-def searched(digits, tmp_path_factory):
+def search_run(digits, tmp_path_factory):
+    """The search, its directory and the INFO messages it logged."""
     x_train, x_test, y_train, y_test = digits
     directory = tmp_path_factory.mktemp("tuner") / "runs"
-    result = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
-                       directory=directory, algorithm="random", seed=SEED)
-    return result, directory
+    with captured_logs("fpga_aware.tuner") as messages:
+        result = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
+                           directory=directory, algorithm="random", seed=SEED)
+    return result, directory, messages
+
+
+@pytest.fixture(scope="module")
+def searched(search_run):
+    return search_run[:2]
 
 
 def _completed(result):
@@ -85,6 +94,41 @@ def test_search_runs_every_trial_and_costs_come_from_fpgacost(searched):
         assert t["feasible"] == (t["fpga_dsp"] <= BUDGET["dsp"])
         assert t["score"] == t["fpga_hard_score"]
         assert t["fpga_hard_score"] == (t["val_accuracy"] if t["feasible"] else -math.inf)
+
+
+def test_each_trial_logs_its_progress_and_the_best_so_far(search_run):
+    result, _, messages = search_run
+    pattern = re.compile(r"^trial (\d+)/4 \(trial_(\w+), [\d.]+ s\): val_accuracy ([\d.]+) % \| DSP ([\d,]+) .*"
+                         r"\| best so far(?: \(within budget\): trial_(\w+), val_accuracy ([\d.]+) %|: none within "
+                         r"the budget)$")
+    lines = [m for m in map(pattern.match, messages) if m]
+    assert len(lines) == 4, messages
+    assert [int(m.group(1)) for m in lines] == [1, 2, 3, 4]
+    by_id = {t["trial_id"]: t for t in result.trials}
+    assert [m.group(2) for m in lines] == [t["trial_id"] for t in result.trials]
+    best = None
+    for m in lines:
+        trial = by_id[m.group(2)]
+        assert float(m.group(3)) == pytest.approx(100 * trial["val_accuracy"], abs=0.05)
+        assert int(m.group(4).replace(",", "")) == trial["fpga_dsp"]
+        assert ("OVER BUDGET" in m.group(0)) == (not trial["feasible"])
+        if trial["feasible"] and (best is None or trial["val_accuracy"] > best["val_accuracy"]):
+            best = trial
+        if best is None:
+            assert m.group(5) is None, m.group(0)
+        else:  # the best within the budget among the trials so far
+            assert m.group(5) == best["trial_id"], m.group(0)
+            assert float(m.group(6)) == pytest.approx(100 * best["val_accuracy"], abs=0.05)
+    assert lines[-1].group(5) == result.best_trial["trial_id"]
+
+
+def test_planned_trials_of_hyperband():
+    oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_accuracy", "max"), max_epochs=3, factor=3)
+    assert ft._planned_trials(oracle) == 2 + 3 + 1  # bracket 0: 2 trials; bracket 1: 3 then the best 1
+    oracle.max_trials = 4
+    assert ft._planned_trials(oracle) == 4
+    random = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=7)
+    assert ft._planned_trials(random) == 7
 
 
 def test_best_trial_respects_the_budget(searched):
@@ -142,6 +186,68 @@ def test_pareto_filter_drops_exactly_the_dominated_rows():
         {"val_accuracy": None, "fpga_dsp": 1, "fpga_lut": 1},  # failed trial: never on the front
     ]
     assert pareto_indices(rows, axes) == [0, 2, 3]
+
+
+def _legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def _offsets(ax, label: str) -> list[tuple[float, float]]:
+    found = [c for c in ax.collections if c.get_label() == label]
+    return [] if not found else [tuple(map(float, p)) for p in found[0].get_offsets()]
+
+
+def test_pareto_figure_of_the_search(searched):
+    """The search's own plot: every trial labelled by id, the best one starred, front/dominated/over budget apart."""
+    from fpga_aware.pareto import front_figure
+
+    result, _ = searched
+    completed = _completed(result)
+    best = result.best_trial
+    fig = front_figure(completed, result.pareto, result.metric, costs=ft.PARETO_COSTS, limits=result._limits(),
+                       chosen=best["trial_id"])
+    front_ids = {t["trial_id"] for t in result.pareto}
+    for ax, cost in zip(fig.axes, ft.PARETO_COSTS):
+        assert sorted(t.get_text() for t in ax.texts) == sorted(t["trial_id"] for t in completed)
+        assert _offsets(ax, f"chosen: trial {best['trial_id']}") == [(best[cost], best["val_accuracy"])]
+        kinds = {"Pareto front (within budget)": (True, True), "Pareto front, over budget": (True, False),
+                 "dominated (within budget)": (False, True), "dominated, over budget": (False, False)}
+        for label, (on_front, feasible) in kinds.items():
+            expected = sorted((t[cost], t["val_accuracy"]) for t in completed
+                              if (t["trial_id"] in front_ids) == on_front and t["feasible"] == feasible)
+            assert sorted(_offsets(ax, label)) == expected, label
+            assert (label in _legend(ax)) == bool(expected)
+        assert ax.get_ylabel() == "val_accuracy (%)" and ax.get_xlabel().startswith("estimated ")
+    assert "budget: DSP 300" in _legend(fig.axes[0])
+
+
+def test_pareto_figure_marks_each_kind_of_trial():
+    from fpga_aware.pareto import front_figure
+
+    trials = [
+        {"trial_id": "0", "val_accuracy": 0.90, "fpga_dsp": 100, "fpga_lut": 1000, "feasible": True},
+        {"trial_id": "1", "val_accuracy": 0.95, "fpga_dsp": 400, "fpga_lut": 900, "feasible": False},
+        {"trial_id": "2", "val_accuracy": 0.85, "fpga_dsp": 120, "fpga_lut": 1100, "feasible": True},
+        {"trial_id": "3", "val_accuracy": 0.80, "fpga_dsp": 500, "fpga_lut": 2000, "feasible": False},
+        {"trial_id": "4", "val_accuracy": None, "fpga_dsp": 1, "fpga_lut": 1, "feasible": None},  # failed
+    ]
+    axes = [("val_accuracy", "max"), ("fpga_dsp", "min"), ("fpga_lut", "min")]
+    front = [trials[i] for i in pareto_indices(trials, axes)]
+    assert [t["trial_id"] for t in front] == ["0", "1"]
+    fig = front_figure(trials, front, "val_accuracy", limits={"fpga_dsp": 300}, chosen="0")
+    dsp = fig.axes[0]
+    assert sorted(t.get_text() for t in dsp.texts) == ["0", "1", "2", "3"]  # the failed trial has no point
+    assert _offsets(dsp, "Pareto front (within budget)") == [(100.0, 0.90)]
+    assert _offsets(dsp, "Pareto front, over budget") == [(400.0, 0.95)]
+    assert _offsets(dsp, "dominated (within budget)") == [(120.0, 0.85)]
+    assert _offsets(dsp, "dominated, over budget") == [(500.0, 0.80)]
+    assert _offsets(dsp, "chosen: trial 0") == [(100.0, 0.90)]
+    assert _legend(dsp)[0] == "chosen: trial 0" and "budget: DSP 300" in _legend(dsp)
+    with pytest.raises(ValueError, match="chosen trial '9' is not among the trials"):
+        front_figure(trials, front, "val_accuracy", chosen="9")
+    # without a budget nothing is "within budget"
+    plain = front_figure([dict(t, feasible=True) for t in trials[:3]], front, "val_accuracy")
+    assert "Pareto front" in _legend(plain.axes[0]) and not any("budget" in t for t in _legend(plain.axes[0]))
 
 
 def test_export_a_front_point(searched, tmp_path):
