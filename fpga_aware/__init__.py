@@ -38,6 +38,7 @@ _PUBLIC = {
     "UnsupportedLayerError": "parser",
     "UnsupportedQuantizerError": "quantizers",
     "FPGACost": "callbacks",
+    "EpochProgress": "progress",
     "Prune": "pruning",
     "prunable": "pruning",
     "strip": "pruning",
@@ -53,7 +54,7 @@ _PUBLIC = {
 }
 
 #: Submodules reachable as attributes without an explicit import (``fpga_aware.tuner.search``).
-_SUBMODULES = ("tuner", "pareto", "recipes", "demo", "model_io", "csim", "cost", "emulator", "firmware",
+_SUBMODULES = ("tuner", "pareto", "plots", "progress", "recipes", "demo", "model_io", "csim", "cost", "emulator", "firmware",
                "parser", "pruning", "quantization", "callbacks", "profiling", "reports", "synthesis", "writer")
 
 __all__ = sorted(["KerasStackError", *_PUBLIC])
@@ -76,6 +77,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .callbacks import FPGACost
+    from .progress import EpochProgress
     from .config import ConfigError, FirmwareConfig, LayerConfig, LayerPrecision
     from .emulator import InputShapeError
     from .firmware import Firmware, estimate, export, to_firmware

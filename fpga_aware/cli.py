@@ -399,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose and args.quiet:
         print(f"fpga-aware {args.command}: error: give -v/--verbose or -q/--quiet, not both", file=sys.stderr)
         return 2
-    logging.basicConfig(level=_log_level(args), format="%(message)s")
+    # fpga_aware's own progress at the chosen level; other libraries' INFO lines (QKeras logs to the
+    # root logger) stay hidden unless -v
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("fpga_aware").setLevel(_log_level(args))
     try:
         import fpga_aware  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow; imports nothing heavy)
         from ._stack import import_tensorflow_quietly, tensorflow

@@ -694,8 +694,8 @@ def _stage(name: str, model, spec: FirmwareSpec, data: Dataset | None) -> dict:
         accuracy = _accuracy(model.predict(data.x_test, verbose=0), data.y_test)
     stage = {"stage": name, "keras_accuracy": accuracy, "sparsity": round(kernel_sparsity(model), 4)}
     stage.update({key: getattr(report, key) for key in ("dsp", "lut", "ff", "bram_18k", "latency_cycles", "ii")})
-    logger.info("%s: DSP %d, LUT %d, II %d, sparsity %.2f%s", name, report.dsp, report.lut, report.ii,
-                stage["sparsity"], "" if accuracy is None else f", accuracy {accuracy:.2%}")
+    logger.info("%s: DSP %s, LUT %s, II %d, sparsity %.1f %%%s", name, f"{report.dsp:,}", f"{report.lut:,}", report.ii,
+                100 * stage["sparsity"], "" if accuracy is None else f", test accuracy {100 * accuracy:.1f} %")
     return stage
 
 

@@ -182,14 +182,16 @@ DEMO_SECONDS = {"about half a minute": 60}  #: README wording -> the most second
 
 def check_demo(output: str, workdir: Path, seconds: float) -> None:
     """The set-up section's claims about ``make demo`` (which runs ``fpga-aware demo``)."""
-    text = quoted(r"writes `demo_output/summary\.md` \(accuracies, the cost table against the part\), "
-                  r"`cost_per_epoch\.png` and `roc\.png`, in (about [a-z ]+) on two cores", "the demo's outputs and time")
+    text = quoted(r"writes `demo_output/summary\.md` \(accuracies, per-digit ROC AUCs, the cost table against the "
+                  r"part\), `cost_per_epoch\.png` \([^)]*\) and `roc\.png` \([^)]*\), in (about [a-z ]+) on two cores",
+                  "the demo's outputs and time")
     out = workdir / "demo_output"
     for name in ("summary.md", "cost_per_epoch.png", "roc.png"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["emulator_csim_mismatches"] == 0 and abs(summary["sparsity"] - 0.75) < 0.01
-    assert "accuracy" in (out / "summary.md").read_text() and "utilization" in (out / "summary.md").read_text()
+    summary_md = (out / "summary.md").read_text()
+    assert "accuracy" in summary_md and "utilization" in summary_md and "AUC" in summary_md
     limit = DEMO_SECONDS.get(text.group(1))
     assert limit is not None, f"the README's demo time {text.group(1)!r} has no bound in DEMO_SECONDS"
     # the demo's own run time (summary.json: training to verification), not the interpreter's start-up, so a
