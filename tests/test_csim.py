@@ -325,9 +325,8 @@ def test_cache_skips_unchanged_and_rebuilds_changed(tmp_path):
     path = write_project(ir, FirmwareConfig(project_name=ir.project_name), tmp_path / "p")
     first = compile_project(path)
     assert first.compiled and first.path.parent == path / ".csim"
-    start = time.perf_counter()
     again = compile_project(path)
-    assert again is first and time.perf_counter() - start < 1.0
+    assert again is first  # the in-memory entry: no g++ run (a wall-clock bound would depend on the machine)
     # a different process (no in-memory entry) reuses the cached library too
     from fpga_aware import csim
 
