@@ -35,6 +35,8 @@ _PUBLIC = {
     "parse_precision": "fixed",
     "Strategy": "ir",
     "InvalidModelError": "parser",
+    "LayerPrecisionError": "parser",
+    "WeightOverflowError": "parser",
     "UnsupportedLayerError": "parser",
     "UnsupportedQuantizerError": "quantizers",
     "FPGACost": "callbacks",
@@ -81,7 +83,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .firmware import Firmware, estimate, export, to_firmware
     from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision
     from .ir import Strategy
-    from .parser import InvalidModelError, UnsupportedLayerError
+    from .parser import InvalidModelError, LayerPrecisionError, UnsupportedLayerError, WeightOverflowError
     from .parts import UnknownPartError, get_part
     from .profiling import profile
     from .pruning import Prune, prunable, strip
