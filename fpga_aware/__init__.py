@@ -24,6 +24,7 @@ _PUBLIC = {
     "LayerConfig": "config",
     "LayerPrecision": "config",
     "InputShapeError": "emulator",
+    "InputValueError": "emulator",
     "Firmware": "firmware",
     "estimate": "firmware",
     "export": "firmware",
@@ -79,7 +80,7 @@ def __dir__():
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .callbacks import FPGACost
     from .config import ConfigError, FirmwareConfig, LayerConfig, LayerPrecision
-    from .emulator import InputShapeError
+    from .emulator import InputShapeError, InputValueError
     from .firmware import Firmware, estimate, export, to_firmware
     from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision
     from .ir import Strategy

@@ -238,3 +238,41 @@ def test_layer_precision_errors_name_the_layer():
     with pytest.raises(fa.PrecisionError, match=r"layer 'd1': accumulator"):
         fa.to_firmware(model, layer_config={"d1": {"precision": {"weight": "ap_fixed<60,30>"}},
                                             "bn": {"precision": {"result": "ap_fixed<60,30>"}}})
+
+
+def test_shape_message_says_a_flat_shape_once():
+    firmware = fa.to_firmware(mlp())
+    with pytest.raises(fa.InputShapeError) as info:
+        firmware.predict(np.zeros((2, 5)))
+    assert "expected (batch, 4))" in str(info.value) and "or (batch, 4)" not in str(info.value)
+
+
+# ============================================================================ 8. NaN / inf / None / complex inputs
+@pytest.mark.parametrize("engine", ["emulator", "csim"])
+def test_bad_input_values_raise_the_same_for_both_engines(engine):
+    if engine == "csim":
+        pytest.importorskip("hls4ml")
+    firmware = fa.to_firmware(mlp())
+    x = np.zeros((20, 4))
+    x[3, 1] = np.nan
+    x[17, 0] = -np.inf
+    with pytest.raises(fa.InputValueError, match=r"^rows \[3, 17\] of the input contain NaN or infinity"):
+        firmware.predict(x, engine=engine)
+    with pytest.raises(fa.InputValueError, match=r"complex"):
+        firmware.predict(np.zeros((2, 4), dtype=complex), engine=engine)
+    rows = [[0.0, 1.0, 2.0, 3.0], [0.0, None, 2.0, 3.0]]
+    with pytest.raises(fa.InputValueError, match=r"^row \[1\] of the input contain None"):
+        firmware.predict(np.array(rows, dtype=object), engine=engine)
+    with pytest.raises(fa.InputValueError, match=r"row \[1\] of the input contain None"):
+        firmware.predict(rows, engine=engine)
+    with pytest.raises(fa.InputValueError, match="dtype <U"):
+        firmware.predict(np.array([["1", "2", "3", "4"]]), engine=engine)
+    # numbers in an object array and integers are fine
+    good = np.array([[0, 1, 2.5, np.float32(3)]], dtype=object)
+    np.testing.assert_array_equal(firmware.predict(good, engine=engine), firmware.predict([[0, 1, 2.5, 3]]))
+
+
+def test_many_bad_rows_are_summarised():
+    x = np.full((50, 4), np.nan)
+    with pytest.raises(fa.InputValueError, match=r"rows \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \.\.\. \(50 rows in all\)\]"):
+        fa.to_firmware(mlp()).predict(x)
