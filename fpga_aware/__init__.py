@@ -52,6 +52,7 @@ _PUBLIC = {
     "compare": "reports",
     "read_report": "reports",
     "SynthesisError": "synthesis",
+    "ProjectChangedError": "writer",
     "ToolNotFoundError": "synthesis",
 }
 
@@ -92,3 +93,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .quantizers import UnsupportedQuantizerError
     from .reports import ReportError, compare, read_report
     from .synthesis import SynthesisError, ToolNotFoundError
+    from .writer import ProjectChangedError

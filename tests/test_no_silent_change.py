@@ -247,6 +247,98 @@ def test_shape_message_says_a_flat_shape_once():
     assert "expected (batch, 4))" in str(info.value) and "or (batch, 4)" not in str(info.value)
 
 
+# ============================================================================ 5. a folder overwritten by another export
+def test_csim_of_a_folder_overwritten_by_another_export_raises(tmp_path):
+    pytest.importorskip("hls4ml")
+    first = fa.to_firmware(mlp(0))
+    second = fa.to_firmware(mlp(1))
+    first.write(tmp_path / "p")
+    second.write(tmp_path / "p", overwrite=True)
+    x = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(fa.ProjectChangedError, match=r"now holds another export .*firmware.write\(path, overwrite=True\)"):
+        first.predict(x, engine="csim")
+    np.testing.assert_array_equal(second.predict(x, engine="csim"), second.predict(x))
+    # written again, the first one simulates its own model
+    first.write(tmp_path / "p", overwrite=True)
+    np.testing.assert_array_equal(first.predict(x, engine="csim"), first.predict(x))
+
+
+def test_csim_of_an_edited_project_raises(tmp_path):
+    firmware = fa.to_firmware(mlp(0))
+    path = firmware.write(tmp_path / "p")
+    weights = next((path / "firmware" / "weights").glob("*.h"))
+    weights.write_text(weights.read_text() + "\n// edited\n")
+    with pytest.raises(fa.ProjectChangedError, match=r"changed after it was written: \['firmware/weights/"):
+        firmware.compile()
+    manifest = json.loads((path / "fpga_aware_project.json").read_text())
+    assert set(manifest["sha256"]) == set(manifest["files"]) - {"fpga_aware_project.json"}
+
+
+# ============================================================================ 6. all-or-nothing writes, bounded names
+def long_names_model(n: int = 300):
+    tf.keras.utils.set_random_seed(0)
+    return tf.keras.Sequential([
+        tf.keras.layers.Dense(4, activation="relu", input_shape=(3,), name="a" * n),
+        tf.keras.layers.Dense(2, name="a" * (n - 1) + "b"),
+    ])
+
+
+def test_long_layer_names_give_bounded_unique_file_names(tmp_path):
+    firmware = fa.to_firmware(long_names_model())
+    cnames = [layer.cname for layer in firmware.ir.layers]
+    assert len(set(cnames)) == len(cnames) and max(len(c) for c in cnames) <= 48
+    path = firmware.write(tmp_path / "p")
+    headers = sorted(p.name for p in (path / "firmware" / "weights").iterdir())
+    assert len(headers) == 2 and all(len(h) <= 50 for h in headers)
+    manifest = json.loads((path / "fpga_aware_project.json").read_text())
+    assert manifest["layers"][1]["name"] == "a" * 300  # the Keras name is kept where it is data
+
+
+def test_a_failed_write_leaves_nothing_behind_and_keeps_the_earlier_project(tmp_path, monkeypatch):
+    from fpga_aware import writer
+
+    first = fa.to_firmware(mlp(0))
+    target = tmp_path / "p"
+    real = writer._write_text
+    calls = {"n": 0}
+
+    def failing(path, text):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(36, "File name too long", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(writer, "_write_text", failing)
+    with pytest.raises(OSError, match="File name too long"):
+        first.write(target)
+    assert not target.exists() and list(tmp_path.iterdir()) == []  # no half-written project, no staging folder
+    monkeypatch.setattr(writer, "_write_text", real)
+    first.write(target)
+    before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    calls["n"] = 0
+    monkeypatch.setattr(writer, "_write_text", failing)
+    with pytest.raises(OSError):
+        fa.to_firmware(mlp(1)).write(target, overwrite=True)
+    after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert after == before and [p.name for p in tmp_path.iterdir()] == ["p"]
+    # an empty folder stays empty
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    calls["n"] = 0
+    with pytest.raises(OSError):
+        first.write(empty)
+    assert empty.is_dir() and list(empty.iterdir()) == []
+
+
+def test_overwrite_replaces_the_whole_folder(tmp_path):
+    target = tmp_path / "p"
+    fa.to_firmware(mlp(0)).write(target)
+    (target / "myproject_prj").mkdir()  # an HLS build output
+    fa.to_firmware(mlp(1), project_name="other").write(target, overwrite=True)
+    assert not (target / "myproject_prj").exists() and (target / "firmware" / "other.cpp").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["p"]
+
+
 # ============================================================================ 8. NaN / inf / None / complex inputs
 @pytest.mark.parametrize("engine", ["emulator", "csim"])
 def test_bad_input_values_raise_the_same_for_both_engines(engine):
