@@ -368,3 +368,65 @@ def test_many_bad_rows_are_summarised():
     x = np.full((50, 4), np.nan)
     with pytest.raises(fa.InputValueError, match=r"rows \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \.\.\. \(50 rows in all\)\]"):
         fa.to_firmware(mlp()).predict(x)
+
+
+# ============================================================================ 7. FPGACost checks everything before the first epoch
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(budget={"dsp": float("nan")}), r"budget\['dsp'\]=nan must be a positive, finite number"),
+        (dict(budget={"dsp": float("inf")}), r"budget\['dsp'\]=inf must be a positive, finite number"),
+        (dict(budget={"dsp": True}), r"budget\['dsp'\]=True"),
+        (dict(budget="dsp"), r"budget must be a dict of resource -> limit such as \{'dsp': 500\}, got 'dsp'"),
+        (dict(budget=["dsp"]), r"budget must be a dict"),
+        (dict(metric=None), r"metric=None must be the name of a logged metric"),
+        (dict(metric=""), r"metric='' must be the name"),
+        (dict(every=2.0), r"every=2.0 is invalid"),
+        (dict(part="nope"), None),
+    ],
+)
+def test_fpga_cost_rejects_bad_arguments_at_once(kwargs, message):
+    if message is None:
+        with pytest.raises(fa.UnknownPartError):
+            fa.FPGACost(**kwargs)
+        return
+    with pytest.raises(fa.ConfigError, match=message):
+        fa.FPGACost(**kwargs)
+
+
+def test_fpga_cost_accepts_numpy_numbers():
+    cost = fa.FPGACost(budget={"dsp": np.int64(500), "lut_util": np.float32(50)}, every=np.int64(3))
+    assert cost.budget == {"dsp": 500.0, "lut_util": 50.0} and cost.every == 3
+
+
+class _EpochCounter(tf.keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+@pytest.mark.parametrize(
+    "cost_kwargs, message",
+    [
+        (dict(layer_config={"nope": {"reuse_factor": 2}}), r"unknown layer\(s\) \['nope'\]"),
+        (dict(layer_config={"d0_relu": {"reuse_factor": 2}}), r"reuse_factor does not apply to layer 'd0_relu'"),
+        (dict(budget={"dsp": 100}, metric="val_f1"), r"metric='val_f1'\) is not among the metrics the model logs \['accuracy', 'loss'\]"),
+    ],
+)
+def test_fpga_cost_fails_before_the_first_batch(cost_kwargs, message):
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(4, activation="relu", input_shape=(3,), name="d0"),
+                                 tf.keras.layers.Dense(2, activation="softmax", name="d1")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    counter = _EpochCounter()
+    with pytest.raises(fa.ConfigError, match=message):
+        model.fit(np.zeros((64, 3)), np.zeros(64), epochs=2, batch_size=8, verbose=0,
+                  callbacks=[counter, fa.FPGACost(**cost_kwargs)])
+    assert counter.batches == 0
+    # a metric that is logged works, validation or not (val_accuracy falls back to accuracy)
+    history = model.fit(np.zeros((16, 3)), np.zeros(16), epochs=1, verbose=0,
+                        callbacks=[fa.FPGACost(budget={"dsp": 100})]).history
+    assert "fpga_score" in history
