@@ -504,7 +504,20 @@ class _Builder:
         )
 
     def input_type(self, input_name: str, pending: list) -> FixedType:
-        return self.layer_config(input_name).precision.result or self.config.precision
+        """The input type: configured, else the type of a leading quantizer, else ``precision``.
+
+        When the first layer is a QActivation quantizer (``quantized_bits``/``quantized_relu``),
+        the input *is* that quantizer's type, rounding and saturation included: the float input is
+        then rounded once, as QKeras does, instead of being truncated to ``precision`` first and
+        rounded again by the quantizer.
+        """
+        configured = self.layer_config(input_name).precision.result
+        if configured is not None:
+            return configured
+        first = pending[0] if pending else None
+        if isinstance(first, _PendingActivation) and first.result_type is not None and first.owner is None:
+            return first.result_type
+        return self.config.precision
 
     def build(self, input_name: str, shape: tuple[int, ...], pending: list) -> ModelIR:
         n_inputs = int(np.prod(shape))

@@ -370,6 +370,35 @@ def test_many_bad_rows_are_summarised():
         fa.to_firmware(mlp()).predict(x)
 
 
+# ============================================================================ 9. QKeras input rounded once
+def qkeras_input_model():
+    """hls4ml's test_single_dense_activation_exact, behind an input quantizer (Input(16) ->
+    QActivation(quantized_bits(4,0,alpha=1)) -> QDense(16) -> QActivation(quantized_relu(4,0)))."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(7)
+    return tf.keras.Sequential([
+        QActivation(quantized_bits(4, 0, alpha=1), input_shape=(16,), name="qin"),
+        QDense(16, name="fc1", kernel_quantizer=quantized_bits(4, 0, alpha=1),
+               bias_quantizer=quantized_bits(4, 0, alpha=1), kernel_initializer="lecun_uniform"),
+        QActivation(quantized_relu(4, 0), name="relu1"),
+    ])
+
+
+def test_a_leading_quantizer_rounds_the_float_input_once_as_qkeras_does():
+    model = qkeras_input_model()
+    x = np.random.default_rng(0).random((100, 16)).astype(np.float32)  # what Keras computes with
+    expected = model.predict(x, verbose=0)
+    firmware = fa.to_firmware(model)
+    assert firmware.ir.input_type.cpp() == "ap_fixed<4,1,AP_RND_CONV,AP_SAT>"
+    assert int(np.count_nonzero(firmware.predict(x) != expected)) == 0
+    # the old input type (truncation to ap_fixed<16,6>, then the quantizer's rounding) is off
+    twice = fa.to_firmware(model, layer_config={firmware.ir.input.name: {"precision": {"result": "ap_fixed<16,6>"}}})
+    assert int(np.count_nonzero(twice.predict(x) != expected)) > 0
+    if pytest.importorskip("hls4ml"):
+        np.testing.assert_array_equal(firmware.predict(x, engine="csim"), firmware.predict(x))
+
+
 # ============================================================================ 7. FPGACost checks everything before the first epoch
 @pytest.mark.parametrize(
     "kwargs, message",
