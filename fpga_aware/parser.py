@@ -7,9 +7,14 @@ Flatten (no-ops), and any of these inside tensorflow-model-optimization's prunin
 kernel is taken times its current mask).  Sequential and single-chain functional models only.  Anything else raises
 :class:`UnsupportedLayerError` naming the layer and listing what is supported.
 
+Stored numbers never overflow silently: a weight, bias, scale, shift or table entry outside its
+type raises :class:`WeightOverflowError` unless that layer's ``layer_config`` precision names the
+overflow mode; ``layer_config`` options that do not apply to a layer raise :class:`ConfigError`.
+
 Default types (each overridable per layer through ``layer_config``):
 
-* input: the model ``precision``;
+* input: the model ``precision``; when the first layer is a QActivation quantizer, that quantizer's
+  type (so the float input is rounded once, as QKeras rounds it);
 * float Dense: weight, bias and result in ``precision``; QDense: weight and bias from their
   quantizers, result = the accumulator (exact, so a following QActivation sees the exact sum);
 * a Dense with its own activation (``Dense(64, activation='relu')``) becomes a dense layer and an
