@@ -24,6 +24,7 @@ _PUBLIC = {
     "LayerConfig": "config",
     "LayerPrecision": "config",
     "InputShapeError": "emulator",
+    "InputValueError": "emulator",
     "Firmware": "firmware",
     "estimate": "firmware",
     "export": "firmware",
@@ -35,6 +36,8 @@ _PUBLIC = {
     "parse_precision": "fixed",
     "Strategy": "ir",
     "InvalidModelError": "parser",
+    "LayerPrecisionError": "parser",
+    "WeightOverflowError": "parser",
     "UnsupportedLayerError": "parser",
     "UnsupportedQuantizerError": "quantizers",
     "FPGACost": "callbacks",
@@ -50,6 +53,7 @@ _PUBLIC = {
     "compare": "reports",
     "read_report": "reports",
     "SynthesisError": "synthesis",
+    "ProjectChangedError": "writer",
     "ToolNotFoundError": "synthesis",
 }
 
@@ -79,11 +83,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .callbacks import FPGACost
     from .progress import EpochProgress
     from .config import ConfigError, FirmwareConfig, LayerConfig, LayerPrecision
-    from .emulator import InputShapeError
+    from .emulator import InputShapeError, InputValueError
     from .firmware import Firmware, estimate, export, to_firmware
     from .fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision
     from .ir import Strategy
-    from .parser import InvalidModelError, UnsupportedLayerError
+    from .parser import InvalidModelError, LayerPrecisionError, UnsupportedLayerError, WeightOverflowError
     from .parts import UnknownPartError, get_part
     from .profiling import profile
     from .pruning import Prune, prunable, strip
@@ -91,3 +95,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .quantizers import UnsupportedQuantizerError
     from .reports import ReportError, compare, read_report
     from .synthesis import SynthesisError, ToolNotFoundError
+    from .writer import ProjectChangedError

@@ -20,10 +20,14 @@ mode='max')``), and ``fpga_within_budget`` (1.0 or 0.0) tells whether every budg
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 from typing import Any, Mapping
 
+import numpy as np
+
 from ._stack import keras
-from .config import ConfigError, FirmwareConfig
+from .config import ConfigError, FirmwareConfig, is_integer
 from .firmware import Firmware
 from .parser import build_ir
 
@@ -37,6 +41,26 @@ k = keras()
 COST_KEYS = ("dsp", "lut", "ff", "bram_18k", "latency_cycles", "ii")
 _UTIL_KEYS = ("dsp", "lut", "ff", "bram_18k")
 _BUDGET_KEYS = COST_KEYS + tuple(f"{key}_util" for key in _UTIL_KEYS)
+
+
+def _compiled_metric_names(model) -> "set[str] | None":
+    """The names a compiled single-output model logs ('loss' and its compiled metrics), or
+    ``None`` when they cannot be read before training."""
+    container = getattr(model, "compiled_metrics", None)
+    if container is None or not hasattr(container, "_user_metrics"):
+        return None
+    names = {"loss"}
+    for group in (container._user_metrics, getattr(container, "_user_weighted_metrics", None)):
+        if group is None:
+            continue
+        if isinstance(group, Mapping) or any(isinstance(m, (list, tuple, Mapping)) for m in group):
+            return None  # several outputs: names get prefixes; leave it to the first batch
+        for m in group:
+            name = m if isinstance(m, str) else getattr(m, "name", None) or getattr(m, "__name__", None)
+            if not isinstance(name, str):
+                return None
+            names.add(name)
+    return names
 
 
 class FPGACost(k.callbacks.Callback):
@@ -61,24 +85,30 @@ class FPGACost(k.callbacks.Callback):
         **options: Any,
     ):
         super().__init__()
-        if every != "epoch" and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        if every != "epoch" and (not is_integer(every) or every < 1):
             raise ConfigError(f"FPGACost every={every!r} is invalid; use 'epoch' or a positive number of batches")
-        self.config = FirmwareConfig.from_options(part, **options)
-        from .parts import get_part
-
-        get_part(self.config.part)  # unknown part → UnknownPartError now, not at the first epoch
-        self.every = every
+        self.config = FirmwareConfig.from_options(part, **options)  # an unknown part raises here
+        self.every = every if every == "epoch" else int(every)
+        if budget is not None and not isinstance(budget, Mapping):
+            raise ConfigError(
+                f"FPGACost budget must be a dict of resource -> limit such as {{'dsp': 500}}, got {budget!r}"
+            )
         self.budget = dict(budget or {})
-        unknown = sorted(set(self.budget) - set(_BUDGET_KEYS))
+        unknown = sorted(set(self.budget) - set(_BUDGET_KEYS), key=str)
         if unknown:
             raise ConfigError(f"FPGACost budget keys {unknown} are unknown; allowed: {list(_BUDGET_KEYS)}")
         for key, value in self.budget.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"FPGACost budget[{key!r}]={value!r} must be a positive number")
+            if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+                    or not math.isfinite(value) or value <= 0):
+                raise ConfigError(f"FPGACost budget[{key!r}]={value!r} must be a positive, finite number")
+            self.budget[key] = float(value)
+        if not isinstance(metric, str) or not metric:
+            raise ConfigError(f"FPGACost metric={metric!r} must be the name of a logged metric, such as 'val_accuracy'")
         self.metric = metric
         self.last_report = None
         self.history: list[dict[str, float]] = []
         self._batches = 0
+        self._metric_checked = False
 
     # ------------------------------------------------------------------ estimation
     def estimate(self):
@@ -112,7 +142,26 @@ class FPGACost(k.callbacks.Callback):
         return {"fpga_score": float(metrics[metric_name]) * factor, "fpga_within_budget": float(within)}
 
     # ------------------------------------------------------------------ Keras hooks
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Convert the model once now: a bad ``layer_config`` or an unknown ``metric`` fails before
+        the first epoch, not after it."""
+        self.estimate()
+        if self.budget:
+            names = _compiled_metric_names(self.model)
+            if names is not None:
+                self._check_metric(names)
+
+    def _check_metric(self, names) -> None:
+        if self.metric not in names and self.metric.removeprefix("val_") not in names:
+            raise ConfigError(
+                f"FPGACost(metric={self.metric!r}) is not among the metrics the model logs {sorted(names)} "
+                "(or their val_ forms); choose one with metric=..."
+            )
+        self._metric_checked = True
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.budget and not self._metric_checked and logs is not None:
+            self._check_metric(set(logs))  # the compiled metrics could not be read: the first batch tells
         if self.every == "epoch":
             return
         self._batches += 1

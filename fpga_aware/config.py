@@ -8,12 +8,16 @@ and listing what is allowed.
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .fixed import FixedType, PrecisionError, parse_precision
+import numpy as np
+
+from .fixed import FixedType, Overflow, PrecisionError, parse_precision
 from .ir import IOType, Strategy
+from .names import project_name_problem
 
 __all__ = [
     "ConfigError",
@@ -47,6 +51,16 @@ def _precision(value: Any, where: str) -> FixedType:
         raise PrecisionConfigError(f"{where}: {err}") from None
 
 
+def _explicit_overflow(value: Any) -> bool:
+    """Whether a precision names its overflow mode: a string with the 4th argument
+    (``ap_fixed<16,6,AP_TRN,AP_WRAP>``), or a FixedType whose mode is not the default wrap."""
+    if isinstance(value, FixedType):
+        return value.overflow != Overflow.WRAP
+    if isinstance(value, str) and "<" in value:
+        return len(value.split("<", 1)[1].split(",")) >= 4
+    return False
+
+
 def _strategy(value: Any, where: str) -> Strategy:
     if isinstance(value, Strategy):
         return value
@@ -59,8 +73,13 @@ def _strategy(value: Any, where: str) -> Strategy:
     raise ConfigError(f"{where}: strategy {value!r} is not one of {allowed}")
 
 
+def is_integer(value: Any) -> bool:
+    """An integer option: a Python or numpy integer, never a bool (nor a float, even 2.0)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _reuse_factor(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ConfigError(
             f"{where}: reuse_factor {value!r} is invalid; it must be a positive integer "
             "(the valid values for each layer are 1 .. n_in*n_out)"
@@ -76,22 +95,31 @@ class LayerPrecision:
     bias: FixedType | None = None
     result: FixedType | None = None
     accum: FixedType | None = None
+    #: the keys a dict named (each must apply to the layer); empty for the one-type form
+    keys: frozenset = frozenset()
+    #: the keys whose precision names its overflow mode explicitly (``AP_SAT``, ``AP_WRAP``...):
+    #: weights, biases and table entries are then converted with that mode even where they
+    #: overflow; otherwise an overflowing value is an error
+    explicit_overflow: frozenset = frozenset()
 
     @classmethod
     def parse(cls, value: Any, where: str) -> "LayerPrecision":
-        """A string/FixedType sets weight, bias and result; a dict sets named entries."""
+        """A string/FixedType sets weight, bias and result (those the layer has); a dict sets named entries."""
         if isinstance(value, LayerPrecision):
             return value
         if isinstance(value, (str, FixedType)):
             t = _precision(value, f"{where} precision")
-            return cls(weight=t, bias=t, result=t)
+            explicit = frozenset(("weight", "bias", "result")) if _explicit_overflow(value) else frozenset()
+            return cls(weight=t, bias=t, result=t, explicit_overflow=explicit)
         if isinstance(value, Mapping):
             unknown = sorted(set(value) - set(_PRECISION_KEYS))
             if unknown:
                 raise ConfigError(
                     f"{where}: unknown precision key(s) {unknown}; allowed keys are {list(_PRECISION_KEYS)}"
                 )
-            return cls(**{k: _precision(v, f"{where} precision['{k}']") for k, v in value.items()})
+            types = {k: _precision(v, f"{where} precision['{k}']") for k, v in value.items()}
+            explicit = frozenset(k for k, v in value.items() if _explicit_overflow(v))
+            return cls(**types, keys=frozenset(value), explicit_overflow=explicit)
         raise ConfigError(
             f"{where}: precision must be a string like 'ap_fixed<16,6>', a FixedType or a dict "
             f"with keys {list(_PRECISION_KEYS)}, got {value!r}"
@@ -119,8 +147,7 @@ class LayerConfig:
             raise ConfigError(f"{where}: unknown option(s) {unknown}; allowed options are {list(_LAYER_KEYS)}")
         table_size = value.get("table_size")
         if table_size is not None and (
-            isinstance(table_size, bool)
-            or not isinstance(table_size, int)
+            not is_integer(table_size)
             or table_size < 2
             or table_size & (table_size - 1)
         ):
@@ -129,8 +156,15 @@ class LayerConfig:
             precision=LayerPrecision.parse(value["precision"], where) if "precision" in value else LayerPrecision(),
             reuse_factor=_reuse_factor(value["reuse_factor"], where) if "reuse_factor" in value else None,
             strategy=_strategy(value["strategy"], where) if "strategy" in value else None,
-            table_size=table_size,
+            table_size=None if table_size is None else int(table_size),
         )
+
+    @property
+    def options(self) -> list[str]:
+        """The options this config sets (for messages)."""
+        names = ["precision"] if (self.precision.keys or self.precision.weight or self.precision.bias
+                                  or self.precision.result or self.precision.accum) else []
+        return names + [k for k in ("reuse_factor", "strategy", "table_size") if getattr(self, k) is not None]
 
 
 @dataclass(frozen=True)
@@ -162,6 +196,9 @@ class FirmwareConfig:
     ) -> "FirmwareConfig":
         if not isinstance(part, str) or not part.strip():
             raise ConfigError(f"part must be a non-empty FPGA part name such as {DEFAULT_PART!r}, got {part!r}")
+        from .parts import get_part
+
+        part = get_part(part).name  # UnknownPartError (with "did you mean") for every entry point
         if io_type != IOType.PARALLEL and io_type != IOType.PARALLEL.value:
             raise ConfigError(f"io_type {io_type!r} is not supported; allowed: 'io_parallel'")
         if isinstance(clock_period, bool) or not isinstance(clock_period, (int, float)) or not clock_period > 0:
@@ -170,6 +207,9 @@ class FirmwareConfig:
             raise ConfigError(
                 f"project_name {project_name!r} must be a C identifier (letters, digits, '_', not starting with a digit)"
             )
+        problem = project_name_problem(project_name)
+        if problem:
+            raise ConfigError(f"project_name {project_name!r} cannot be used: {problem}; choose another name")
         if layer_config is not None and not isinstance(layer_config, Mapping):
             raise ConfigError(f"layer_config must be a dict of layer name -> options, got {layer_config!r}")
         layers = {str(name): LayerConfig.parse(str(name), value) for name, value in (layer_config or {}).items()}

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .fixed import FixedType, Overflow
+from .inputs import InputShapeError, InputValueError, as_batch
 from .ir import (
     ActivationLayer,
     DenseLayer,
@@ -27,7 +28,7 @@ from .ir import (
     SoftmaxLayer,
 )
 
-__all__ = ["Emulator", "emulate", "InputShapeError"]
+__all__ = ["Emulator", "emulate", "InputShapeError", "InputValueError"]
 
 _FLOAT_EXACT_LIMIT = 2**53
 _FLOAT_MAX_WIDTH = 53
@@ -48,24 +49,9 @@ def _single_blas_thread():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
-class InputShapeError(ValueError):
-    """The array passed to ``predict`` does not match the model's input shape."""
-
-
 def _as_batch(ir: ModelIR, x) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    shape = ir.input.shape
-    n_in = ir.n_inputs
-    if arr.ndim >= 1 and arr.shape[1:] == tuple(shape):
-        return arr.reshape(arr.shape[0], n_in)
-    if arr.ndim == 2 and arr.shape[1] == n_in:
-        return arr
-    if arr.ndim == 1 and arr.shape[0] == n_in:
-        return arr.reshape(1, n_in)
-    raise InputShapeError(
-        f"input of shape {arr.shape} does not match the model input {(None, *shape)} "
-        f"(expected (batch, {', '.join(map(str, shape))}) or (batch, {n_in}))"
-    )
+    """The checked float64 batch (shape and values: see :mod:`fpga_aware.inputs`)."""
+    return as_batch(ir, x)
 
 
 class Emulator:

@@ -33,6 +33,7 @@ class Firmware:
         self.config = config
         self._emulator = Emulator(ir)
         self._project_dir: Path | None = None
+        self._content_sha256: str | None = None  # what write() put there (the manifest's digest)
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self._library = None
 
@@ -53,21 +54,28 @@ class Firmware:
     # ------------------------------------------------------------------ project
     def write(self, output_dir: str | Path, overwrite: bool = False) -> Path:
         """Write the HLS project; an existing project needs ``overwrite=True``; other folders are never touched."""
-        from .writer import write_project
+        from .writer import read_manifest, write_project
 
         path = write_project(self.ir, self.config, Path(output_dir), overwrite=overwrite)
         self._project_dir = path
+        self._content_sha256 = read_manifest(path)["content_sha256"]
         self._library = None
         logger.info("wrote HLS project %s to %s", self.ir.project_name, path)
         return path
 
     def compile(self) -> "Firmware":
-        """Build the C simulation library with g++ (writes to a temporary folder if never written)."""
+        """Build the C simulation library with g++ (writes to a temporary folder if never written).
+
+        Raises :class:`~fpga_aware.writer.ProjectChangedError` when the project folder no longer
+        holds what this firmware wrote (another export replaced it, or its files were edited).
+        """
         from .csim import compile_project
+        from .writer import check_project_unchanged
 
         if self._project_dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="fpga_aware_")
             self.write(Path(self._tempdir.name) / self.ir.project_name)
+        check_project_unchanged(self._project_dir, self._content_sha256)
         self._library = compile_project(self._project_dir)
         return self
 

@@ -378,13 +378,18 @@ def _shift_left_checked(m: np.ndarray, shift: int, target: FixedType) -> np.ndar
     return safe
 
 
+_DECIMAL = re.compile(r"-?[0-9]+", re.ASCII)
+
+
 def _parse_int(text: str, what: str, precision: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
+    # Plain ASCII decimal digits only: int() would also take '1_6' and non-ASCII digits ('１６'),
+    # which the C++ compiler does not.
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
         raise PrecisionError(
-            f"invalid precision {precision!r}: {what} must be an integer, got {text.strip()!r}"
-        ) from None
+            f"invalid precision {precision!r}: {what} must be an integer written with the digits 0-9, got {text!r}"
+        )
+    return int(text)
 
 
 def parse_precision(precision: "str | FixedType") -> FixedType:

@@ -7,9 +7,14 @@ Flatten (no-ops), and any of these inside tensorflow-model-optimization's prunin
 kernel is taken times its current mask).  Sequential and single-chain functional models only.  Anything else raises
 :class:`UnsupportedLayerError` naming the layer and listing what is supported.
 
+Stored numbers never overflow silently: a weight, bias, scale, shift or table entry outside its
+type raises :class:`WeightOverflowError` unless that layer's ``layer_config`` precision names the
+overflow mode; ``layer_config`` options that do not apply to a layer raise :class:`ConfigError`.
+
 Default types (each overridable per layer through ``layer_config``):
 
-* input: the model ``precision``;
+* input: the model ``precision``; when the first layer is a QActivation quantizer, that quantizer's
+  type (so the float input is rounded once, as QKeras rounds it);
 * float Dense: weight, bias and result in ``precision``; QDense: weight and bias from their
   quantizers, result = the accumulator (exact, so a following QActivation sees the exact sum);
 * a Dense with its own activation (``Dense(64, activation='relu')``) becomes a dense layer and an
@@ -23,16 +28,19 @@ Default types (each overridable per layer through ``layer_config``):
 
 from __future__ import annotations
 
+import hashlib
 import keyword
+import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from ._stack import keras
 from .config import ConfigError, FirmwareConfig, LayerConfig
-from .fixed import FixedType, PrecisionError, exact_accumulator
+from .fixed import MAX_WIDTH, FixedType, Overflow, PrecisionError, Rounding, exact_accumulator, smallest_type_for
 from .ir import (
     ActivationLayer,
     DenseLayer,
@@ -43,9 +51,16 @@ from .ir import (
     SoftmaxLayer,
 )
 from .quantizers import activation_quantizer_type, quantized_weights
-from .tables import sigmoid_table, softmax_tables, tanh_table
+from .tables import TABLE_DOMAINS, sigmoid_table, softmax_tables, tanh_table
 
-__all__ = ["UnsupportedLayerError", "InvalidModelError", "build_ir", "SUPPORTED_LAYERS"]
+__all__ = [
+    "UnsupportedLayerError",
+    "InvalidModelError",
+    "LayerPrecisionError",
+    "WeightOverflowError",
+    "build_ir",
+    "SUPPORTED_LAYERS",
+]
 
 SUPPORTED_LAYERS = (
     "InputLayer",
@@ -78,6 +93,15 @@ class InvalidModelError(ValueError):
     """The model cannot be converted (not a tf-keras model, not a chain, NaN weights, ...)."""
 
 
+class LayerPrecisionError(InvalidModelError, PrecisionError):
+    """A layer's numbers do not fit its fixed-point types (the message names the layer)."""
+
+
+class WeightOverflowError(LayerPrecisionError):
+    """A weight, bias, scale, shift or table entry lies outside its type's range: converting it
+    would wrap or saturate it.  The message names the layer, the value and a type that holds it."""
+
+
 def _unsupported(layer, why: str = "") -> UnsupportedLayerError:
     detail = f" ({why})" if why else ""
     return UnsupportedLayerError(
@@ -87,8 +111,14 @@ def _unsupported(layer, why: str = "") -> UnsupportedLayerError:
 
 
 # ---------------------------------------------------------------------------- names
+#: Longest C++ name derived from a layer name (a longer one is cut and gets a hash of the
+#: full name): it names weights/<cname>.h and every <cname>_... identifier.
+MAX_CNAME = 48
+
+
 def safe_identifiers(names: list[str]) -> list[str]:
-    """Unique C++ identifiers for layer names (no injection, no keywords, no clashes)."""
+    """Unique C++ identifiers for layer names (no injection, no keywords, no clashes, at most
+    :data:`MAX_CNAME` characters plus a uniqueness suffix)."""
     out: list[str] = []
     used: set[str] = set()
     for name in names:
@@ -96,6 +126,9 @@ def safe_identifiers(names: list[str]) -> list[str]:
         ident = re.sub(r"_+", "_", ident).strip("_") or "layer"
         if ident[0].isdigit() or ident in _CPP_RESERVED or ident.startswith("ap_"):
             ident = f"layer_{ident}"
+        if len(ident) > MAX_CNAME:  # file names (weights/<cname>.h) and identifiers stay short
+            digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+            ident = f"{ident[:MAX_CNAME - 9].rstrip('_')}_{digest}"
         candidate, k = ident, 1
         while candidate in used:
             k += 1
@@ -141,6 +174,8 @@ def _input_shape(model) -> tuple[int, ...]:
     dims = tuple(shape[1:])
     if not dims or any(d is None for d in dims):
         raise InvalidModelError(f"model input shape {shape} must be fully known (apart from the batch)")
+    if any(int(d) < 1 for d in dims):
+        raise InvalidModelError(f"model input shape {shape} has no values; every dimension must be at least 1")
     return tuple(int(d) for d in dims)
 
 
@@ -161,7 +196,7 @@ class _PendingDense:
     quantized: bool
     keras_class: str
     fused_activation: bool = False  # the Keras layer applies an activation after the sum
-
+    folded: str | None = None  # the BatchNormalization folded into this layer
 
 @dataclass
 class _PendingActivation:
@@ -194,6 +229,8 @@ def _dense_pending(layer, kernel_mask: np.ndarray | None = None) -> list:
     _check_finite(layer.name, "bias", bias)
     if kernel.ndim != 2:
         raise _unsupported(layer, "kernel must be 2-D")
+    if kernel.shape[1] < 1:
+        raise InvalidModelError(f"layer {layer.name!r} has {kernel.shape[1]} units; a {cls} layer needs at least one")
     weight_type = bias_type = None
     quantized = False
     if cls == "QDense":
@@ -288,26 +325,95 @@ def _batch_norm_pending(layer) -> _PendingScaleShift:
     return _PendingScaleShift(layer.name, scale, shift)
 
 
-def _fold_batch_norms(pending: list) -> list:
-    """Fold a BatchNormalization directly after a float, linear Dense into that Dense."""
+def _fold_batch_norms(pending: list) -> tuple[list, dict[str, str]]:
+    """Fold a BatchNormalization directly after a float, linear Dense into that Dense.
+
+    Returns the new chain and ``{batch norm name: dense name}`` of the folded layers.
+    """
     out: list = []
+    folded: dict[str, str] = {}
     for item in pending:
         prev = out[-1] if out else None
-        if isinstance(item, _PendingScaleShift) and isinstance(prev, _PendingDense) and not prev.quantized:
+        if (isinstance(item, _PendingScaleShift) and isinstance(prev, _PendingDense) and not prev.quantized
+                and prev.folded is None):
             prev.kernel = prev.kernel * item.scale[None, :]
             prev.bias = prev.bias * item.scale + item.shift
-            prev.name = prev.name  # folded BN keeps the Dense name; its own name is gone
+            prev.folded = item.name  # the Dense keeps its name; the BN's is gone
+            folded[item.name] = prev.name
             continue
         out.append(item)
-    return out
+    return out, folded
 
 
 # ---------------------------------------------------------------------------- types
-def _quantize(values: np.ndarray, t: FixedType, where: str) -> np.ndarray:
+def _round_exact(value: float, t: FixedType) -> int:
+    """The mantissa ``value`` rounds to in ``t`` before overflow handling (exact, any magnitude)."""
+    q = Fraction(value) * (Fraction(2) ** t.frac)
+    low = math.floor(q)
+    rem = q - low
+    mode = t.rounding
+    if mode == Rounding.TRN or rem == 0:
+        return low
+    if mode == Rounding.TRN_ZERO:
+        return low if q > 0 else low + 1
+    if rem != Fraction(1, 2):
+        return low + 1 if rem > Fraction(1, 2) else low
+    if mode == Rounding.RND:
+        return low + 1
+    if mode == Rounding.RND_MIN_INF:
+        return low
+    if mode == Rounding.RND_INF:
+        return low + 1 if q > 0 else low
+    if mode == Rounding.RND_ZERO:
+        return low if q > 0 else low + 1
+    return low if low % 2 == 0 else low + 1  # RND_CONV
+
+
+def _fitting_type(lo: int, hi: int, t: FixedType) -> str:
+    """A type with ``t``'s fractional bits and modes holding ``t``'s range and the mantissas [lo, hi], as C++."""
+    lo, hi = min(lo, t.min_mantissa), max(hi, t.max_mantissa)  # never narrower than asked for
+    try:
+        wide = smallest_type_for(min(lo, -1) if (t.signed or lo < 0) else 0, hi, t.frac)
+    except PrecisionError:
+        return f"no type of at most {MAX_WIDTH} bits with {t.frac} fractional bits holds it"
+    return wide.with_modes(t.rounding, t.overflow).cpp()
+
+
+def check_overflow(values: np.ndarray, t: FixedType, layer: str, what: str, key: str) -> None:
+    """Raise :class:`WeightOverflowError` when a value of ``values`` rounds outside ``t``'s range.
+
+    ``key`` is the ``layer_config`` precision key of ``t`` (for the suggested fix).  Rounding is
+    monotone, so the smallest and the largest value decide.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return
+    lo_value, hi_value = float(v.min()), float(v.max())
+    lo, hi = _round_exact(lo_value, t), _round_exact(hi_value, t)
+    if lo >= t.min_mantissa and hi <= t.max_mantissa:
+        return
+    worst = hi_value if hi > t.max_mantissa and (lo >= t.min_mantissa or abs(hi_value) >= abs(lo_value)) else lo_value
+    becomes = float(t.to_float(t.from_float(np.array([worst])))[0])
+    n_bad = int(np.count_nonzero((v > t.max_value) | (v < t.min_value))) or 1
+    fits = _fitting_type(lo, hi, t)
+    explicit = t.with_modes(overflow=Overflow.SAT).cpp()
+    raise WeightOverflowError(
+        f"layer {layer!r}: {what} {worst!r} lies outside {t.cpp()} (range [{t.min_value!r}, {t.max_value!r}]; "
+        f"{n_bad} of {v.size} values outside); converting it would {'wrap' if t.overflow == Overflow.WRAP else 'saturate'} "
+        f"it to {becomes!r}. A type that holds every value: {fits} "
+        f"(layer_config={{{layer!r}: {{'precision': {{{key!r}: {fits!r}}}}}}}); to saturate or wrap on purpose, "
+        f"name the overflow mode in that layer's precision, e.g. {explicit!r}"
+    )
+
+
+def _quantize(values: np.ndarray, t: FixedType, where: str, *, layer: str, what: str, key: str,
+              allow_overflow: bool) -> np.ndarray:
+    if not allow_overflow:
+        check_overflow(values, t, layer, what, key)
     try:
         return t.from_float(values)
     except PrecisionError as err:
-        raise InvalidModelError(f"{where}: {err}") from None
+        raise LayerPrecisionError(f"{where}: {err}") from None
 
 
 class _Builder:
@@ -324,15 +430,19 @@ class _Builder:
         cfg = self.layer_config(item.name)
         weight_type = cfg.precision.weight or item.weight_type or self.config.precision
         bias_type = cfg.precision.bias or item.bias_type or self.config.precision
-        weights = _quantize(item.kernel, weight_type, f"layer {item.name!r} weights")
-        bias = _quantize(item.bias, bias_type, f"layer {item.name!r} bias")
+        explicit = cfg.precision.explicit_overflow
+        folded = f" (with BatchNormalization {item.folded!r} folded in)" if item.folded else ""
+        weights = _quantize(item.kernel, weight_type, f"layer {item.name!r} weights", layer=item.name,
+                            what=f"weight{folded}", key="weight", allow_overflow="weight" in explicit)
+        bias = _quantize(item.bias, bias_type, f"layer {item.name!r} bias", layer=item.name,
+                         what=f"bias{folded}", key="bias", allow_overflow="bias" in explicit)
         n_in, n_out = weights.shape
         if n_in != self._width:
             raise InvalidModelError(f"layer {item.name!r} expects {n_in} inputs but receives {self._width}")
         try:
             accum = cfg.precision.accum or exact_accumulator(weights, weight_type.frac, bias, bias_type.frac, x_type)
         except PrecisionError as err:
-            raise InvalidModelError(f"layer {item.name!r}: accumulator: {err}") from None
+            raise LayerPrecisionError(f"layer {item.name!r}: accumulator: {err}") from None
         if item.fused_activation:
             # The Keras layer's output is after its activation: the configured result type
             # applies there; the pre-activation sum stays exact in the accumulator.
@@ -367,10 +477,11 @@ class _Builder:
         default = x_type if item.function == "linear" else self.config.precision
         result = configured or item.result_type or default
         table = None
-        if item.function == "sigmoid":
-            table = sigmoid_table(x_type, result, size)
-        elif item.function == "tanh":
-            table = tanh_table(x_type, result, size)
+        if item.function in ("sigmoid", "tanh"):
+            source = cfg if cfg.precision.result else owner
+            saturate = "result" in source.precision.explicit_overflow
+            table = _table(item.function, x_type, result, size, saturate, item.name,
+                           item.owner if source is owner and owner.precision.result else item.name)
         return ActivationLayer(**common, result_type=result, function=item.function, table=table,
                                keras_class=item.keras_class)
 
@@ -381,41 +492,159 @@ class _Builder:
             raise InvalidModelError(f"layer {item.name!r} normalises {item.scale.shape[0]} channels but receives {n}")
         scale_type = cfg.precision.weight or self.config.precision
         shift_type = cfg.precision.bias or self.config.precision
-        scale = _quantize(item.scale, scale_type, f"layer {item.name!r} scale")
-        shift = _quantize(item.shift, shift_type, f"layer {item.name!r} shift")
-        accum = cfg.precision.accum or _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type)
+        explicit = cfg.precision.explicit_overflow
+        scale = _quantize(item.scale, scale_type, f"layer {item.name!r} scale", layer=item.name,
+                          what="scale (gamma / sqrt(variance + epsilon))", key="weight",
+                          allow_overflow="weight" in explicit)
+        shift = _quantize(item.shift, shift_type, f"layer {item.name!r} shift", layer=item.name,
+                          what="shift (beta - mean * scale)", key="bias", allow_overflow="bias" in explicit)
+        try:
+            accum = cfg.precision.accum or _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type)
+        except PrecisionError as err:
+            raise LayerPrecisionError(f"layer {item.name!r}: accumulator: {err}") from None
         return ScaleShiftLayer(
             name=item.name, cname=self.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
             result_type=cfg.precision.result or self.config.precision, scale_type=scale_type,
             shift_type=shift_type, accum_type=accum, scale=scale, shift=shift,
         )
 
+    def input_type(self, input_name: str, pending: list) -> FixedType:
+        """The input type: configured, else the type of a leading quantizer, else ``precision``.
+
+        When the first layer is a QActivation quantizer (``quantized_bits``/``quantized_relu``),
+        the input *is* that quantizer's type, rounding and saturation included: the float input is
+        then rounded once, as QKeras does, instead of being truncated to ``precision`` first and
+        rounded again by the quantizer.
+        """
+        configured = self.layer_config(input_name).precision.result
+        if configured is not None:
+            return configured
+        first = pending[0] if pending else None
+        if isinstance(first, _PendingActivation) and first.result_type is not None and first.owner is None:
+            return first.result_type
+        return self.config.precision
+
     def build(self, input_name: str, shape: tuple[int, ...], pending: list) -> ModelIR:
         n_inputs = int(np.prod(shape))
         self._width = n_inputs
-        in_cfg = self.layer_config(input_name)
-        in_type = in_cfg.precision.result or self.config.precision
+        in_type = self.input_type(input_name, pending)
         layers: list[Layer] = [
             InputLayer(name=input_name, cname=self.cnames[input_name], n_in=n_inputs, n_out=n_inputs,
                        input_type=in_type, result_type=in_type, shape=shape)
         ]
         for item in pending:
             x_type = layers[-1].result_type
-            if isinstance(item, _PendingDense):
-                layer = self.dense(item, x_type)
-            elif isinstance(item, _PendingActivation):
-                layer = self.activation(item, x_type)
-            else:
-                layer = self.scale_shift(item, x_type)
+            try:
+                if isinstance(item, _PendingDense):
+                    layer = self.dense(item, x_type)
+                elif isinstance(item, _PendingActivation):
+                    layer = self.activation(item, x_type)
+                else:
+                    layer = self.scale_shift(item, x_type)
+            except LayerPrecisionError:
+                raise
+            except PrecisionError as err:  # anything else about types: name the layer
+                raise LayerPrecisionError(f"layer {item.name!r}: {err}") from None
             layers.append(layer)
             self._width = layer.n_out
         return ModelIR(project_name=self.config.project_name, layers=layers)
+
+
+def _function_range(function: str, x_type: FixedType) -> tuple[float, float]:
+    """The smallest and largest entry of a sigmoid/tanh table over ``x_type`` (the functions are
+    monotone; the table covers TABLE_DOMAINS clipped to the input range, as tables.py does)."""
+    lo_d, hi_d = TABLE_DOMAINS[function]
+    lo, hi = max(lo_d, x_type.min_value), min(hi_d, x_type.max_value)
+    if hi < lo:
+        lo, hi = x_type.min_value, x_type.max_value
+    f = (lambda v: 1.0 / (1.0 + math.exp(-v))) if function == "sigmoid" else math.tanh
+    return f(lo), f(hi)
+
+
+def _table(function: str, x_type: FixedType, result: FixedType, size: int, saturate: bool, name: str,
+           config_name: str):
+    """The sigmoid/tanh table; entries more than one LSB outside ``result`` raise unless its
+    overflow mode was named (a rounding step past the top is saturated: an error below one LSB)."""
+    table = (sigmoid_table if function == "sigmoid" else tanh_table)(x_type, result, size)
+    if not saturate:
+        lo, hi = _function_range(function, x_type)
+        if hi > result.max_value + result.lsb or lo < result.min_value - result.lsb:
+            worst = hi if hi > result.max_value + result.lsb else lo
+            fits = _fitting_type(_round_exact(lo, result), _round_exact(hi, result), result)
+            raise WeightOverflowError(
+                f"layer {name!r}: {function} table entries reach {worst:.6g}, outside {result.cpp()} "
+                f"(range [{result.min_value!r}, {result.max_value!r}]); the table would saturate them. "
+                f"A result type that holds them: {fits} (layer_config={{{config_name!r}: "
+                f"{{'precision': {{'result': {fits!r}}}}}}}); to saturate on purpose, name the overflow "
+                f"mode, e.g. {result.with_modes(overflow=Overflow.SAT).cpp()!r}"
+            )
+    return table
 
 
 def _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type) -> FixedType:
     diag = np.diag(scale) if scale.size else np.zeros((0, 0), dtype=np.int64)
     # Per channel: x * scale + shift; reuse the dense bound with a diagonal "kernel".
     return exact_accumulator(diag.astype(np.int64), scale_type.frac, shift, shift_type.frac, x_type)
+
+
+_TABLE_FUNCTIONS = ("sigmoid", "tanh", "softmax")
+
+
+def _accepted_options(item, pending_by_name: dict) -> tuple[set[str], set[str], str]:
+    """``(options, precision keys, description)`` that apply to a pending layer (or the input)."""
+    if item is None:
+        return {"precision"}, {"result"}, "the model input"
+    if isinstance(item, _PendingDense):
+        options = {"precision", "reuse_factor", "strategy"}
+        fused = None
+        for other in pending_by_name.values():
+            if isinstance(other, _PendingActivation) and other.owner == item.name:
+                fused = other
+        if isinstance(fused, _PendingActivation) and fused.function in _TABLE_FUNCTIONS:
+            options.add("table_size")
+        return options, {"weight", "bias", "result", "accum"}, f"{item.keras_class} layer"
+    if isinstance(item, _PendingScaleShift):
+        return {"precision"}, {"weight", "bias", "result", "accum"}, "BatchNormalization (scale = weight, shift = bias)"
+    options = {"precision"} | ({"table_size"} if item.function in _TABLE_FUNCTIONS else set())
+    if item.owner:
+        return options, {"result"}, f"the {item.function} activation of {item.owner!r}"
+    return options, {"result"}, f"{item.function} activation"
+
+
+def _check_layer_config(config: FirmwareConfig, input_name: str, pending: list, folded: dict[str, str],
+                        no_ops: dict[str, str], names: list[str]) -> None:
+    """Every ``layer_config`` entry names a layer of the chain and only options that apply to it."""
+    by_name = {p.name: p for p in pending}
+    unknown = sorted(n for n in config.layers if n not in by_name and n != input_name and n not in folded
+                     and n not in no_ops)
+    if unknown:
+        raise ConfigError(f"layer_config names unknown layer(s) {unknown}; the model's layers are {names}")
+    for name, cfg in config.layers.items():
+        where = f"layer_config[{name!r}]"
+        if name in folded:
+            raise ConfigError(
+                f"{where}: BatchNormalization {name!r} is folded into Dense {folded[name]!r} (its scale and "
+                f"shift are multiplied into {folded[name]!r}'s weights and biases), so it has no types or "
+                f"options of its own; configure {folded[name]!r} instead"
+            )
+        if name in no_ops and name not in by_name and name != input_name:
+            raise ConfigError(f"{where}: layer {name!r} is a {no_ops[name]}, which the firmware does not "
+                              f"implement (it changes no value); it takes no options")
+        item = None if name == input_name else by_name[name]
+        options, keys, what = _accepted_options(item, by_name)
+        wrong = [o for o in cfg.options if o not in options]
+        wrong_keys = sorted(cfg.precision.keys - keys)
+        if wrong or wrong_keys:
+            given = ", ".join(wrong + [f"precision[{k!r}]" for k in wrong_keys])
+            accepted = ", ".join(
+                (f"precision (key{'s' if len(keys) > 1 else ''} {', '.join(repr(k) for k in sorted(keys))})"
+                 if o == "precision" else o) for o in sorted(options, key=["precision", "reuse_factor", "strategy", "table_size"].index)
+            )
+            hint = ""
+            if isinstance(item, _PendingActivation) and item.owner and set(wrong) & {"reuse_factor", "strategy"}:
+                hint = f"; reuse_factor and strategy are options of {item.owner!r}"
+            raise ConfigError(f"{where}: {given} do{'es' if given.count(',') == 0 else ''} not apply to layer "
+                              f"{name!r} ({what}); it accepts {accepted}{hint}")
 
 
 def build_ir(model: Any, config: FirmwareConfig) -> ModelIR:
@@ -427,17 +656,15 @@ def build_ir(model: Any, config: FirmwareConfig) -> ModelIR:
     pending: list = []
     for layer in layers:
         pending.extend(_pending_for(layer))
-    pending = _fold_batch_norms(pending)
+    pending, folded = _fold_batch_norms(pending)
     if not any(isinstance(p, _PendingDense) for p in pending):
         raise InvalidModelError(f"model {model.name!r} has no Dense/QDense layer to implement")
     names = [input_name] + [p.name for p in pending]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise InvalidModelError(f"layer names must be unique, repeated: {sorted(duplicates)}")
-    known = set(names)
-    unknown = sorted(set(config.layers) - known)
-    if unknown:
-        raise ConfigError(f"layer_config names unknown layer(s) {unknown}; the model's layers are {names}")
+    no_ops = {layer.name: type(layer).__name__ for layer in layers if type(layer).__name__ in _NO_OPS}
+    _check_layer_config(config, input_name, pending, folded, no_ops, names)
     if len(shape) > 1 and not any(type(layer).__name__ == "Flatten" for layer in layers):
         raise UnsupportedLayerError(
             f"model input shape {shape} is multi-dimensional without a Flatten layer; Dense layers "

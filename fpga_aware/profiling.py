@@ -344,7 +344,8 @@ def _float_parameters(model) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
     for layer in _layer_chain(model):
         pending.extend(_pending_for(layer))
     out: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
-    for item in _fold_batch_norms(pending):
+    folded, _ = _fold_batch_norms(pending)
+    for item in folded:
         if isinstance(item, _PendingDense):
             out[item.name] = ("dense", np.asarray(item.kernel, np.float64), np.asarray(item.bias, np.float64))
         elif isinstance(item, _PendingScaleShift):

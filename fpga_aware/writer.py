@@ -35,10 +35,12 @@ other existing folder or file is never touched (:class:`OutputDirectoryError`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,9 @@ __all__ = [
     "OutputDirectoryError",
     "ProjectExistsError",
     "ProjectDefinitionError",
+    "ProjectChangedError",
+    "check_project_unchanged",
+    "content_digest",
     "write_project",
     "render_project",
     "is_project",
@@ -99,6 +104,10 @@ class ProjectDefinitionError(ValueError):
     """The IR or the config cannot be written as a project (the message says which layer and why)."""
 
 
+class ProjectChangedError(RuntimeError):
+    """A firmware's project folder no longer holds what it wrote (another export, or edited files)."""
+
+
 # ------------------------------------------------------------------------------ public API
 def write_project(
     ir: ModelIR,
@@ -117,25 +126,72 @@ def write_project(
     that is not an fpga_aware project (nothing is changed, whatever ``overwrite`` says),
     :class:`ProjectExistsError` when it is an earlier project and ``overwrite`` is false, and
     :class:`ProjectDefinitionError` when the IR cannot be written.  With ``overwrite=True`` an
-    earlier project folder is emptied (everything in it, including HLS build outputs) and
-    written again.
+    earlier project folder is replaced as a whole (everything in it, including HLS build outputs).
+
+    Writing is all or nothing: the project is written into a fresh folder beside ``output_dir``
+    and renamed into place, so an error (a full disk, ...) leaves ``output_dir`` as it was.
     """
     path = Path(output_dir).expanduser()
     _check_output(path, overwrite)  # fail fast, before any rendering
     files = render_project(ir, config, tb_inputs=tb_inputs)
-    state = _check_output(path, overwrite)  # again: the folder may have changed meanwhile
-    if state == "missing":
-        path.mkdir(parents=True)
-    elif state == "project":
-        _clear_project(path)
-    manifest = files.pop(MANIFEST_NAME)
-    _write_text(path / MANIFEST_NAME, manifest)  # first: a half-written folder is still ours
-    for rel, text in files.items():
-        _write_text(path / rel, text)
-    (path / "tb_data").mkdir(exist_ok=True)
-    build_lib = path / "build_lib.sh"
-    build_lib.chmod(build_lib.stat().st_mode | 0o111)
+    if path.is_symlink():  # a link to a folder: write where it points, keep the link
+        path = path.resolve()
+    path = path.absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = _staging_dir(path, "new")
+    try:
+        manifest = files.pop(MANIFEST_NAME)
+        _write_text(staging / MANIFEST_NAME, manifest)
+        for rel, text in files.items():
+            _write_text(staging / rel, text)
+        (staging / "tb_data").mkdir(exist_ok=True)
+        build_lib = staging / "build_lib.sh"
+        build_lib.chmod(build_lib.stat().st_mode | 0o111)
+        state = _check_output(path, overwrite)  # again: the folder may have changed meanwhile
+        _swap_in(staging, path, state)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return path.resolve()
+
+
+def _staging_dir(path: Path, what: str) -> Path:
+    """A fresh folder beside ``path`` (same file system: renaming it into place is atomic)."""
+    stem = path.name[:40]
+    while True:
+        candidate = path.parent / f".{stem}.fa-{what}-{secrets.token_hex(4)}"
+        try:
+            candidate.mkdir()  # default permissions (umask), unlike tempfile.mkdtemp's 0o700
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+        return candidate
+
+
+def _swap_in(staging: Path, path: Path, state: str) -> None:
+    """Move the fully written ``staging`` folder to ``path`` (all or nothing)."""
+    if state == "missing":
+        try:
+            os.rename(staging, path)
+        except OSError as err:
+            raise OutputDirectoryError(f"output folder {path} appeared while the project was written: {err}") from None
+        return
+    if state == "empty":
+        shutil.copymode(path, staging)
+        try:
+            os.replace(staging, path)  # replaces an empty folder atomically
+        except OSError as err:
+            raise OutputDirectoryError(f"output folder {path} is no longer empty: {err}") from None
+        return
+    # an earlier project: move it aside, move the new one in, then delete the old one
+    old = _staging_dir(path, "old")
+    old.rmdir()
+    os.rename(path, old)
+    try:
+        os.rename(staging, path)
+    except BaseException:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def is_project(path: str | os.PathLike) -> bool:
@@ -189,8 +245,54 @@ def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray
     render("build_lib.sh.j2", "build_lib.sh")
     if tb_inputs is not None:
         files["tb_data/tb_input_features.dat"] = _tb_data(tb_inputs, context["n_inputs"])
-    files[MANIFEST_NAME] = json.dumps(_manifest(ir, config, context, sorted(files)), indent=2) + "\n"
+    manifest = _manifest(ir, config, context, sorted(files))
+    manifest["sha256"] = {rel: _sha256(text) for rel, text in sorted(files.items())}
+    manifest["content_sha256"] = content_digest(manifest["sha256"])
+    files[MANIFEST_NAME] = json.dumps(manifest, indent=2) + "\n"
     return files
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_digest(file_hashes: dict[str, str]) -> str:
+    """One digest of a project's files (``{relative path: sha256}``), as the manifest records it."""
+    digest = hashlib.sha256()
+    for rel in sorted(file_hashes):
+        digest.update(f"{rel}\0{file_hashes[rel]}\0".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def check_project_unchanged(path: str | os.PathLike, content_sha256: str) -> None:
+    """Raise :class:`ProjectChangedError` unless the project in ``path`` is the one whose manifest
+    recorded ``content_sha256`` and its files are still as written."""
+    path = Path(path)
+    try:
+        manifest = read_manifest(path)
+    except (OSError, ValueError) as err:
+        raise ProjectChangedError(f"the project folder {path} is no longer this firmware's project: {err}") from None
+    if manifest.get("content_sha256") != content_sha256:
+        raise ProjectChangedError(
+            f"the project folder {path} now holds another export (project {manifest.get('project_name')!r}, "
+            f"{len(manifest.get('layers', []))} layers), written after this firmware's; compiling it would "
+            "simulate that model. Write this firmware again (firmware.write(path, overwrite=True)) or to another folder"
+        )
+    changed = []
+    for rel, expected in manifest.get("sha256", {}).items():
+        file = path / rel
+        try:
+            actual = _sha256(file.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            actual = None
+        if actual != expected:
+            changed.append(rel)
+    if changed:
+        raise ProjectChangedError(
+            f"files of the project {path} changed after it was written: {changed}; the C simulation would not "
+            "be this firmware's. Write it again (firmware.write(path, overwrite=True)), or compile the edited "
+            "project on purpose with fpga_aware.csim.compile_project(path)"
+        )
 
 
 # ------------------------------------------------------------------------------ output folder
@@ -215,17 +317,6 @@ def _check_output(path: Path, overwrite: bool) -> str:
             f"output folder {path} already holds an fpga_aware project; pass overwrite=True to replace it"
         )
     return "project"
-
-
-def _clear_project(path: Path) -> None:
-    """Remove everything inside an earlier project folder except its manifest (rewritten next)."""
-    for entry in path.iterdir():
-        if entry.name == MANIFEST_NAME:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -83,12 +83,18 @@ def _random_mlp(rng, index: int):
     return model
 
 
+def _explicit_wrap(precision: str) -> str:
+    return f"{precision[:-1]},AP_TRN,AP_WRAP>"
+
+
 def _random_layer_config(rng, model, firmware_names):
     config = {}
     for name in firmware_names:
         entry = {}
         if rng.random() < 0.8:
-            precision = {"weight": _random_type(rng, 2, 16, modes=False), "bias": _random_type(rng, 2, 16, modes=False)}
+            # weights and biases may wrap: asked for explicitly (an unasked overflow raises)
+            precision = {"weight": _explicit_wrap(_random_type(rng, 2, 16, modes=False)),
+                         "bias": _explicit_wrap(_random_type(rng, 2, 16, modes=False))}
             precision["result"] = _random_type(rng)
             if rng.random() < 0.3:  # a narrow accumulator: rounding and saturation inside the sum
                 precision["accum"] = _random_type(rng, 8, 24)
@@ -117,6 +123,8 @@ def test_random_mlps_emulator_equals_csim(seed):
             break
         except fa.ConfigError as err:
             assert "reuse_factor" in str(err)
+        except fa.WeightOverflowError:  # the model-wide type (not asked to wrap) is too narrow: draw again
+            pass
     n_in = firmware.ir.n_inputs
     x = rng.normal(0, rng.uniform(0.5, 8), (N_INPUTS, n_in))
     _assert_bit_exact(firmware, x)

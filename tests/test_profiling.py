@@ -152,7 +152,11 @@ def test_batch_norm_folded_and_emulator_only(tf, x):
     ])
     bn = model.get_layer("bn")
     bn.set_weights([np.full(4, 50.0), np.zeros(4), np.zeros(4), np.ones(4)])  # scale x50
-    prof = profile(model, x)
+    # the folded weights (up to ~38) do not fit ap_fixed<16,6>: an error, not a silent wrap
+    with pytest.raises(fa.WeightOverflowError, match=r"'d1': weight \(with BatchNormalization 'bn' folded in\)"):
+        profile(model, x)
+    wide_weights = {"layer_config": {"d1": {"precision": {"weight": "ap_fixed<18,8>"}}}}
+    prof = profile(model, x, wide_weights)
     d1 = prof.entry("d1")
     keras_bn = tf.keras.Model(model.inputs, model.get_layer("bn").output).predict(x, verbose=0)
     assert d1.max == pytest.approx(float(keras_bn.max()), rel=1e-5)  # BN folded into d1
@@ -161,7 +165,7 @@ def test_batch_norm_folded_and_emulator_only(tf, x):
     kernel = model.get_layer("d1").get_weights()[0] * 50.0 / np.sqrt(1.0 + bn.epsilon)
     assert w.max == pytest.approx(float(kernel.max()), rel=1e-6)
     # without the Keras model: emulator values only, which are already quantized
-    emu = profile(None, x, fa.to_firmware(model))
+    emu = profile(None, x, fa.to_firmware(model, **wide_weights))
     assert all(e.source in ("emulator", "input") for e in emu.entries)
     assert not emu.entry("d1").overflows
     with pytest.raises(TypeError, match="firmware_or_config"):
