@@ -28,8 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
+#: The environment of the installed package's processes: no PYTHONPATH, which could put a checkout's
+#: fpga_aware in front of the wheel's.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _run(cmd, cwd, env=None, timeout=600):
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
+    result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or CLEAN_ENV, capture_output=True, text=True,
                             timeout=timeout)
     assert result.returncode == 0, f"{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -110,7 +115,7 @@ def test_installed_console_script_lists_and_runs_a_recipe(venv, tmp_path):
     listed = _run([cli, "run", "--list"], cwd=work).stdout.split()
     for recipe in (REPO / "recipes").glob("*.yaml"):
         assert recipe.stem in listed
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    env = dict(CLEAN_ENV, CUDA_VISIBLE_DEVICES="")
     result = _run([cli, "run", "part1_conversion", "--epochs", "1", "--out", "part1", "--json"], cwd=work, env=env)
     summary = json.loads(result.stdout)
     (firmware,) = summary["firmware"]
