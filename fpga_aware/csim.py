@@ -115,6 +115,12 @@ SPLIT_ENTRIES = 20_000
 SPLIT_MIN_CPUS = 4
 
 
+#: Rows below which a batch is not split further over threads (a thread costs more than the rows).
+MIN_ROWS_PER_THREAD = 256
+#: Rows of one call of the bridge (its row count is a C int).
+MAX_ROWS_PER_CALL = 1 << 20
+
+
 def _available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -177,11 +183,14 @@ class CSimLibrary:
     def __repr__(self) -> str:
         return f"CSimLibrary({self.project!r}, {self.n_inputs} -> {self.n_outputs}, {str(self.path)!r})"
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x, threads: int | None = None) -> np.ndarray:
         """Outputs for a batch ``x`` of shape ``(n, n_inputs)`` (float64), shape ``(n, n_outputs)``.
 
         Each input goes through ``input_t``'s constructor from ``double``, exactly as in the
-        test bench; NaN and infinity are rejected (``ap_fixed`` has no value for them).
+        test bench; NaN and infinity are rejected (``ap_fixed`` has no value for them).  The
+        batch is split over ``threads`` threads (default: every CPU this process may use; the
+        generated function is pure and ctypes releases the GIL), at least
+        :data:`MIN_ROWS_PER_THREAD` rows each.
         """
         arr = np.asarray(x, dtype=np.float64)
         if arr.ndim == 1 and arr.shape[0] == self.n_inputs:
@@ -190,15 +199,26 @@ class CSimLibrary:
             raise ValueError(f"expected inputs of shape (n, {self.n_inputs}), got {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise ValueError("inputs contain NaN or infinity, which have no fixed-point value")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         arr = np.ascontiguousarray(arr)
-        out = np.empty((arr.shape[0], self.n_outputs), dtype=np.float64)
-        chunk = 1 << 20
-        for start in range(0, arr.shape[0], chunk):
-            stop = min(start + chunk, arr.shape[0])
-            block = np.ascontiguousarray(arr[start:stop])
-            result = np.empty((stop - start, self.n_outputs), dtype=np.float64)
-            self._predict(block, result, stop - start)
-            out[start:stop] = result
+        n = arr.shape[0]
+        out = np.empty((n, self.n_outputs), dtype=np.float64)
+        workers = max(1, min(threads or _available_cpus(), n // MIN_ROWS_PER_THREAD))
+        pieces = max(workers, -(-n // MAX_ROWS_PER_CALL))
+        bounds = [n * k // pieces for k in range(pieces + 1)]
+        spans = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+        def run(span: tuple[int, int]) -> None:
+            a, b = span  # row slices of C-contiguous arrays are C-contiguous: no copies
+            self._predict(arr[a:b], out[a:b], b - a)
+
+        if workers == 1:
+            for span in spans:
+                run(span)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(run, spans))
         return out
 
 

@@ -320,6 +320,19 @@ def test_generated_code_has_no_warnings_including_testbench(build):
 
 
 # ------------------------------------------------------------------------------ library behaviour
+def test_batch_split_over_threads_gives_the_same_rows(tmp_path):
+    ir = tiny_ir(seed=11)
+    library = compile_project(write_project(ir, FirmwareConfig(project_name=ir.project_name), tmp_path / "p"))
+    x = np.random.default_rng(2).normal(0, 4, (3 * 1024 + 7, ir.n_inputs))
+    one = library.predict(x, threads=1)
+    np.testing.assert_array_equal(library.predict(x, threads=3), one)  # uneven spans, more threads than CPUs
+    np.testing.assert_array_equal(library.predict(x), one)
+    np.testing.assert_array_equal(library.predict(x[:5], threads=4), one[:5])  # too few rows to split
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            library.predict(x, threads=bad)
+
+
 def test_cache_skips_unchanged_and_rebuilds_changed(tmp_path):
     ir = tiny_ir(seed=9)
     path = write_project(ir, FirmwareConfig(project_name=ir.project_name), tmp_path / "p")
