@@ -176,7 +176,11 @@ class LookupTable:
         return int(len(self.values))
 
     def index(self, mantissa: np.ndarray) -> np.ndarray:
-        m = np.asarray(mantissa, dtype=np.int64)
+        m = np.asarray(mantissa)
+        if m.dtype == object:  # Python ints of a type wider than int64
+            q = (m >> self.shift) - self.offset
+            return np.minimum(np.maximum(q, 0), self.size - 1).astype(np.int64)
+        m = m.astype(np.int64, copy=False)
         return np.clip((m >> self.shift) - self.offset, 0, self.size - 1)
 
     def lookup(self, mantissa: np.ndarray) -> np.ndarray:
