@@ -100,3 +100,60 @@ def test_types_wider_than_53_bits_stay_exact():
     x_m = [min(int(np.floor(v * 2.0**50)), t.max_mantissa) for v in x.ravel()]  # exact: 53-bit doubles
     np.testing.assert_array_equal(trace["wide_d1"].ravel(), x_m)  # 60-bit mantissas, not doubles
     np.testing.assert_array_equal(trace["wide_d2"].ravel(), [m >> 10 for m in x_m])  # all 60 bits count
+
+
+def test_widths_up_to_ap_fixed_limit_are_accepted():
+    assert FixedType(1024, 500).max_mantissa == (1 << 1023) - 1
+    assert parse_precision("ap_ufixed<1024,1024>").max_mantissa == (1 << 1024) - 1
+    with pytest.raises(fa.PrecisionError, match="1..1024"):
+        FixedType(1025, 3)
+    wide = FixedType(200, 100, rounding="AP_RND_CONV", overflow="AP_SAT")
+    x = np.array([1e300, -1e300, 1.5, -(2.0**98) - 2.0**46, 2.0**-100 * 1.5, 2.0**-101])
+    m = wide.from_float(x)
+    assert m.dtype == object
+    assert m.tolist() == [wide.max_mantissa, wide.min_mantissa, 3 << 99, -(2**198 + 2**146), 2, 0]
+    np.testing.assert_array_equal(wide.to_float(m)[2:5], [1.5, x[3], 2.0**-99])
+
+
+def _wide_mlp(name: str, rng, activation: str):
+    inp = tf.keras.Input((6,), name=f"{name}_in")
+    hidden = tf.keras.layers.Dense(8, activation=activation, name=f"{name}_d1")(inp)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3, name=f"{name}_d2")(hidden))
+    for layer in model.layers[1:]:
+        kernel, bias = layer.get_weights()
+        layer.set_weights([rng.normal(0, 2, kernel.shape) * (rng.random(kernel.shape) < 0.7), rng.normal(0, 1, bias.shape)])
+    return model
+
+
+@pytest.mark.parametrize("precision, activation", [
+    ("ap_fixed<64,32>", "relu"),  # hls4ml's own tests use it
+    ("ap_ufixed<64,30,AP_RND,AP_SAT>", "linear"),
+    ("ap_fixed<128,64,AP_RND_CONV,AP_SAT_SYM>", "sigmoid"),  # wide table index, 2-word weights
+    ("ap_fixed<300,40,AP_TRN,AP_WRAP>", "relu"),  # 5-word weights, 600-bit products
+])
+def test_wide_types_emulator_equals_csim(precision, activation, rng):
+    name = "w" + precision.split("<")[1].split(",")[0] + activation[:3]
+    fw = _wide_mlp(name, rng, activation)
+    fw = fa.to_firmware(fw, PART, precision=precision, project_name=name)
+    x = rng.normal(0, 8, (40, 6))
+    x[0] = [1e300, -1e300, 2.0**60, -(2.0**70), 1e-300, 0.0]
+    t = fw.ir.input_type
+    x[1] = [t.max_value, t.min_value, t.lsb / 2, -t.lsb / 2, 3 * t.lsb / 2, t.max_value - t.lsb]
+    _check(fw, x)
+    assert fw._library.warnings == ""
+
+
+def test_wide_weights_in_hls_storage(tmp_path, rng):
+    """Weights wider than 64 bits (fa::wide_bits) compile cleanly in both ROM forms and agree."""
+    from fpga_aware.csim import compile_project, compile_warnings
+
+    fw = fa.to_firmware(_wide_mlp("wtyped", rng, "relu"), PART, precision="ap_fixed<96,40>", project_name="wtyped")
+    path = fw.write(tmp_path / "wtyped")
+    header = (path / "firmware" / "weights" / "wtyped_d1.h").read_text()
+    assert "fa::wide_bits<2>" in (path / "firmware" / "rom_types.h").read_text() and "ULL}}" in header
+    x = rng.normal(0, 8, (20, 6))
+    plain = compile_project(path).predict(x)
+    typed = compile_project(path, cache_dir=tmp_path / "typed", extra_flags=("-DFA_TYPED_ROMS",)).predict(x)
+    np.testing.assert_array_equal(plain, typed)
+    np.testing.assert_array_equal(plain, fw.predict(x))
+    assert compile_warnings(path) == ""
