@@ -2,7 +2,7 @@
 
 It is built once from Keras by :mod:`fpga_aware.parser` and then read, never rebuilt, by
 the cost model, the bit-exact emulator and the HLS writer.  Every number in it is a
-fixed-point *mantissa* (``int64``) of a :class:`~fpga_aware.fixed.FixedType`, so the three
+fixed-point *mantissa* (``int64``; an object array of Python ints for types wider than 62 bits) of a :class:`~fpga_aware.fixed.FixedType`, so the three
 readers cannot disagree on what a weight is.
 
 Layers form a single chain: each layer's ``input_type`` is the previous layer's
