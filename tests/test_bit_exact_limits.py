@@ -157,3 +157,14 @@ def test_wide_weights_in_hls_storage(tmp_path, rng):
     np.testing.assert_array_equal(plain, typed)
     np.testing.assert_array_equal(plain, fw.predict(x))
     assert compile_warnings(path) == ""
+
+
+def test_sat_sym_table_entries_are_never_the_most_negative_code():
+    # tanh(-8) rounds to -1, outside ap_fixed<6,0>: a SAT_SYM table saturates to -max (-31/64),
+    # which is what the C++ gives when it converts the entry to the result type.
+    inp = tf.keras.Input((1,), name="symtab_in")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(1, activation="tanh", name="symtab_d")(inp))
+    model.layers[1].set_weights([np.ones((1, 1)), np.zeros(1)])
+    config = {"symtab_d": {"precision": {"result": "ap_fixed<6,0,AP_RND,AP_SAT_SYM>"}}}
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="symtab", layer_config=config)
+    _check(fw, [-8.0, -30.0, 8.0, 0.0], [-31 / 64, -31 / 64, 31 / 64, 0.0])
