@@ -280,6 +280,15 @@ class CostReport:
 
 
 # ============================================================================ helpers
+def _int64_mantissas(values) -> np.ndarray:
+    """Mantissas as int64 for the estimates; wider ones (Python ints of types beyond 62 bits) keep
+    their top 62 bits (nonzero and power-of-two weights stay so; their width is underestimated)."""
+    v = np.asarray(values)
+    if v.dtype != object:
+        return v.astype(np.int64)
+    return np.array([int(m) >> max(0, abs(int(m)).bit_length() - 62) for m in v.ravel()], dtype=np.int64).reshape(v.shape)
+
+
 def _bit_length(a: np.ndarray) -> np.ndarray:
     """``int.bit_length`` of non-negative int64 values (exact below 2**53)."""
     return np.frexp(a.astype(np.float64))[1].astype(np.int64)
@@ -438,7 +447,7 @@ def _constant_products(a: np.ndarray, wx: int, signed_weights: bool, part: Part)
 
 
 def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
-    w = np.asarray(layer.weights, dtype=np.int64)
+    w = _int64_mantissas(layer.weights)
     a = np.abs(w)
     nz = a != 0
     nnz = int(np.count_nonzero(nz))
@@ -451,7 +460,7 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
     wa = layer.accum_type.width
     n_in, n_out = layer.n_in, layer.n_out
 
-    bias = np.asarray(layer.bias, dtype=np.int64) if layer.bias is not None else np.zeros(n_out, np.int64)
+    bias = _int64_mantissas(layer.bias) if layer.bias is not None else np.zeros(n_out, np.int64)
     terms = (np.count_nonzero(nz, axis=0) + (bias != 0)).astype(np.int64)
     n_adds = int(np.maximum(terms - 1, 0).sum())
     max_terms = int(terms.max(initial=0))
@@ -595,7 +604,7 @@ def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCos
 
 
 def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> LayerCost:
-    a = np.abs(np.asarray(layer.scale, dtype=np.int64))
+    a = np.abs(_int64_mantissas(layer.scale))
     nz = a != 0
     pow2 = nz & ((a & (a - 1)) == 0)
     wx = layer.input_type.width

@@ -6,6 +6,12 @@ the IR documents, on integer mantissas (all rounding and overflow through
 provably below 2**53 (so it is exact), and an integer product otherwise.  Accumulators whose
 products would be rounded, or that saturate and might overflow, are emulated term by term in the
 firmware's accumulation order.
+
+Between layers a value is either a float64 real value (only while its type is at most 53 bits
+wide, so the float is exact) or an integer mantissa array: ``int64`` up to
+:data:`~fpga_aware.fixed.INT64_WIDTH` bits, Python ints (object arrays) beyond, so types up to
+ap_fixed's 1024 bits stay exact end to end.  Only the model's outputs are rounded to doubles,
+as ``ap_fixed::to_double`` rounds them (nearest, ties to even).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fixed import FixedType, Overflow
+from .fixed import INT64_WIDTH, FixedType, Overflow
 from .inputs import InputShapeError, InputValueError, as_batch
 from .ir import (
     ActivationLayer,
@@ -31,7 +37,7 @@ from .ir import (
 __all__ = ["Emulator", "emulate", "InputShapeError", "InputValueError"]
 
 _FLOAT_EXACT_LIMIT = 2**53
-_FLOAT_MAX_WIDTH = 53
+_INT64_SUM_LIMIT = 2**62  # int64 sums below this (in magnitude) cannot overflow
 #: Rows evaluated at a time: small products are faster on one BLAS thread and in cache.
 _CHUNK_ROWS = 1024
 
@@ -72,43 +78,65 @@ class Emulator:
     def predict(self, x) -> np.ndarray:
         batch = _as_batch(self.ir, x)
         out = np.empty((batch.shape[0], self.ir.n_outputs), dtype=np.float64)
+        result_t = self.ir.output_type
         with _single_blas_thread():
             # Chunks keep the temporaries in cache and avoid fresh page mappings per call.
             for start in range(0, batch.shape[0], _CHUNK_ROWS):
-                values = batch[start:start + _CHUNK_ROWS]
+                values, is_float = batch[start:start + _CHUNK_ROWS], True
                 for layer, plan in zip(self.ir.layers, self._plans):
-                    values = self._step(layer, plan, values)
-                out[start:start + _CHUNK_ROWS] = values
+                    values, is_float = self._step(layer, plan, values, is_float)
+                out[start:start + _CHUNK_ROWS] = values if is_float else result_t.to_float(values)
         return out
 
     def trace(self, x, keep: bool = True) -> dict[str, np.ndarray]:
-        """Mantissas (int64) of every layer's output (``keep=False`` keeps only the last)."""
+        """Mantissas of every layer's output (``keep=False`` keeps only the last).
+
+        ``int64`` arrays, or object arrays of Python ints for types wider than
+        :data:`~fpga_aware.fixed.INT64_WIDTH` bits.
+        """
         return {
-            name: np.ldexp(v, self.ir.layer(name).result_type.frac).astype(np.int64)
-            for name, v in self.trace_values(x, keep).items()
+            name: self._mantissas(self.ir.layer(name).result_type, v, is_float)
+            for name, (v, is_float) in self._trace(x, keep).items()
         }
 
     def trace_values(self, x, keep: bool = True) -> dict[str, np.ndarray]:
-        """Real values of every layer's output."""
+        """Real values of every layer's output (float64: the nearest doubles beyond 53 bits)."""
+        return {
+            name: v if is_float else self.ir.layer(name).result_type.to_float(v)
+            for name, (v, is_float) in self._trace(x, keep).items()
+        }
+
+    def _trace(self, x, keep: bool) -> dict[str, tuple[np.ndarray, bool]]:
         batch = _as_batch(self.ir, x)
-        results: dict[str, np.ndarray] = {}
-        values = None
+        results: dict[str, tuple[np.ndarray, bool]] = {}
+        values, is_float = batch, True
         for layer, plan in zip(self.ir.layers, self._plans):
-            values = self._step(layer, plan, batch if values is None else values)
+            values, is_float = self._step(layer, plan, values, is_float)
             if keep:
-                results[layer.name] = values
-        results[self.ir.output.name] = values
+                results[layer.name] = (values, is_float)
+        results[self.ir.output.name] = (values, is_float)
         return results
 
+    @staticmethod
+    def _mantissas(t: FixedType, values: np.ndarray, is_float: bool) -> np.ndarray:
+        """Integer mantissas of values of type ``t`` (exact: float values are <= 53 bits)."""
+        if not is_float:
+            return values
+        m = np.ldexp(values, t.frac).astype(np.int64)
+        return m if t.uses_int64 else m.astype(object)
+
     # ------------------------------------------------------------------ layers
-    def _step(self, layer: Layer, plan: "_Plan | None", values: np.ndarray) -> np.ndarray:
+    def _step(self, layer: Layer, plan: "_Plan | None", values: np.ndarray, is_float: bool) -> tuple[np.ndarray, bool]:
+        """One layer: ``(values, is_float)`` in and out (real float64 values or integer mantissas)."""
         if isinstance(layer, InputLayer):
-            return layer.result_type.round_values(values)
-        if plan is not None:
-            return plan(values)
-        # integer path: real values -> mantissas -> layer -> real values (all exact)
-        mantissas = np.ldexp(values, layer.input_type.frac).astype(np.int64)
-        return layer.result_type.to_float(_integer_layer(layer, mantissas))
+            t = layer.result_type
+            if t.float_exact:
+                return t.round_values(values), True
+            return t.from_float(values), False
+        if plan is not None:  # every type of the layer is float-exact: so is its input
+            return plan(values if is_float else layer.input_type.to_float(values)), True
+        mantissas = self._mantissas(layer.input_type, values, is_float)
+        return _integer_layer(layer, mantissas), False
 
 
 def emulate(ir: ModelIR, x) -> np.ndarray:
@@ -146,7 +174,7 @@ def _layer_types(layer: Layer) -> list[FixedType]:
 
 def _plan(layer: Layer) -> "_Plan | None":
     """A float64 evaluator of ``layer`` when it is provably exact, else ``None``."""
-    if isinstance(layer, InputLayer) or any(t.width > _FLOAT_MAX_WIDTH for t in _layer_types(layer)):
+    if isinstance(layer, InputLayer) or not all(t.float_exact for t in _layer_types(layer)):
         return None
     if isinstance(layer, DenseLayer):
         return _dense_plan(layer)
@@ -223,15 +251,22 @@ def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
 
 
 # ---------------------------------------------------------------------- dense
-def _matmul_exact(x: np.ndarray, w: np.ndarray, x_type: FixedType) -> np.ndarray:
-    """Exact integer ``x @ w`` for int64 mantissas."""
+def _matmul_exact(x: np.ndarray, w: np.ndarray, x_type: FixedType, modular: bool = False) -> np.ndarray:
+    """Exact integer ``x @ w`` for integer mantissas (int64 or Python ints).
+
+    ``modular``: only the sums modulo 2**64 matter (a wrapping accumulator of at most
+    :data:`~fpga_aware.fixed.INT64_WIDTH` bits), so an int64 product may overflow.
+    """
     if w.size == 0 or x.shape[0] == 0:
         return np.zeros((x.shape[0], w.shape[1]), dtype=np.int64)
     x_max = max(abs(x_type.min_mantissa), abs(x_type.max_mantissa))
     bound = x_max * int(np.abs(w).sum(axis=0).max(initial=0))
+    narrow = x.dtype != object and w.dtype != object
     if bound < _FLOAT_EXACT_LIMIT:
         return (x.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
-    return x @ w  # int64 matmul (no BLAS, still exact: the accumulator width bounds it)
+    if narrow and (bound < _INT64_SUM_LIMIT or modular):
+        return x @ w  # int64 matmul (no BLAS): exact, or exact modulo 2**64
+    return x.astype(object) @ w.astype(object)  # Python ints: exact for any width
 
 
 def _accum_is_lossless(layer: DenseLayer, needed: FixedType | None = None) -> bool:
@@ -252,9 +287,14 @@ def _dense(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
     bias = acc_t.requantize(layer.bias, layer.bias_type.frac)
     prod_frac = layer.input_type.frac + layer.weight_type.frac
     if _accum_is_lossless(layer):
-        sums = _matmul_exact(x, layer.weights, layer.input_type)
-        acc = acc_t.requantize(sums, prod_frac) if acc_t.overflow == Overflow.WRAP else sums << (acc_t.frac - prod_frac)
-        acc = acc_t.apply_overflow(acc + bias[None, :])
+        wraps = acc_t.overflow == Overflow.WRAP
+        sums = _matmul_exact(x, layer.weights, layer.input_type, modular=wraps and acc_t.uses_int64)
+        if wraps:
+            acc = acc_t.requantize(sums, prod_frac)
+        else:  # lossless: the accumulator holds every sum, no overflow
+            acc = sums if acc_t.uses_int64 or sums.dtype == object else sums.astype(object)
+            acc = acc << (acc_t.frac - prod_frac)
+        acc = acc_t.requantize(acc + bias[None, :], acc_t.frac)
     else:
         acc = _dense_term_by_term(layer, x, bias, prod_frac)
     return layer.result_type.requantize(acc, acc_t.frac)
@@ -267,14 +307,14 @@ def _dense_term_by_term(layer: DenseLayer, x: np.ndarray, bias: np.ndarray, prod
     outs, ins, w = layer.terms()
     xs = _wide_operands(x, layer.input_type, layer.weight_type)
     for o, i, wv in zip(outs, ins, w):
-        product = acc_t.requantize(xs[:, i] * int(wv), prod_frac).astype(np.int64)
-        acc[:, o] = acc_t.apply_overflow(acc[:, o] + product)
+        product = acc_t.requantize(xs[:, i] * int(wv), prod_frac)
+        acc[:, o] = acc_t.requantize(acc[:, o] + product, acc_t.frac)
     return acc
 
 
 def _wide_operands(x: np.ndarray, x_type: FixedType, w_type: FixedType) -> np.ndarray:
     """``x`` as Python ints when a product with a ``w_type`` value may not fit in int64."""
-    return x.astype(object) if x_type.width + w_type.width > 62 else x
+    return x.astype(object) if x_type.width + w_type.width > INT64_WIDTH else x
 
 
 # ---------------------------------------------------------------------- activations
@@ -293,7 +333,7 @@ def _softmax(layer: SoftmaxLayer, x: np.ndarray) -> np.ndarray:
     f_in = layer.input_type.frac
     diff = layer.diff_type.requantize(x - x.max(axis=1, keepdims=True), f_in)
     e = layer.exp_table.lookup(diff)
-    s = np.zeros(x.shape[0], dtype=np.int64)
+    s = np.zeros(x.shape[0], dtype=np.int64 if layer.sum_type.uses_int64 else object)
     for j in range(e.shape[1]):  # sequential, as the firmware accumulates
         s = layer.sum_type.requantize(s + e[:, j], layer.exp_type.frac)
     r = layer.inv_table.lookup(s)
@@ -303,7 +343,7 @@ def _softmax(layer: SoftmaxLayer, x: np.ndarray) -> np.ndarray:
 def _scale_shift(layer: ScaleShiftLayer, x: np.ndarray) -> np.ndarray:
     acc_t = layer.accum_type
     xs = _wide_operands(x, layer.input_type, layer.scale_type)
-    product = acc_t.requantize(xs * layer.scale[None, :], layer.input_type.frac + layer.scale_type.frac).astype(np.int64)
+    product = acc_t.requantize(xs * layer.scale[None, :], layer.input_type.frac + layer.scale_type.frac)
     shift = acc_t.requantize(layer.shift, layer.shift_type.frac)
-    acc = acc_t.apply_overflow(product + shift[None, :])
+    acc = acc_t.requantize(product + shift[None, :], acc_t.frac)
     return layer.result_type.requantize(acc, acc_t.frac)

@@ -26,8 +26,22 @@ to the symmetric range ``[-max, max]`` for signed types: like Xilinx's, a signed
 takes the most negative code).  ``AP_WRAP_SM`` and saturation
 bits ``N > 0`` are rejected with a clear error.
 
-Mantissas are limited to :data:`MAX_WIDTH` bits so that every product of two values and
-every accumulation stays exact in ``int64``.
+Widths go up to :data:`MAX_WIDTH` (1024, ``ap_fixed``'s ``AP_INT_MAX_W``).  Mantissas of types
+up to :data:`INT64_WIDTH` bits are ``int64`` arrays; wider types use numpy object arrays of
+Python ints, so every value stays exact end to end (no float64 in between).
+
+Conversions from ``double`` are exact for every finite double: a double is ``M * 2**E`` with an
+integer ``M`` of at most 53 bits, and whenever the float64 fast path could round (huge values,
+values scaled below the smallest normal double, types wider than 53 bits) the element is
+converted from ``(M, E)`` with integer arithmetic instead.  Like ``ap_fixed``'s constructor,
+a subnormal double is read with the implicit leading one (as ``(2**52 + raw) * 2**-1075``);
+that only matters for types with more than 1021 fractional bits.
+
+``AP_SAT_SYM`` on a signed type of at least two bits: ``ap_fixed`` maps the most negative code
+to ``-max`` on every conversion that could produce it, so such a type never holds it (its
+values span ``[-max, max]``).  A 1-bit signed ``AP_SAT_SYM`` type behaves as ``AP_SAT``
+(``-max`` would be 0; ``ap_fixed`` keeps the code ``-1``).  Every decision is taken per value:
+no result depends on the other values of the batch.
 """
 
 from __future__ import annotations
@@ -40,6 +54,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 __all__ = [
+    "INT64_WIDTH",
     "MAX_WIDTH",
     "FixedType",
     "Overflow",
@@ -48,9 +63,15 @@ __all__ = [
     "parse_precision",
 ]
 
-#: Largest width supported: every *value* and accumulator fits an int64 mantissa.  Products
-#: of two wide values can exceed 63 bits; the emulator then computes them with Python ints.
-MAX_WIDTH = 62
+#: Largest width supported: ap_fixed's default ``AP_INT_MAX_W``.
+MAX_WIDTH = 1024
+#: Types up to this width hold their mantissas in ``int64`` arrays (sums and products of two
+#: such values are checked before they are formed in int64); wider types use object arrays of
+#: Python ints.
+INT64_WIDTH = 62
+#: Fast float64 paths are taken only for types with at most this many fractional (or integer)
+#: bits, so that no scaling of an internal value can underflow below the normal doubles.
+FLOAT_MAX_FRAC = 500
 
 
 class PrecisionError(ValueError):
@@ -134,15 +155,32 @@ class FixedType:
 
     @property
     def min_value(self) -> float:
-        return math.ldexp(float(self.min_mantissa), -self.frac)
+        return _ldexp_int(self.min_mantissa, -self.frac)
 
     @property
     def max_value(self) -> float:
-        return math.ldexp(float(self.max_mantissa), -self.frac)
+        return _ldexp_int(self.max_mantissa, -self.frac)
 
     @property
     def is_integer(self) -> bool:
         return self.frac == 0
+
+    @property
+    def uses_int64(self) -> bool:
+        """Mantissas of this type are ``int64`` arrays (else object arrays of Python ints)."""
+        return self.width <= INT64_WIDTH
+
+    @property
+    def float_exact(self) -> bool:
+        """Every value is a float64 and the fast float paths may carry it (<= 53 bits, moderate scale)."""
+        return self.width <= 53 and abs(self.frac) <= FLOAT_MAX_FRAC
+
+    @property
+    def lowest_mantissa(self) -> int:
+        """The most negative mantissa a conversion to this type can give (``-max`` for ``AP_SAT_SYM``)."""
+        if self.overflow == Overflow.SAT_SYM and self.signed and self.width > 1:
+            return -self.max_mantissa
+        return self.min_mantissa
 
     # ------------------------------------------------------------------ text forms
     def cpp(self) -> str:
@@ -167,12 +205,16 @@ class FixedType:
         )
 
     def contains(self, other: "FixedType") -> bool:
-        """True when every value of ``other`` is exactly representable in ``self``."""
+        """True when assigning any value of ``other`` to this type keeps it unchanged.
+
+        Every value of ``other`` is exactly representable here (and, for an ``AP_SAT_SYM``
+        type, is not its most negative code, which ``ap_fixed`` maps to ``-max``).
+        """
         if other.frac > self.frac:
             return False
         shift = self.frac - other.frac
         return (
-            other.min_mantissa << shift >= self.min_mantissa
+            other.min_mantissa << shift >= self.lowest_mantissa
             and other.max_mantissa << shift <= self.max_mantissa
         )
 
@@ -180,22 +222,29 @@ class FixedType:
     def from_float(self, values) -> np.ndarray:
         """Convert real numbers to mantissas as ``ap_fixed``'s constructor from ``double`` does.
 
-        The conversion is exact: ``x * 2**frac`` is a power-of-two scaling of a float64 and
-        the rounding decision is taken on the exact float.  NaN and infinity raise.
+        Exact for every finite double and every width (see the module notes); NaN and infinity
+        raise.  Returns ``int64`` mantissas for types up to :data:`INT64_WIDTH` bits, else an
+        object array of Python ints.
         """
         x = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(x)):
             raise PrecisionError(f"cannot convert NaN or infinity to {self.cpp()}")
-        return self._mantissas_float(x).astype(np.int64)
+        if self.width <= 53:
+            return self._mantissas_float(x).astype(np.int64)
+        return self._narrowed(self._from_double_exact(x))
 
     def round_values(self, values: np.ndarray) -> np.ndarray:
         """The real values this type holds after assigning ``values`` (float64 in, float64 out).
 
-        Same semantics as :meth:`from_float` but without leaving float64: exact while the
-        type is at most 53 bits wide.  The emulator's fast path is built on it.
+        Same semantics as :meth:`from_float`, exact for every finite double while the type is
+        at most 53 bits wide (wider types: the nearest doubles of the exact results).  The
+        emulator's fast path is built on it.
         """
-        mantissas = self._mantissas_float(np.asarray(values, dtype=np.float64))
-        mantissas *= math.ldexp(1.0, -self.frac)  # in place: a fresh array already
+        x = np.asarray(values, dtype=np.float64)
+        if self.width > 53:
+            return self.to_float(self._from_double_exact(x))
+        mantissas = self._mantissas_float(x)
+        mantissas *= self._scale_down  # in place: a fresh array already
         return mantissas
 
     def relu_values(self, values: np.ndarray) -> np.ndarray:
@@ -204,11 +253,15 @@ class FixedType:
         Every rounding mode is monotone and maps 0 to 0, so rounding first and clamping at 0
         afterwards gives the same values; only the upper bound can then overflow.
         """
-        rounded = _round_float(values * math.ldexp(1.0, self.frac), self.rounding, in_place=True)
+        rounded = _round_float(values * self._scale_up, self.rounding, in_place=True)
         np.maximum(rounded, 0.0, out=rounded)
-        if rounded.size and rounded.max() > self.max_mantissa:
-            rounded = self._overflow_float(rounded)
-        rounded *= math.ldexp(1.0, -self.frac)
+        if rounded.size:
+            top = rounded.max()
+            if not top < _FLOAT_SAFE:  # huge (or inf): those elements exactly, per value
+                rounded = self._exact_where_unsafe(rounded, np.maximum(values, 0.0))
+            elif top > self.max_mantissa:
+                rounded = self._overflow_float(rounded, 0.0, top)
+        rounded *= self._scale_down
         return rounded
 
     def cast_values(self, values: np.ndarray, source: "FixedType") -> np.ndarray:
@@ -219,32 +272,113 @@ class FixedType:
         """
         if self.contains(source):
             return values
-        if self._range_contains(source):
-            rounded = _round_float(values * math.ldexp(1.0, self.frac), self.rounding, in_place=True)
-            rounded *= math.ldexp(1.0, -self.frac)
+        if self._range_contains(source) and self.frac <= source.frac and source.width <= 53:
+            # |values * 2**frac| < 2**53: rounding is exact and nothing can overflow
+            rounded = _round_float(values * self._scale_up, self.rounding, in_place=True)
+            rounded *= self._scale_down
             return rounded
         return self.round_values(values)
 
     def _range_contains(self, other: "FixedType") -> bool:
         """Every value of ``other``, rounded to this type's LSB, lies in this type's range."""
-        lo = math.floor(math.ldexp(other.min_mantissa, self.frac - other.frac))
-        hi = math.ceil(math.ldexp(other.max_mantissa, self.frac - other.frac))
-        return lo >= self.min_mantissa and hi <= self.max_mantissa
+        shift = self.frac - other.frac
+        if shift >= 0:
+            lo, hi = other.min_mantissa << shift, other.max_mantissa << shift
+        else:
+            lo, hi = other.min_mantissa >> -shift, -((-other.max_mantissa) >> -shift)  # floor, ceil
+        return lo >= self.lowest_mantissa and hi <= self.max_mantissa
+
+    @property
+    def _scale_up(self) -> float:
+        return math.ldexp(1.0, self.frac)
+
+    @property
+    def _scale_down(self) -> float:
+        return math.ldexp(1.0, -self.frac)
 
     def _mantissas_float(self, x: np.ndarray) -> np.ndarray:
-        """Rounded, overflow-handled mantissas as a fresh float64 array."""
-        scaled = x * math.ldexp(1.0, self.frac)  # exact: a power-of-two scaling
-        return self._overflow_float(_round_float(scaled, self.rounding, in_place=True))
+        """Rounded, overflow-handled mantissas as a fresh float64 array (types up to 53 bits).
+
+        The float64 arithmetic is exact while ``|x * 2**frac| < 2**52`` and the scaling neither
+        overflows nor falls below the normal doubles; the elements where that does not hold are
+        converted exactly from their integer mantissa and exponent instead (per value).
+        """
+        with np.errstate(over="ignore"):  # an overflow to inf is caught below, per value
+            scaled = x * self._scale_up  # exact: a power-of-two scaling (checked below)
+        rounded = _round_float(scaled, self.rounding, in_place=True)
+        if rounded.size == 0:
+            return rounded
+        lo, hi = rounded.min(), rounded.max()
+        tiny = None
+        if self.frac < -1:  # x * 2**frac may fall below the normal doubles and lose its sign
+            tiny = np.abs(x) < math.ldexp(1.0, -1021 - self.frac)
+        elif self.frac > 1000:  # ap_fixed reads subnormal doubles with the implicit one
+            tiny = np.abs(x) < _DOUBLE_MIN_NORMAL
+        if tiny is not None:
+            tiny &= x != 0
+            if not tiny.any():
+                tiny = None
+        if tiny is None and -_FLOAT_SAFE < lo and hi < _FLOAT_SAFE:  # (False for NaN)
+            return self._overflow_float(rounded, lo, hi)
+        return self._exact_where_unsafe(rounded, x, tiny)
+
+    def _exact_where_unsafe(self, rounded: np.ndarray, x: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """``rounded`` (float mantissas of ``x``) with overflow handled; elements outside the exact
+        float range (or marked in ``extra``) recomputed from ``x`` with integer arithmetic."""
+        unsafe = ~(np.abs(rounded) < _FLOAT_SAFE)
+        if extra is not None:
+            unsafe |= extra
+        rounded[unsafe] = 0.0
+        out = self._overflow_float(rounded, rounded.min(), rounded.max())
+        exact = self._from_double_exact(x[unsafe])
+        out[unsafe] = exact.astype(np.float64)  # overflow-handled mantissas: <= 53 bits, exact
+        return out
+
+    def _from_double_exact(self, x: np.ndarray) -> np.ndarray:
+        """Mantissas (object array of Python ints, overflow handled) of finite doubles ``x``.
+
+        ``x = M * 2**E`` exactly (``np.frexp``); the target mantissa is ``M * 2**(E + frac)``
+        rounded, computed on integers: a right shift with the rounding mode, or a left shift
+        capped at ``width + 1`` bits (which changes no wrap, saturation or sign).
+        """
+        x = np.asarray(x, dtype=np.float64)
+        mant, exp = np.frexp(x)
+        m = np.ldexp(mant, 53).astype(np.int64)  # |m| < 2**53, exact
+        k = exp.astype(np.int64) - 53 + self.frac
+        subnormal = (x != 0) & (np.abs(x) < _DOUBLE_MIN_NORMAL)
+        if subnormal.any():  # as ap_fixed reads them: biased exponent 0 -> 2**-1023 * 1.raw
+            raw = np.ldexp(np.abs(x[subnormal]), 1074).astype(np.int64)
+            m[subnormal] = np.where(x[subnormal] < 0, -1, 1) * ((np.int64(1) << 52) + raw)
+            k[subnormal] = -1075 + self.frac
+        q = np.empty(x.shape, dtype=object)
+        right = k < 0
+        if right.any():
+            shifts = np.minimum(-k[right], 60)  # beyond 55 bits: |value| < 1/4, same result
+            q[right] = _shift_right_rounded(m[right], shifts, self.rounding).astype(object)
+        left = ~right
+        if left.any():
+            shifts = np.minimum(k[left], self.width + 1)
+            q[left] = m[left].astype(object) << shifts.astype(object)
+        return self.apply_overflow(q)
+
+    def _narrowed(self, q: np.ndarray) -> np.ndarray:
+        """Mantissas of this type in its storage: int64 up to :data:`INT64_WIDTH` bits, else object."""
+        if self.uses_int64:
+            return q.astype(np.int64) if q.dtype != np.int64 else q
+        return q if q.dtype == object else q.astype(object)
 
     def requantize(self, mantissa, frac: int) -> np.ndarray:
         """Assign values held as mantissas with ``frac`` fractional bits to this type.
 
-        ``mantissa`` is an integer array of the *source* values (any width that fits
-        int64).  Returns the mantissas of this type.
+        ``mantissa`` is an integer array of the *source* values: ``int64`` (any value below
+        2**62 in magnitude) or an object array of Python ints (any width).  Returns the
+        mantissas of this type (``int64`` or object, see :attr:`uses_int64`).
         """
         m = np.asarray(mantissa)
-        if m.dtype != object:  # object arrays (Python ints) carry products wider than 63 bits
+        if m.dtype != object:
             m = m.astype(np.int64, copy=False)
+            if not self.uses_int64:
+                m = m.astype(object)
         shift = frac - self.frac
         if shift > 0:
             q = _shift_right_rounded(m, shift, self.rounding)
@@ -252,55 +386,101 @@ class FixedType:
             q = _shift_left_checked(m, -shift, self)
         else:
             q = m
-        return self.apply_overflow(q)
+        return self._narrowed(self.apply_overflow(q))
 
     def to_float(self, mantissa) -> np.ndarray:
-        """The real values of mantissas of this type (exact in float64 up to 53 bits)."""
-        return np.ldexp(np.asarray(mantissa, dtype=np.float64), -self.frac)
+        """The real values of mantissas of this type as float64.
+
+        Exact up to 53 bits; wider mantissas are rounded to the nearest double, ties to even,
+        as ``ap_fixed::to_double`` does.
+        """
+        m = np.asarray(mantissa)
+        if m.dtype == object:
+            return np.array([_ldexp_int(int(v), -self.frac) for v in m.ravel()], dtype=np.float64).reshape(m.shape)
+        return np.ldexp(m.astype(np.float64), -self.frac)
 
     def represents(self, values) -> np.ndarray:
         """Boolean mask: which real values are exactly representable in this type."""
         x = np.asarray(values, dtype=np.float64)
-        scaled = np.ldexp(x, self.frac)
-        return (
-            np.isfinite(x)
-            & (np.floor(scaled) == scaled)
-            & (scaled >= self.min_mantissa)
-            & (scaled <= self.max_mantissa)
-        )
+        ok = np.isfinite(x)
+        probe = self.with_modes(Rounding.TRN, Overflow.SAT)
+        q = probe.from_float(np.where(ok, x, 0.0))
+        return ok & _equals_exactly(probe, q, x)
 
     # ------------------------------------------------------------------ overflow
-    def apply_overflow(self, q: np.ndarray) -> np.ndarray:
-        """Apply this type's overflow mode to integer mantissas already at this type's scale."""
-        lo, hi = self.min_mantissa, self.max_mantissa
-        if q.size == 0 or (q.min() >= lo and q.max() <= hi):
+    def apply_overflow(self, q: np.ndarray, lo_seen=None, hi_seen=None) -> np.ndarray:
+        """Apply this type's overflow mode to integer mantissas already at this type's scale.
+
+        Per value: mantissas in range are kept (an ``AP_SAT_SYM`` type maps its most negative
+        code to ``-max``).  Works on ``int64`` and object arrays; returns the same kind.
+        """
+        lo, hi = self.lowest_mantissa, self.max_mantissa
+        if q.size == 0:
+            return q
+        if lo_seen is None:
+            lo_seen, hi_seen = q.min(), q.max()
+        if lo_seen >= lo and hi_seen <= hi:
             return q
         if self.overflow == Overflow.WRAP:
+            lo = self.min_mantissa
             return ((q - lo) & ((1 << self.width) - 1)) + lo
-        if self.overflow == Overflow.SAT:
-            return np.clip(q, lo, hi)
         if self.overflow == Overflow.SAT_ZERO:
-            return np.where((q < lo) | (q > hi), np.int64(0), q)
-        # SAT_SYM: signed results never take the most negative code (ap_fixed maps it to -max)
-        return np.clip(q, -hi if self.signed else lo, hi)
+            zero = np.int64(0) if q.dtype != object else 0
+            return np.where((q < lo) | (q > hi), zero, q)
+        # SAT and SAT_SYM (lo is -max for a signed SAT_SYM type)
+        if q.dtype == object:
+            return np.minimum(np.maximum(q, lo), hi)
+        return np.clip(q, lo, hi)
 
-    def _overflow_float(self, rounded: np.ndarray) -> np.ndarray:
-        """Overflow handling on integral float64 mantissas (exact); returns float64."""
-        lo, hi = float(self.min_mantissa), float(self.max_mantissa)
-        if rounded.size == 0 or (rounded.min() >= lo and rounded.max() <= hi):
+    def _overflow_float(self, rounded: np.ndarray, lo_seen: float, hi_seen: float) -> np.ndarray:
+        """Overflow handling on integral float64 mantissas below 2**52 in magnitude (exact); float64.
+
+        ``lo_seen`` / ``hi_seen`` are ``rounded.min()`` / ``rounded.max()``.
+        """
+        lo, hi = float(self.lowest_mantissa), float(self.max_mantissa)
+        if lo_seen >= lo and hi_seen <= hi:
             return rounded
         if self.overflow == Overflow.WRAP:
+            lo = float(self.min_mantissa)
             span = float(1 << self.width)
-            wrapped = np.fmod(rounded - lo, span)  # exact for float64
+            wrapped = np.fmod(rounded - lo, span)  # exact: |rounded - lo| < 2**53
             return np.where(wrapped < 0, wrapped + span, wrapped) + lo
-        if self.overflow == Overflow.SAT:
-            return np.clip(rounded, lo, hi)
         if self.overflow == Overflow.SAT_ZERO:
             return np.where((rounded > hi) | (rounded < lo), 0.0, rounded)
-        return np.clip(rounded, -hi if self.signed else lo, hi)  # SAT_SYM
+        return np.clip(rounded, lo, hi)  # SAT, SAT_SYM
 
 
 _FLOAT_INTEGRAL = 2.0**52  # float64 values at least this large are integers already
+_FLOAT_SAFE = 2.0**52  # below this magnitude, rounding and wrapping float mantissas is exact
+_DOUBLE_MIN_NORMAL = 2.0**-1022
+
+
+def _ldexp_int(m: int, exponent: int) -> float:
+    """``m * 2**exponent`` rounded to the nearest double, ties to even (``ap_fixed::to_double``)."""
+    m = int(m)
+    if m == 0:
+        return 0.0
+    magnitude = abs(m)
+    extra = magnitude.bit_length() - 64
+    if extra > 0:  # keep 64 bits and a sticky bit: float() then rounds exactly once
+        sticky = 1 if magnitude & ((1 << extra) - 1) else 0
+        magnitude = (magnitude >> extra) | sticky
+        exponent += extra
+    value = float(np.ldexp(float(magnitude), exponent))
+    return -value if m < 0 else value
+
+
+def _equals_exactly(t: FixedType, q: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Elementwise: the exact value of mantissa ``q`` of ``t`` equals the finite double ``x``."""
+    if t.width <= 53 and abs(t.frac) <= FLOAT_MAX_FRAC:
+        return t.to_float(q) == x
+    f = t.frac
+    out = []
+    for v, m in zip(x.ravel().tolist(), q.ravel().tolist()):
+        num, den = v.as_integer_ratio() if math.isfinite(v) else (1, 0)
+        # v == m * 2**-f  <=>  num * 2**f == m * den
+        out.append(den != 0 and (num << f == int(m) * den if f >= 0 else num == (int(m) * den) << -f))
+    return np.array(out, dtype=bool).reshape(x.shape)
 
 
 def _round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False) -> np.ndarray:
@@ -329,11 +509,18 @@ def _round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False)
     return np.where(small, rounded, scaled) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def _shift_right_rounded(m: np.ndarray, shift: int, rounding: Rounding) -> np.ndarray:
-    """``m / 2**shift`` rounded to an integer with an ap_fixed rounding mode (exact int64 arithmetic)."""
-    if shift >= 63:  # |m| < 2**62 <= 2**(shift-1): |value| < 1/2
+def _shift_right_rounded(m: np.ndarray, shift, rounding: Rounding) -> np.ndarray:
+    """``m / 2**shift`` rounded to an integer with an ap_fixed rounding mode (exact integer arithmetic).
+
+    ``m``: int64 (``|m| < 2**62``) or an object array of Python ints.  ``shift``: a positive
+    int, or (int64 ``m`` only) an int64 array of shifts between 1 and 60.
+    """
+    if isinstance(shift, np.ndarray):
+        half = np.left_shift(np.int64(1), shift - 1)
+    elif m.dtype != object and shift >= 63:  # |m| < 2**62 <= 2**(shift-1): |value| < 1/2
         return np.where(m < 0, np.int64(-1), np.int64(0)) if rounding == Rounding.TRN else np.zeros_like(m)
-    half = 1 << (shift - 1)
+    else:
+        half = 1 << (shift - 1)
     if rounding == Rounding.TRN:
         return m >> shift
     if rounding == Rounding.RND:  # ties toward +inf
@@ -356,7 +543,12 @@ def _shift_right_rounded(m: np.ndarray, shift: int, rounding: Rounding) -> np.nd
 
 
 def _shift_left_checked(m: np.ndarray, shift: int, target: FixedType) -> np.ndarray:
-    """``m << shift`` with the wrap/saturation of ``target`` applied without int64 overflow."""
+    """``m << shift`` with the wrap/saturation of ``target`` applied without int64 overflow.
+
+    Object arrays (Python ints) are shifted as they are: they cannot overflow.
+    """
+    if m.dtype == object:
+        return m << shift
     if shift >= 63:
         # Only zero survives; anything else overflows the target by far.
         limit = np.zeros_like(m)

@@ -2,7 +2,7 @@
 
 It is built once from Keras by :mod:`fpga_aware.parser` and then read, never rebuilt, by
 the cost model, the bit-exact emulator and the HLS writer.  Every number in it is a
-fixed-point *mantissa* (``int64``) of a :class:`~fpga_aware.fixed.FixedType`, so the three
+fixed-point *mantissa* (``int64``; an object array of Python ints for types wider than 62 bits) of a :class:`~fpga_aware.fixed.FixedType`, so the three
 readers cannot disagree on what a weight is.
 
 Layers form a single chain: each layer's ``input_type`` is the previous layer's
@@ -176,7 +176,11 @@ class LookupTable:
         return int(len(self.values))
 
     def index(self, mantissa: np.ndarray) -> np.ndarray:
-        m = np.asarray(mantissa, dtype=np.int64)
+        m = np.asarray(mantissa)
+        if m.dtype == object:  # Python ints of a type wider than int64
+            q = (m >> self.shift) - self.offset
+            return np.minimum(np.maximum(q, 0), self.size - 1).astype(np.int64)
+        m = m.astype(np.int64, copy=False)
         return np.clip((m >> self.shift) - self.offset, 0, self.size - 1)
 
     def lookup(self, mantissa: np.ndarray) -> np.ndarray:

@@ -62,7 +62,10 @@ def function_table(
     n_bins = max(1, last - offset)
     starts = (offset + np.arange(n_bins, dtype=np.float64)) * 2.0**bin_exp
     centres = starts + (2.0**bin_exp - input_type.lsb) / 2.0 if shift > 0 else starts
-    rounding_type = value_type.with_modes(Rounding.RND, Overflow.SAT)
+    # Saturate like the value type would: an AP_SAT_SYM type never holds its most negative code
+    # (the C++ reads an entry as table_t and converts it, which would map that code to -max).
+    saturation = Overflow.SAT_SYM if value_type.overflow == Overflow.SAT_SYM else Overflow.SAT
+    rounding_type = value_type.with_modes(Rounding.RND, saturation)
     values = rounding_type.from_float(func(centres))
     return LookupTable(shift=shift, offset=offset, values=values, value_type=value_type)
 

@@ -22,7 +22,9 @@ Numbers are written as **mantissas** (``value = m * 2**-frac`` of the array's fi
 type, exact for every width) and reinterpreted bit for bit in the C++
 (``fa::from_bits``): g++ needs minutes for a few thousand ``ap_fixed`` initialisers, but
 compiles a million integers in seconds.  For HLS the same numbers fill ``ap_int<W>`` arrays
-of the exact width.
+of the exact width.  Types wider than 64 bits are stored as ``fa::wide_bits<N>`` (N 64-bit
+words of the raw two's complement bits, least significant word first; both forms), which
+``fa::from_bits`` reassembles.
 
 Only the nonzero weights of a dense layer are written: ``<cname>_w`` has
 ``DenseLayer.nonzero_weights`` entries, in :meth:`~fpga_aware.ir.DenseLayer.terms` order,
@@ -231,6 +233,8 @@ def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray
 
     render("firmware/fa_ap_types.h.j2", "firmware/fa_ap_types.h")
     render("firmware/fa_layers.h.j2", "firmware/fa_layers.h")
+    if context["wide_storage"]:
+        render("firmware/fa_wide_bits.h.j2", "firmware/fa_wide_bits.h")
     render("firmware/defines.h.j2", "firmware/defines.h")
     render("firmware/rom_types.h.j2", "firmware/rom_types.h")
     render("firmware/parameters.h.j2", "firmware/parameters.h")
@@ -386,12 +390,41 @@ def _c_int_type(width: int, signed: bool) -> str:
     for bits in (8, 16, 32, 64):
         if width <= bits:
             return f"{'' if signed else 'u'}int{bits}_t"
-    raise ProjectDefinitionError(f"no C integer type holds {width} bits")  # pragma: no cover (MAX_WIDTH 62)
+    raise ProjectDefinitionError(f"no C integer type holds {width} bits")  # pragma: no cover (wide_bits beyond 64)
+
+
+#: Mantissas of types wider than this are stored as several 64-bit words (fa::wide_bits).
+_WORD_BITS = 64
+
+
+def _words(width: int) -> int:
+    return -(-width // _WORD_BITS)
 
 
 def _mantissa_storage(t: FixedType) -> tuple[str, str]:
     """(plain C, HLS) types holding the raw bits of ``t``."""
+    if t.width > _WORD_BITS:
+        wide = f"fa::wide_bits<{_words(t.width)}>"
+        return wide, wide
     return _c_int_type(t.width, t.signed), _int_type(t.width, t.signed)
+
+
+def _mantissa_literals(values: np.ndarray, t: FixedType | None) -> list[str]:
+    """C initialisers of mantissas stored as :func:`_mantissa_storage` of ``t`` says."""
+    items = np.asarray(values).ravel().tolist()
+    if t is None or t.width <= 62:
+        return [str(int(v)) for v in items]
+    if t.width <= _WORD_BITS:  # int64_t / uint64_t: suffixed, and INT64_MIN has no literal
+        if t.signed:
+            return ["(-9223372036854775807LL - 1)" if int(v) == -(1 << 63) else f"{int(v)}LL" for v in items]
+        return [f"{int(v)}ULL" for v in items]
+    mask = (1 << _WORD_BITS) - 1
+    out = []
+    for v in items:
+        bits = int(v) & ((1 << t.width) - 1)  # two's complement
+        words = ", ".join(f"0x{(bits >> (_WORD_BITS * k)) & mask:016x}ULL" for k in range(_words(t.width)))
+        out.append(f"{{{{{words}}}}}")
+    return out
 
 
 def _index_storage(max_value: int) -> tuple[str, str]:
@@ -423,13 +456,16 @@ def _format_numbers(values: Iterable[Any]) -> str:
     return "\n".join(lines)
 
 
-def _int_array(name: str, ctype: str, values: np.ndarray, comment: str) -> dict[str, Any]:
-    values = np.asarray(values, dtype=np.int64).ravel()
+def _int_array(name: str, ctype: str, values: np.ndarray, comment: str, t: FixedType | None = None) -> dict[str, Any]:
+    """An array of integers; ``t``: the fixed-point type whose mantissas they are (wide storage)."""
+    values = np.asarray(values)
+    if values.dtype != object:
+        values = values.astype(np.int64)
     return {
         "name": name,
         "ctype": ctype,
         "size": int(values.size),
-        "body": _format_numbers(values.tolist()),
+        "body": _format_numbers(_mantissa_literals(values, t)),
         "comment": comment,
     }
 
@@ -540,7 +576,49 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "layers": layers,
         "top_schedule": top_schedule,
         "cxxflags": " ".join(CXXFLAGS),
+        "wide_storage": any(ctype.startswith("fa::wide_bits") for ctx in layers for _, ctype, _ in ctx["storage"]),
+        "ap_int_max_w": _ap_int_max_w(body),
     }
+
+
+#: ap_fixed's default width limit (AP_INT_MAX_W) and the largest it may be raised to.
+_AP_DEFAULT_MAX_W = 1024
+_AP_LARGEST_MAX_W = 4096
+
+
+def _converted_width(width: int, integer: int, to: FixedType) -> int:
+    """Width of a value of ``ap_fixed<width, integer>`` after fa::convert widens it for ``to``."""
+    needed = max(1 - to.frac, 1)
+    return width + max(0, needed - integer)
+
+
+def _ap_int_max_w(layers: list[Layer]) -> int | None:
+    """``AP_INT_MAX_W`` the C++ needs (``None``: the default 1024 suffices).
+
+    Products of wide operands (``x * w`` is ``ap_fixed<Wx + Ww, Ix + Iw>``), their sums and the
+    exact widenings of ``fa::convert`` can exceed ap_fixed's default limit of 1024 bits.
+    """
+    need = 0
+    for layer in layers:
+        x = layer.input_type
+        widths = [_converted_width(x.width, x.integer, layer.result_type)]
+        if isinstance(layer, (DenseLayer, ScaleShiftLayer)):
+            acc = layer.accum_type
+            w = layer.weight_type if isinstance(layer, DenseLayer) else layer.scale_type
+            widths += [
+                _converted_width(x.width + w.width, x.integer + w.integer, acc),
+                _converted_width(acc.width + 1, acc.integer + 1, acc),
+                _converted_width(acc.width, acc.integer, layer.result_type),
+            ]
+            if isinstance(layer, DenseLayer) and layer.nonzero_weights and layer.uses_shifts:
+                widths.append(_converted_width(x.width + w.width + 2, x.integer + w.width + 2, acc))
+        need = max(need, *widths)
+        if need > _AP_LARGEST_MAX_W:
+            raise ProjectDefinitionError(
+                f"layer {layer.name!r}: its arithmetic needs {need}-bit intermediate values, more than "
+                f"the {_AP_LARGEST_MAX_W} bits ap_fixed allows (AP_INT_MAX_W); use narrower types"
+            )
+    return _AP_LARGEST_MAX_W if need > _AP_DEFAULT_MAX_W else None
 
 
 def _check_cname(layer: Layer) -> None:
@@ -643,10 +721,12 @@ def _dense_context(layer: DenseLayer, ctx, typedef, storage, array) -> None:
         else:
             storage("weight_bits_t", _mantissa_storage(layer.weight_type))
             array(_int_array(f"{c}_w", f"{c}_weight_bits_t", mantissas,
-                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), by output then input"))
+                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), by output then input",
+                             layer.weight_type))
         array(_int_array(f"{c}_w_in", f"{c}_in_index_t", ins, "input index of each stored weight"))
         array(_int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
-    array(_int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)"))
+    array(_int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)",
+                     layer.bias_type))
 
 
 def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx, typedef, storage, array) -> None:
@@ -707,7 +787,8 @@ def _activation_context(layer: ActivationLayer, ctx, typedef, storage, array) ->
     storage("table_bits_t", _mantissa_storage(table.value_type))
     array(_int_array(f"{layer.cname}_table", f"{layer.cname}_table_bits_t", table.values,
                      f"{function} table: {table.size} entries ({table.value_type.cpp()} mantissas), "
-                     f"index clip((raw >> {table.shift}) - ({table.offset}), 0, {table.size - 1})"))
+                     f"index clip((raw >> {table.shift}) - ({table.offset}), 0, {table.size - 1})",
+                     table.value_type))
     ctx["summary"] = [f"{function} by table lookup, {table.size} entries."]
 
 
@@ -725,7 +806,7 @@ def _softmax_context(layer: SoftmaxLayer, ctx, typedef, storage, array) -> None:
         array(_int_array(f"{c}_{name}_table", f"{c}_{ctype}", table.values,
                          f"{'exp(d)' if name == 'exp' else '1/s'} table: {table.size} entries "
                          f"({table.value_type.cpp()} mantissas), index clip((raw >> {table.shift}) - "
-                         f"({table.offset}), 0, {table.size - 1})"))
+                         f"({table.offset}), 0, {table.size - 1})", table.value_type))
     ctx["summary"] = [f"Argmax-preserving softmax over {layer.n_out} values."]
 
 
@@ -741,8 +822,10 @@ def _scale_shift_context(layer: ScaleShiftLayer, ctx, typedef, storage, array) -
     typedef("accum_t", layer.accum_type.cpp())
     storage("scale_bits_t", _mantissa_storage(layer.scale_type))
     storage("shift_bits_t", _mantissa_storage(layer.shift_type))
-    array(_int_array(f"{c}_scale", f"{c}_scale_bits_t", scale, f"scale ({layer.scale_type.cpp()} mantissas)"))
-    array(_int_array(f"{c}_shift", f"{c}_shift_bits_t", shift, f"shift ({layer.shift_type.cpp()} mantissas)"))
+    array(_int_array(f"{c}_scale", f"{c}_scale_bits_t", scale, f"scale ({layer.scale_type.cpp()} mantissas)",
+                     layer.scale_type))
+    array(_int_array(f"{c}_shift", f"{c}_shift_bits_t", shift, f"shift ({layer.shift_type.cpp()} mantissas)",
+                     layer.shift_type))
     ctx["summary"] = [f"Per-channel scale and shift over {layer.n_out} channels."]
 
 

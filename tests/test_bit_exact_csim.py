@@ -128,3 +128,72 @@ def test_random_mlps_emulator_equals_csim(seed):
     n_in = firmware.ir.n_inputs
     x = rng.normal(0, rng.uniform(0.5, 8), (N_INPUTS, n_in))
     _assert_bit_exact(firmware, x)
+
+
+# ------------------------------------------------------------------------------ at the limits
+# Issue 9, section 1: inputs at and beyond the type limits, widths up to 128 bits, AP_SAT_SYM
+# everywhere, and one row at a time against the whole batch.
+HUGE = [1e300, -1e300, 1.7976931348623157e308, -1.7976931348623157e308, 2.0**60, -(2.0**60) - 2**8,
+        1e18, 5e-324, -5e-324, -2.2250738585072014e-308]
+
+
+def _limit_type(rng, lo_bits: int, hi_bits: int, sym: bool) -> str:
+    """A random type, sometimes wide (up to 128 bits), AP_SAT_SYM half of the time (all if ``sym``)."""
+    wide = rng.random() < 0.35
+    width = int(rng.integers(54, 129)) if wide else int(rng.integers(lo_bits, hi_bits + 1))
+    integer = int(rng.integers(-2, min(width, 40) + 3))
+    kind = "ap_fixed" if rng.random() < 0.75 else "ap_ufixed"
+    overflow = "AP_SAT_SYM" if sym or rng.random() < 0.5 else str(rng.choice(OVERFLOWS))
+    return f"{kind}<{width},{integer},{rng.choice(ROUNDINGS)},{overflow}>"
+
+
+def _edge_inputs(t, n_rows: int, n_in: int, rng) -> np.ndarray:
+    """Inputs at the limits of the input type ``t``: +-1 LSB around max/min, half-LSB ties,
+    huge finite doubles, subnormals, and ordinary values."""
+    lsb = t.lsb
+    edges = [t.max_value, t.min_value, t.max_value + lsb, t.max_value - lsb, t.min_value - lsb,
+             t.min_value + lsb, t.max_value + lsb / 2, t.min_value - lsb / 2, lsb / 2, -lsb / 2,
+             3 * lsb / 2, -3 * lsb / 2, 0.0] + HUGE
+    edges = np.array([e for e in edges if np.isfinite(e)])
+    x = rng.normal(0, rng.uniform(0.5, 8), (n_rows, n_in))
+    ties = (rng.integers(-50, 50, (n_rows, n_in)) + 0.5) * lsb  # exactly half an LSB off
+    pick = rng.random((n_rows, n_in))
+    x = np.where(pick < 0.3, ties, x)
+    return np.where(pick > 0.7, rng.choice(edges, (n_rows, n_in)), x)
+
+
+def limit_case(seed: int, n_rows: int = 300, row_by_row: int = 40):
+    """One random MLP at the limits: ``(firmware, x, rows)`` (``rows``: indices to check one by one)."""
+    rng = np.random.default_rng(50_000 + seed)
+    model = _random_mlp(rng, 10_000 + seed)
+    sym = seed % 3 == 0  # every type AP_SAT_SYM
+    names = [layer.name for layer in model.layers]
+    config = {}
+    for name in names:
+        precision = {"weight": _limit_type(rng, 2, 16, sym), "bias": _limit_type(rng, 2, 16, sym),
+                     "result": _limit_type(rng, 2, 20, sym)}
+        if rng.random() < 0.3:
+            precision["accum"] = _limit_type(rng, 8, 24, sym)
+        config[name] = {"precision": precision, "strategy": str(rng.choice(["latency", "resource"]))}
+    input_name = f"{model.name}_input"  # the name the parser gives a Sequential model's input
+    config[input_name] = {"precision": {"result": _limit_type(rng, 4, 20, sym)}}
+    firmware = fa.to_firmware(model, precision=_limit_type(rng, 4, 20, sym), layer_config=config,
+                              project_name=f"limit{seed}")
+    x = _edge_inputs(firmware.ir.input_type, n_rows, firmware.ir.n_inputs, rng)
+    return firmware, x, rng.choice(n_rows, min(row_by_row, n_rows), replace=False)
+
+
+def assert_limit_case(firmware, x, rows) -> int:
+    """Emulator == C simulation on ``x`` and one row at a time == the batch; returns mismatching rows."""
+    emulated = firmware.predict(x)
+    simulated = firmware.predict(x, engine="csim")
+    single = np.concatenate([firmware.predict(x[i:i + 1]) for i in rows])
+    np.testing.assert_array_equal(single, emulated[rows])
+    return int(np.count_nonzero(np.any(emulated != simulated, axis=1)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_mlps_at_the_limits_emulator_equals_csim(seed):
+    firmware, x, rows = limit_case(seed)
+    mismatches = assert_limit_case(firmware, x, rows)
+    assert mismatches == 0, f"{mismatches} of {len(x)} samples differ between emulator and C simulation"

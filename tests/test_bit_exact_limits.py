@@ -1,0 +1,170 @@
+"""Bit-exact outside the ordinary envelope (issue 9, section 1): huge finite inputs, AP_SAT_SYM's
+most negative code, types wider than 53 bits and widths beyond 64 bits.
+
+Every case checks the emulator against the values ``ap_fixed`` gives (written out here) and
+against the g++ C simulation of the generated project.
+"""
+
+from __future__ import annotations
+
+import fpga_aware as fa  # noqa: F401  (before TensorFlow)
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fpga_aware.fixed import FixedType, parse_precision
+
+PART = "xcu250-figd2104-2L-e"
+
+
+def _identity(name: str, precision: str, n: int = 1, weight: float = 1.0, layer_config=None, **options):
+    """``Dense(n)`` with the weights ``weight * I`` and no bias: the output is ``result_t(x * w)``."""
+    inp = tf.keras.Input((n,), name=f"{name}_in")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(n, name=f"{name}_d")(inp))
+    model.layers[1].set_weights([np.eye(n) * weight, np.zeros(n)])
+    return fa.to_firmware(model, PART, precision=precision, project_name=name, layer_config=layer_config or {}, **options)
+
+
+def _check(firmware, x, expected=None):
+    x = np.asarray(x, dtype=np.float64).reshape(-1, firmware.ir.n_inputs)
+    emulated = firmware.predict(x)
+    if expected is not None:
+        np.testing.assert_array_equal(emulated, np.asarray(expected, dtype=np.float64).reshape(emulated.shape))
+    np.testing.assert_array_equal(emulated, firmware.predict(x, engine="csim"))
+    rows = np.concatenate([firmware.predict(row[None, :]) for row in x])
+    np.testing.assert_array_equal(rows, emulated)  # no result depends on the rest of the batch
+    return emulated
+
+
+LSB = 2.0**-10  # of ap_fixed<16,6>
+
+
+def test_huge_finite_inputs_wrap_like_ap_fixed():
+    # ap_fixed keeps the low 16 bits of the exact mantissa x * 2**10.
+    x = [1e18, -1e18, 2.0**60, 1e300, 1e308, 1.7976931348623157e308,
+         2.0**40 + LSB, 2.0**55 + 8, -(2.0**55 + 8), 2.0**52 + 3 * LSB * 2**42, 5e-324, -5e-324]
+    expected = [0, 0, 0, 0, 0, 0, LSB, 8.0, -8.0, 0.0, 0.0, -LSB]
+    _check(_identity("huge_wrap", "ap_fixed<16,6>"), x, expected)
+
+
+def test_huge_finite_inputs_saturate_and_round():
+    top = 32 - LSB
+    x = [1e18, -1e18, 1e300, -1e308, 2.0**-11, -(2.0**-11), 3 * 2.0**-11, -32.0, -(32 - LSB), -(32 - LSB / 2)]
+    expected = [top, -top, top, -top, 0.0, 0.0, 2 * LSB, -top, -top, -top]
+    _check(_identity("huge_sat", "ap_fixed<16,6,AP_RND_CONV,AP_SAT_SYM>"), x, expected)
+
+
+def test_tiny_and_subnormal_inputs_with_coarse_types():
+    # LSB 2**-11 and 16: the scaled values fall below the normal doubles (or are subnormal).
+    fw = _identity("tiny_sat", "ap_fixed<8,-3,AP_TRN,AP_SAT>")
+    _check(fw, [5e-324, -5e-324, -1e-300, 1e-300, -(2.0**-1022)], [0, -2.0**-11, -2.0**-11, 0, -2.0**-11])
+    fw = _identity("tiny_wrap", "ap_fixed<8,12>", layer_config={"tiny_wrap_d": {"precision": {"weight": "ap_fixed<8,2>"}}})
+    _check(fw, [-5e-324, -1e-310, 1e-310, -3.0, 1e20, -2049.0], [-16, -16, 0, -16, 0, 2032])
+
+
+def test_sat_sym_never_gives_the_most_negative_code():
+    # ap_fixed<4,4,AP_TRN,AP_SAT_SYM>(-8) is -7, whatever else is in the batch.
+    t = parse_precision("ap_fixed<4,4,AP_TRN,AP_SAT_SYM>")
+    np.testing.assert_array_equal(t.from_float([-8.0]), [-7])
+    np.testing.assert_array_equal(t.from_float([-8.0, 100.0]), [-7, 7])
+    np.testing.assert_array_equal(t.round_values(np.array([-8.0])), [-7.0])
+    np.testing.assert_array_equal(t.requantize(np.array([-8]), 0), [-7])
+    assert not t.contains(parse_precision("ap_fixed<4,4>"))
+    fw = _identity("sym_in", "ap_fixed<4,4,AP_TRN,AP_SAT_SYM>")
+    _check(fw, [-8.0, -9.0, 7.0, 8.0, -7.5], [-7, -7, 7, 7, -7])
+    # the result of a dense layer reaching the code exactly (no overflow anywhere)
+    fw = _identity("sym_res", "ap_fixed<8,8>", layer_config={"sym_res_d": {"precision": {"result": "ap_fixed<4,4,AP_TRN,AP_SAT_SYM>"}}})
+    _check(fw, [-8.0, -9.0, -7.0, 7.0, 8.0, -100.0], [-7, -7, -7, 7, 7, -7])
+    # one and two bits: ap_fixed keeps the code -1 of a 1-bit type (-max would be 0)
+    one = {"sym1_d": {"precision": {"weight": "ap_fixed<8,2>"}}, "sym1_in": {"precision": {"result": "ap_fixed<8,4>"}}}
+    _check(_identity("sym1", "ap_fixed<1,1,AP_TRN,AP_SAT_SYM>", layer_config=one), [-1, -0.5, 0, 0.7, -8], [-1, -1, 0, 0, -1])
+
+
+def test_types_wider_than_53_bits_stay_exact():
+    t = parse_precision("ap_fixed<60,10,AP_TRN,AP_SAT>")
+    np.testing.assert_array_equal(t.from_float([512.0, -1e300]), [t.max_mantissa, t.min_mantissa])
+    config = {
+        "wide_in": {"precision": {"result": "ap_fixed<60,10,AP_TRN,AP_SAT>"}},
+        "wide_d1": {"precision": {"weight": "ap_fixed<8,2>", "result": "ap_fixed<60,10,AP_TRN,AP_SAT>"}},
+        "wide_d2": {"precision": {"weight": "ap_fixed<24,22>", "result": "ap_fixed<60,40>"}},
+    }
+    inp = tf.keras.Input((1,), name="wide_in")
+    hidden = tf.keras.layers.Dense(1, name="wide_d1")(inp)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(1, name="wide_d2")(hidden))
+    model.layers[1].set_weights([np.ones((1, 1)), np.zeros(1)])
+    model.layers[2].set_weights([np.full((1, 1), 2.0**20), np.zeros(1)])
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="wide", layer_config=config)
+    x = np.array([[512.0], [1 / 3], [-np.pi], [1e-9 + 1 / 7]])
+    _check(fw, x)
+    trace = fw._emulator.trace(x)
+    x_m = [min(int(np.floor(v * 2.0**50)), t.max_mantissa) for v in x.ravel()]  # exact: 53-bit doubles
+    np.testing.assert_array_equal(trace["wide_d1"].ravel(), x_m)  # 60-bit mantissas, not doubles
+    np.testing.assert_array_equal(trace["wide_d2"].ravel(), [m >> 10 for m in x_m])  # all 60 bits count
+
+
+def test_widths_up_to_ap_fixed_limit_are_accepted():
+    assert FixedType(1024, 500).max_mantissa == (1 << 1023) - 1
+    assert parse_precision("ap_ufixed<1024,1024>").max_mantissa == (1 << 1024) - 1
+    with pytest.raises(fa.PrecisionError, match="1..1024"):
+        FixedType(1025, 3)
+    wide = FixedType(200, 100, rounding="AP_RND_CONV", overflow="AP_SAT")
+    x = np.array([1e300, -1e300, 1.5, -(2.0**98) - 2.0**46, 2.0**-100 * 1.5, 2.0**-101])
+    m = wide.from_float(x)
+    assert m.dtype == object
+    assert m.tolist() == [wide.max_mantissa, wide.min_mantissa, 3 << 99, -(2**198 + 2**146), 2, 0]
+    np.testing.assert_array_equal(wide.to_float(m)[2:5], [1.5, x[3], 2.0**-99])
+
+
+def _wide_mlp(name: str, rng, activation: str):
+    inp = tf.keras.Input((6,), name=f"{name}_in")
+    hidden = tf.keras.layers.Dense(8, activation=activation, name=f"{name}_d1")(inp)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3, name=f"{name}_d2")(hidden))
+    for layer in model.layers[1:]:
+        kernel, bias = layer.get_weights()
+        layer.set_weights([rng.normal(0, 2, kernel.shape) * (rng.random(kernel.shape) < 0.7), rng.normal(0, 1, bias.shape)])
+    return model
+
+
+@pytest.mark.parametrize("precision, activation", [
+    ("ap_fixed<64,32>", "relu"),  # hls4ml's own tests use it
+    ("ap_ufixed<64,30,AP_RND,AP_SAT>", "linear"),
+    ("ap_fixed<128,64,AP_RND_CONV,AP_SAT_SYM>", "sigmoid"),  # wide table index, 2-word weights
+    ("ap_fixed<300,40,AP_TRN,AP_WRAP>", "relu"),  # 5-word weights, 600-bit products
+])
+def test_wide_types_emulator_equals_csim(precision, activation, rng):
+    name = "w" + precision.split("<")[1].split(",")[0] + activation[:3]
+    fw = _wide_mlp(name, rng, activation)
+    fw = fa.to_firmware(fw, PART, precision=precision, project_name=name)
+    x = rng.normal(0, 8, (40, 6))
+    x[0] = [1e300, -1e300, 2.0**60, -(2.0**70), 1e-300, 0.0]
+    t = fw.ir.input_type
+    x[1] = [t.max_value, t.min_value, t.lsb / 2, -t.lsb / 2, 3 * t.lsb / 2, t.max_value - t.lsb]
+    _check(fw, x)
+    assert fw._library.warnings == ""
+
+
+def test_wide_weights_in_hls_storage(tmp_path, rng):
+    """Weights wider than 64 bits (fa::wide_bits) compile cleanly in both ROM forms and agree."""
+    from fpga_aware.csim import compile_project, compile_warnings
+
+    fw = fa.to_firmware(_wide_mlp("wtyped", rng, "relu"), PART, precision="ap_fixed<96,40>", project_name="wtyped")
+    path = fw.write(tmp_path / "wtyped")
+    header = (path / "firmware" / "weights" / "wtyped_d1.h").read_text()
+    assert "fa::wide_bits<2>" in (path / "firmware" / "rom_types.h").read_text() and "ULL}}" in header
+    x = rng.normal(0, 8, (20, 6))
+    plain = compile_project(path).predict(x)
+    typed = compile_project(path, cache_dir=tmp_path / "typed", extra_flags=("-DFA_TYPED_ROMS",)).predict(x)
+    np.testing.assert_array_equal(plain, typed)
+    np.testing.assert_array_equal(plain, fw.predict(x))
+    assert compile_warnings(path) == ""
+
+
+def test_sat_sym_table_entries_are_never_the_most_negative_code():
+    # tanh(-8) rounds to -1, outside ap_fixed<6,0>: a SAT_SYM table saturates to -max (-31/64),
+    # which is what the C++ gives when it converts the entry to the result type.
+    inp = tf.keras.Input((1,), name="symtab_in")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(1, activation="tanh", name="symtab_d")(inp))
+    model.layers[1].set_weights([np.ones((1, 1)), np.zeros(1)])
+    config = {"symtab_d": {"precision": {"result": "ap_fixed<6,0,AP_RND,AP_SAT_SYM>"}}}
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="symtab", layer_config=config)
+    _check(fw, [-8.0, -30.0, 8.0, 0.0], [-31 / 64, -31 / 64, 31 / 64, 0.0])
