@@ -582,9 +582,10 @@ def _table(function: str, x_type: FixedType, result: FixedType, size: int, satur
 
 
 def _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type) -> FixedType:
-    diag = np.diag(scale) if scale.size else np.zeros((0, 0), dtype=np.int64)
-    # Per channel: x * scale + shift; reuse the dense bound with a diagonal "kernel".
-    return exact_accumulator(diag.astype(np.int64), scale_type.frac, shift, shift_type.frac, x_type)
+    # Per channel: x * scale + shift; reuse the dense bound with a diagonal "kernel" (int64, or
+    # Python ints for mantissas wider than 62 bits).
+    diag = np.diag(scale) if scale.size else np.zeros((0, 0), dtype=scale.dtype)
+    return exact_accumulator(diag, scale_type.frac, shift, shift_type.frac, x_type)
 
 
 _TABLE_FUNCTIONS = ("sigmoid", "tanh", "softmax")

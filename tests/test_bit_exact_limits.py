@@ -56,7 +56,8 @@ def test_huge_finite_inputs_saturate_and_round():
 
 def test_tiny_and_subnormal_inputs_with_coarse_types():
     # LSB 2**-11 and 16: the scaled values fall below the normal doubles (or are subnormal).
-    fw = _identity("tiny_sat", "ap_fixed<8,-3,AP_TRN,AP_SAT>")
+    fw = _identity("tiny_sat", "ap_fixed<8,-3,AP_TRN,AP_SAT>",  # the weight 1 needs integer bits
+                   layer_config={"tiny_sat_d": {"precision": {"weight": "ap_fixed<8,2>"}}})
     _check(fw, [5e-324, -5e-324, -1e-300, 1e-300, -(2.0**-1022)], [0, -2.0**-11, -2.0**-11, 0, -2.0**-11])
     fw = _identity("tiny_wrap", "ap_fixed<8,12>", layer_config={"tiny_wrap_d": {"precision": {"weight": "ap_fixed<8,2>"}}})
     _check(fw, [-5e-324, -1e-310, 1e-310, -3.0, 1e20, -2049.0], [-16, -16, 0, -16, 0, 2032])
@@ -93,7 +94,7 @@ def test_types_wider_than_53_bits_stay_exact():
     model = tf.keras.Model(inp, tf.keras.layers.Dense(1, name="wide_d2")(hidden))
     model.layers[1].set_weights([np.ones((1, 1)), np.zeros(1)])
     model.layers[2].set_weights([np.full((1, 1), 2.0**20), np.zeros(1)])
-    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="wide", layer_config=config)
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="wide_model", layer_config=config)
     x = np.array([[512.0], [1 / 3], [-np.pi], [1e-9 + 1 / 7]])
     _check(fw, x)
     trace = fw._emulator.trace(x)
@@ -134,7 +135,9 @@ def _wide_mlp(name: str, rng, activation: str):
 def test_wide_types_emulator_equals_csim(precision, activation, rng):
     name = "w" + precision.split("<")[1].split(",")[0] + activation[:3]
     fw = _wide_mlp(name, rng, activation)
-    fw = fa.to_firmware(fw, PART, precision=precision, project_name=name)
+    # the weights and biases take the type on purpose (an unsigned type saturates the negative ones)
+    explicit = {f"{name}_d{i}": {"precision": {"weight": precision, "bias": precision}} for i in (1, 2)}
+    fw = fa.to_firmware(fw, PART, precision=precision, project_name=name, layer_config=explicit)
     x = rng.normal(0, 8, (40, 6))
     x[0] = [1e300, -1e300, 2.0**60, -(2.0**70), 1e-300, 0.0]
     t = fw.ir.input_type
@@ -168,3 +171,19 @@ def test_sat_sym_table_entries_are_never_the_most_negative_code():
     config = {"symtab_d": {"precision": {"result": "ap_fixed<6,0,AP_RND,AP_SAT_SYM>"}}}
     fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="symtab", layer_config=config)
     _check(fw, [-8.0, -30.0, 8.0, 0.0], [-31 / 64, -31 / 64, 31 / 64, 0.0])
+
+
+def test_wide_batch_norm_scale_shift_emulator_equals_csim(rng):
+    """An unfolded BatchNormalization (after a ReLU) with 100-bit scale, shift and input."""
+    model = tf.keras.Sequential([
+        tf.keras.layers.Dense(4, activation="relu", input_shape=(4,), name="wbn_d0"),
+        tf.keras.layers.BatchNormalization(name="wbn_bn"),
+        tf.keras.layers.Dense(2, name="wbn_d1"),
+    ])
+    bn = model.get_layer("wbn_bn")
+    bn.set_weights([rng.normal(1, 0.5, 4), rng.normal(0, 1, 4), rng.normal(0, 1, 4), rng.uniform(0.5, 2, 4)])
+    wide = "ap_fixed<100,50>"
+    config = {"wbn_bn": {"precision": {"weight": wide, "bias": wide}}, "wbn_d0": {"precision": {"result": wide}}}
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="wbn", layer_config=config)
+    assert fw.ir.layer("wbn_bn").scale_type.width == 100
+    _check(fw, rng.normal(0, 3, (60, 4)))

@@ -226,18 +226,18 @@ def test_zero_width_layers_and_inputs_are_named():
 
 
 def test_layer_precision_errors_name_the_layer():
-    # an unfolded BatchNormalization (after a ReLU) whose accumulator would need > 62 bits
+    # an unfolded BatchNormalization (after a ReLU) whose accumulator would need more than ap_fixed's 1024 bits
     model = tf.keras.Sequential([
         tf.keras.layers.Dense(4, activation="relu", input_shape=(4,), name="d0"),
         tf.keras.layers.BatchNormalization(name="bn"),
         tf.keras.layers.Dense(2, name="d1"),
     ])
     with pytest.raises(fa.PrecisionError, match=r"layer 'bn': accumulator"):
-        fa.to_firmware(model, layer_config={"bn": {"precision": {"weight": "ap_fixed<60,30>", "bias": "ap_fixed<60,30>"}},
-                                            "d0": {"precision": {"result": "ap_fixed<60,30>"}}})
+        fa.to_firmware(model, layer_config={"bn": {"precision": {"weight": "ap_fixed<1000,500>", "bias": "ap_fixed<1000,500>"}},
+                                            "d0": {"precision": {"result": "ap_fixed<1000,500>"}}})
     with pytest.raises(fa.PrecisionError, match=r"layer 'd1': accumulator"):
-        fa.to_firmware(model, layer_config={"d1": {"precision": {"weight": "ap_fixed<60,30>"}},
-                                            "bn": {"precision": {"result": "ap_fixed<60,30>"}}})
+        fa.to_firmware(model, layer_config={"d1": {"precision": {"weight": "ap_fixed<1000,500>"}},
+                                            "bn": {"precision": {"result": "ap_fixed<1000,500>"}}})
 
 
 def test_shape_message_says_a_flat_shape_once():
