@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cpus import available_cpus
 from .writer import CXXFLAGS, read_manifest
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -121,13 +122,6 @@ MIN_ROWS_PER_THREAD = 256
 MAX_ROWS_PER_CALL = 1 << 20
 
 
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 @dataclass
 class _Unit:
     """One translation unit: g++ arguments before the source, the source, the object name."""
@@ -204,7 +198,7 @@ class CSimLibrary:
         arr = np.ascontiguousarray(arr)
         n = arr.shape[0]
         out = np.empty((n, self.n_outputs), dtype=np.float64)
-        workers = max(1, min(threads or _available_cpus(), n // MIN_ROWS_PER_THREAD))
+        workers = max(1, min(threads or available_cpus(), n // MIN_ROWS_PER_THREAD))
         pieces = max(workers, -(-n // MAX_ROWS_PER_CALL))
         bounds = [n * k // pieces for k in range(pieces + 1)]
         spans = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
@@ -245,7 +239,7 @@ def _plan(project_dir: Path, cache_dir, extra_flags: tuple[str, ...], ap_types: 
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing from project {project_dir}")
     split = []
-    for layer in manifest.get("layers", []) if _available_cpus() >= SPLIT_MIN_CPUS else []:
+    for layer in manifest.get("layers", []) if available_cpus() >= SPLIT_MIN_CPUS else []:
         header = layer.get("weights_header")
         cname = str(layer.get("cname", ""))
         if (
@@ -301,7 +295,7 @@ def _build(plan: _Build, extra_flags: tuple[str, ...], ap_types: Path, cxx: str)
             [*base, *unit.flags, str(unit.source), "-o", str(tmp_dir / unit.object_name), "-c"]
             for unit in plan.units
         ]
-        workers = max(1, min(len(commands), _available_cpus()))
+        workers = max(1, min(len(commands), available_cpus()))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(lambda cmd: _run(cmd, plan.project_dir), commands))
         for unit, command, result in zip(plan.units, commands, results):

@@ -441,10 +441,15 @@ class FixedType:
         if lo_seen >= lo and hi_seen <= hi:
             return rounded
         if self.overflow == Overflow.WRAP:
+            # rounded - span * floor((rounded - lo) / span), every step exact: integral values
+            # below 2**53 and power-of-two scalings (faster than fmod and a select)
             lo = float(self.min_mantissa)
-            span = float(1 << self.width)
-            wrapped = np.fmod(rounded - lo, span)  # exact: |rounded - lo| < 2**53
-            return np.where(wrapped < 0, wrapped + span, wrapped) + lo
+            wraps = rounded - lo
+            wraps *= math.ldexp(1.0, -self.width)
+            np.floor(wraps, out=wraps)
+            wraps *= math.ldexp(1.0, self.width)
+            np.subtract(rounded, wraps, out=wraps)
+            return wraps
         if self.overflow == Overflow.SAT_ZERO:
             return np.where((rounded > hi) | (rounded < lo), 0.0, rounded)
         return np.clip(rounded, lo, hi)  # SAT, SAT_SYM

@@ -187,3 +187,18 @@ def test_wide_batch_norm_scale_shift_emulator_equals_csim(rng):
     fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="wbn", layer_config=config)
     assert fw.ir.layer("wbn_bn").scale_type.width == 100
     _check(fw, rng.normal(0, 3, (60, 4)))
+
+
+def test_threads_change_nothing(rng):
+    """The emulator's chunks may run on several threads: every split gives the same rows."""
+    model = _wide_mlp("thr", rng, "relu")
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="thr")
+    emulator = fw._emulator
+    x = rng.normal(0, 8, (5 * 1024 + 3, 6))
+    one = emulator.predict(x, threads=1)
+    for threads in (2, 3, 8):
+        np.testing.assert_array_equal(emulator.predict(x, threads=threads), one)
+    np.testing.assert_array_equal(fw.predict(x), one)
+    for bad in (0, -2, 2.0, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            emulator.predict(x, threads=bad)
