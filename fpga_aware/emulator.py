@@ -272,11 +272,35 @@ def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
         return None  # x - max(x) might not be exact in diff_t: take the integer path
 
     def softmax(x: np.ndarray) -> np.ndarray:
-        e = exp_of(x - x.max(axis=1, keepdims=True))  # diff_t is one bit wider: exact
-        s = e.sum(axis=1)  # exact: sum_t holds every sum (built so by the parser)
+        e = exp_of(x - _row_max(x)[:, None])  # diff_t is one bit wider: exact
+        s = _row_sum(e)  # exact in any order: sum_t holds every sum (built so by the parser)
         return result_t.round_values(e * inv_of(s)[:, None])
 
     return softmax
+
+
+#: Up to this many columns, a row reduction runs column by column (numpy's reductions along a
+#: short last axis are several times slower than a few whole-column operations).
+_COLUMNWISE_MAX = 32
+
+
+def _row_max(x: np.ndarray) -> np.ndarray:
+    if x.ndim != 2 or x.shape[1] > _COLUMNWISE_MAX or x.shape[1] == 0:
+        return x.max(axis=1)
+    out = x[:, 0].copy()
+    for j in range(1, x.shape[1]):
+        np.maximum(out, x[:, j], out=out)
+    return out
+
+
+def _row_sum(x: np.ndarray) -> np.ndarray:
+    """Row sums of float64 values whose every partial sum is exact (the order does not matter)."""
+    if x.ndim != 2 or x.shape[1] > _COLUMNWISE_MAX or x.shape[1] == 0:
+        return x.sum(axis=1)
+    out = x[:, 0].copy()
+    for j in range(1, x.shape[1]):
+        out += x[:, j]
+    return out
 
 
 # ---------------------------------------------------------------------- dense
