@@ -55,7 +55,7 @@ JET = "KERAS_3layer"
 BIG = "KERAS_dense_16x500x500x500x500x500x5"
 SEED = 20240611
 
-TARGET_EMULATOR_RATIO = 100.0  # our emulator samples/s over hls4ml predict samples/s
+TARGET_EMULATOR_RATIO = 200.0  # our emulator samples/s over hls4ml predict samples/s (issue 9; was 100)
 DEFAULT_TIMEOUT_S = 1200.0  # per tool, for the 1.01M-weight model
 
 # The child processes of the big-model measurement print one line per finished stage.
@@ -339,7 +339,9 @@ def bench_jet(models_dir: Path, samples: int, repeats: int, compile_repeats: int
     except ImportError:
         pass
     if fw_c is not None:
-        engines["ours_csim"] = lambda a: fw_c.predict(a, engine="csim")
+        engines["ours_csim"] = lambda a: fw_c.predict(a, engine="csim")  # the batch on every CPU
+        # one thread: the calling thread's CPU time is then the whole cost (the CPU-time row)
+        engines["ours_csim_1_thread"] = lambda a: fw_c._library.predict(a, threads=1)
     engines["hls4ml_predict"] = lambda a: hls_model.predict(np.ascontiguousarray(a))
     res.update(interleaved_throughput(engines, x, repeats))
 
@@ -375,11 +377,12 @@ def bench_jet(models_dir: Path, samples: int, repeats: int, compile_repeats: int
     if "ours_csim" in res:
         res["csim_vs_hls4ml_ratio"] = res["ours_csim"]["samples_per_s"] / theirs
     # by CPU time of the calling thread (whatever else runs on the machine); only meaningful for
-    # single-threaded engines, so not for the emulator with numpy's default BLAS threads
+    # single-threaded engines, so not for the emulator with numpy's default BLAS threads nor for
+    # the C simulation on several threads
     theirs_cpu = res["hls4ml_predict"]["cpu_samples_per_s"]
     res["cpu_time_ratios_vs_hls4ml"] = {
         name: res[name]["cpu_samples_per_s"] / theirs_cpu
-        for name in ("ours_emulator_1_blas_thread", "ours_csim")
+        for name in ("ours_emulator_1_blas_thread", "ours_csim_1_thread")
         if name in res
     }
     if "ours_compile_s" in res:
@@ -526,7 +529,7 @@ def print_report(results: dict) -> None:
             rows.append(("  predict throughput: emulator, 1 BLAS thread", _fmt_rate(jet["ours_emulator_1_blas_thread"]), ""))
         rows.append(("  predict throughput: csim (ours) / hls4ml", _fmt_rate(jet.get("ours_csim")), _fmt_rate(jet.get("hls4ml_predict"))))
         ratio = jet.get("emulator_vs_hls4ml_ratio")
-        rows.append(("  emulator / hls4ml ratio (target >= 100x)", f"{ratio:,.1f}x" if ratio else "—",
+        rows.append((f"  emulator / hls4ml ratio (target >= {TARGET_EMULATOR_RATIO:.0f}x)", f"{ratio:,.1f}x" if ratio else "—",
                      "MET" if ratio and ratio >= TARGET_EMULATOR_RATIO else "NOT MET"))
         if jet.get("emulator_1_blas_thread_vs_hls4ml_ratio"):
             r1 = jet["emulator_1_blas_thread_vs_hls4ml_ratio"]
@@ -534,8 +537,8 @@ def print_report(results: dict) -> None:
                          "MET" if r1 >= TARGET_EMULATOR_RATIO else "NOT MET"))
         cpu_r = jet.get("cpu_time_ratios_vs_hls4ml", {})
         if cpu_r:
-            rows.append(("  by thread CPU time: emulator 1 BLAS thread / csim vs hls4ml",
-                         " / ".join(f"{cpu_r[k]:,.1f}x" for k in ("ours_emulator_1_blas_thread", "ours_csim") if k in cpu_r),
+            rows.append(("  by thread CPU time: emulator 1 BLAS thread / csim 1 thread vs hls4ml",
+                         " / ".join(f"{cpu_r[k]:,.1f}x" for k in ("ours_emulator_1_blas_thread", "ours_csim_1_thread") if k in cpu_r),
                          "MET" if cpu_r.get("ours_emulator_1_blas_thread", 0) >= TARGET_EMULATOR_RATIO else "NOT MET"))
         if jet.get("csim_vs_hls4ml_ratio"):
             rows.append(("  csim (ours) / hls4ml ratio", f"{jet['csim_vs_hls4ml_ratio']:,.1f}x", ""))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_export.py", "bench_estimate.py", "bench_training.py"]
+BENCHMARKS = ["bench_export.py", "bench_emulator_speed.py", "bench_estimate.py", "bench_training.py"]
 
 
 def main() -> int:
