@@ -6,7 +6,7 @@ Commands::
     fpga-aware estimate MODEL [--json]                 print the estimated FPGA cost table
     fpga-aware report   DIR [--json] [--compare MODEL] print a synthesis report (beside our estimate)
     fpga-aware build    DIR [--csim --no-synth --cosim --export --tool T]   run Vitis/Vivado HLS
-    fpga-aware run      RECIPE [--epochs N --out DIR]  run a recipe (recipes/*.yaml; --list shows them)
+    fpga-aware run      RECIPE [--epochs N --out DIR --overwrite]  run a recipe (--list shows them)
     fpga-aware profile  MODEL [--data ...] [--out fig.png]   weights/activations vs their fixed-point types
     fpga-aware demo     [--out DIR]                    the offline three-phase digits demo
 
@@ -176,7 +176,7 @@ def _cmd_run(args) -> int:
         raise ValueError("give a recipe (a YAML file or a name from `fpga-aware run --list`)")
     recipe = load_recipe(args.recipe)
     out = args.out or f"{recipe.name}_output"
-    result = run_recipe(recipe, out, epochs=args.epochs)
+    result = run_recipe(recipe, out, epochs=args.epochs, overwrite=args.overwrite)
     if args.json:
         print((Path(out) / "summary.json").read_text())
     else:
@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", nargs="?", help="a recipe YAML file or the name of a shipped recipe (e.g. part3_pruning)")
     run.add_argument("--epochs", type=_positive_int, help="epochs of every training step (reduced runs)")
     run.add_argument("--out", help="output folder (default: <recipe name>_output)")
+    run.add_argument("--overwrite", action="store_true", help="write over an earlier run in the output folder")
     run.add_argument("--json", action="store_true", help="print summary.json instead of summary.md")
     run.add_argument("--list", action="store_true", help="list the shipped recipes")
     run.set_defaults(func=_cmd_run)

@@ -767,12 +767,31 @@ def _firmware(model, spec: FirmwareSpec, out: Path, data: Dataset | None, keras_
     return result
 
 
-def run_recipe(path_or_name: str | os.PathLike | Recipe, out_dir: str | os.PathLike, epochs: int | None = None) -> RecipeResult:
+def _check_output_dir(out: Path, overwrite: bool) -> None:
+    """Nothing the user had is overwritten: a missing or empty folder, or an earlier run with ``overwrite``."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RecipeError(f"output folder {str(out)!r} is a file")
+    if not any(out.iterdir()):
+        return
+    if not (out / "summary.json").is_file():
+        raise RecipeError(f"output folder {str(out)!r} is not empty and holds no earlier recipe run "
+                          "(summary.json): choose another folder")
+    if not overwrite:
+        raise RecipeError(f"output folder {str(out)!r} holds an earlier recipe run; pass overwrite=True to "
+                          "write over it, or choose another folder")
+
+
+def run_recipe(path_or_name: str | os.PathLike | Recipe, out_dir: str | os.PathLike, epochs: int | None = None,
+               overwrite: bool = False) -> RecipeResult:
     """Run a recipe (a file, a shipped recipe's name, or a :class:`Recipe`) and write its outputs to ``out_dir``.
 
-    ``epochs`` replaces the epochs of every train step (the tests' reduced mode).  Raises
-    :class:`RecipeError` for an invalid recipe and :class:`DataUnavailableError` for a missing
-    data set (unless the recipe says ``on_missing_data: cost_only``).
+    ``epochs`` replaces the epochs of every train step (the tests' reduced mode).  ``out_dir``
+    must be missing or empty, or hold an earlier recipe run (its ``summary.json``) and
+    ``overwrite=True``.  Raises :class:`RecipeError` for an invalid recipe or output folder and
+    :class:`DataUnavailableError` for a missing data set (unless the recipe says
+    ``on_missing_data: cost_only``).
     """
     from ._stack import tensorflow
     from .quantization import quantize
@@ -781,6 +800,7 @@ def run_recipe(path_or_name: str | os.PathLike | Recipe, out_dir: str | os.PathL
     recipe = path_or_name if isinstance(path_or_name, Recipe) else load_recipe(path_or_name)
     recipe = recipe.with_epochs(epochs)
     out = Path(out_dir)
+    _check_output_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     tensorflow().keras.utils.set_random_seed(recipe.seed)
     notes: list[str] = []

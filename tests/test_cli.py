@@ -352,6 +352,11 @@ def test_run_recipe(capsys, tmp_path):
     # the model it saved is a MODEL for the other commands
     code, out, err = run(capsys, "estimate", out_dir / "model.h5", "--json")
     assert code == 0 and json.loads(out)["dsp"] == summary["firmware"][0]["estimate"]["dsp"]
+    # a second run into the same folder needs --overwrite (the message names the flag)
+    code, _, err = run(capsys, "run", recipe, "--epochs", 1, "--out", out_dir)
+    assert_one_line_error(code, err, "run", "--overwrite")
+    code, _, err = run(capsys, "run", recipe, "--epochs", 1, "--out", out_dir, "--overwrite")
+    assert code == 0, err
     code, out, _ = run(capsys, "run", "--list")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == [

@@ -316,3 +316,22 @@ def test_shared_model_cost_only_without_its_data(monkeypatch, tmp_path):
     est = result.firmware_result("jet_fw").estimate
     assert 3000 < est["dsp"] < 5000  # the unpruned jet tagger at ap_fixed<16,6>, RF 1 (tutorial: 3953)
     assert (tmp_path / "out" / "jet_fw" / "build_prj.tcl").is_file()
+
+
+def test_an_earlier_run_is_overwritten_only_when_asked(tmp_path):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text("data: digits\nmodel: {hidden: [4]}\nsteps: [{train: {epochs: 1}}]\nfirmware: {write: false}\n")
+    out = tmp_path / "out"
+    run_recipe(recipe, out)
+    first = (out / "summary.json").read_text()
+    with pytest.raises(RecipeError, match="earlier recipe run; pass overwrite=True"):
+        run_recipe(recipe, out)
+    assert (out / "summary.json").read_text() == first  # untouched
+    run_recipe(recipe, out, overwrite=True)
+    other = tmp_path / "theirs"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(RecipeError, match="holds no earlier recipe run"):
+            run_recipe(recipe, other, overwrite=overwrite)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
