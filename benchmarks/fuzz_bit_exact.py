@@ -44,7 +44,8 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     stats = {"models": 0, "samples": 0, "mismatching_samples": 0, "mismatching_models": 0,
-             "batch_dependent_models": 0, "rejected": 0, "errors": 0, "wide_types": 0, "sat_sym_types": 0}
+             "batch_dependent_models": 0, "rejected": 0, "errors": 0, "wide_types": 0, "sat_sym_types": 0,
+             "first_seed": args.start, "mismatching_seeds": []}
     for seed in range(args.start, args.start + args.models):
         if args.minutes is not None and time.perf_counter() - t0 > 60 * args.minutes:
             break
@@ -73,6 +74,7 @@ def main(argv=None) -> int:
         stats["mismatching_samples"] += mismatches
         if mismatches:
             stats["mismatching_models"] += 1
+            stats["mismatching_seeds"].append(seed)
             print(f"seed {seed}: {mismatches} of {len(x)} samples differ ({firmware!r})", flush=True)
     stats["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(stats, indent=2))
