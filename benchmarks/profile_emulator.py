@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 from bench_export import JET, PART, PRECISION, SEED, _models_dir, load_model  # noqa: E402
 from fpga_aware import emulator as emu_mod  # noqa: E402
 from fpga_aware.fixed import Overflow, Rounding  # noqa: E402
+from fpga_aware.inputs import as_batch  # noqa: E402
 from fpga_aware.ir import ActivationLayer, DenseLayer  # noqa: E402
 
 
@@ -58,7 +59,7 @@ def median_time(fn, repeats: int) -> float:
 def per_layer(fw, x: np.ndarray, repeats: int) -> list[tuple[str, str, float]]:
     """Median time of each layer of the emulator's chain, fed with the real previous output."""
     emulator = fw._emulator
-    batch = emu_mod._as_batch(fw.ir, x)
+    batch = as_batch(fw.ir, x)
     rows = []
     values = batch
     for layer in fw.ir.layers:
@@ -167,7 +168,7 @@ class FastPath:
         return (v if is_float else v.astype(np.float64)) * math.ldexp(1.0, -out_t.frac)
 
     def predict(self, x) -> np.ndarray:
-        batch = emu_mod._as_batch(self.ir, x)
+        batch = as_batch(self.ir, x)
         if not self.chunk or batch.shape[0] <= self.chunk:
             return self._run(batch)
         return np.concatenate([self._run(batch[i : i + self.chunk]) for i in range(0, batch.shape[0], self.chunk)])

@@ -59,11 +59,6 @@ def _single_blas_thread():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _as_batch(ir: ModelIR, x) -> np.ndarray:
-    """The checked float64 batch (shape and values: see :mod:`fpga_aware.inputs`)."""
-    return as_batch(ir, x)
-
-
 class Emulator:
     """Evaluates a :class:`ModelIR` exactly; ``predict`` returns float64 outputs.
 
@@ -93,7 +88,7 @@ class Emulator:
         """
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-        batch = _as_batch(self.ir, x)
+        batch = as_batch(self.ir, x)
         out = np.empty((batch.shape[0], self.ir.n_outputs), dtype=np.float64)
         starts = range(0, batch.shape[0], _CHUNK_ROWS)
         workers = min(threads or self._default_threads, len(starts))
@@ -136,7 +131,7 @@ class Emulator:
         }
 
     def _trace(self, x, keep: bool) -> dict[str, tuple[np.ndarray, bool]]:
-        batch = _as_batch(self.ir, x)
+        batch = as_batch(self.ir, x)
         results: dict[str, tuple[np.ndarray, bool]] = {}
         values, is_float = batch, True
         for layer, plan in zip(self.ir.layers, self._plans):

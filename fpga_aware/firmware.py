@@ -10,7 +10,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .config import DEFAULT_PART, DEFAULT_PRECISION, FirmwareConfig
-from .emulator import Emulator, _as_batch
+from .emulator import Emulator
+from .inputs import as_batch
 from .ir import ModelIR
 from .parser import build_ir
 
@@ -86,7 +87,7 @@ class Firmware:
             raise ValueError(f"engine {engine!r} is not one of {ENGINES}")
         if engine == "emulator":
             return self._emulator.predict(x)
-        batch = _as_batch(self.ir, x)
+        batch = as_batch(self.ir, x)
         if self._library is None:
             self.compile()
         return self._library.predict(batch)
