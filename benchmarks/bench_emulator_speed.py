@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import fpga_aware as fa  # noqa: E402  (tf-keras before TensorFlow)
-from fpga_aware.cpus import available_cpus
-from fpga_aware.model_io import load_model
+from fpga_aware.core.cpus import available_cpus
+from fpga_aware.frontend.model_io import load_model
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("KERAS_3layer", "KERAS_dense_16x200x200x200x200x200x5")

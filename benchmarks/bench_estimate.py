@@ -1,4 +1,4 @@
-"""Time :func:`fpga_aware.cost.estimate_ir` (not a test: timings depend on the machine).
+"""Time :func:`fpga_aware.cost.model.estimate_ir` (not a test: timings depend on the machine).
 
     python benchmarks/bench_estimate.py [--repeat N]
 
@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 
-from fpga_aware.config import FirmwareConfig
-from fpga_aware.cost import estimate_ir
-from fpga_aware.fixed import FixedType
-from fpga_aware.ir import ActivationLayer, DenseLayer, InputLayer, LookupTable, ModelIR, SoftmaxLayer, Strategy
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.cost.model import estimate_ir
+from fpga_aware.core.fixed import FixedType
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, LookupTable, ModelIR, SoftmaxLayer, Strategy
 
 FIX16 = FixedType(16, 6)
 ACCUM = FixedType(40, 20)

@@ -4,7 +4,7 @@
 Prints, for the jet tagger at ``ap_fixed<16,6>`` on N standard-normal samples:
 
 1. the median time of ``fw.predict`` and the time of every IR layer (``Emulator._layer``);
-2. a cProfile of ``fw.predict`` (functions of ``fpga_aware/emulator.py``, ``fixed.py``, ``ir.py``
+2. a cProfile of ``fw.predict`` (functions of ``fpga_aware/sim/emulator.py``, ``core/fixed.py``, ``core/ir.py``
    and the numpy calls they make), sorted by own time;
 3. a *what-if* prototype, only in this file: the same arithmetic for the layer kinds of this model
    with (a) the integer mantissas kept in float64 between layers (exact below 2**53; no int64
@@ -41,9 +41,9 @@ import numpy as np  # noqa: E402
 
 from bench_export import JET, PART, PRECISION, SEED, _models_dir, load_model  # noqa: E402
 from fpga_aware import emulator as emu_mod  # noqa: E402
-from fpga_aware.fixed import Overflow, Rounding  # noqa: E402
-from fpga_aware.inputs import as_batch  # noqa: E402
-from fpga_aware.ir import ActivationLayer, DenseLayer  # noqa: E402
+from fpga_aware.core.fixed import Overflow, Rounding  # noqa: E402
+from fpga_aware.sim.inputs import as_batch  # noqa: E402
+from fpga_aware.core.ir import ActivationLayer, DenseLayer  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:

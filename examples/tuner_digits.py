@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import fpga_aware as fa  # noqa: F401  (first: guarantees tf-keras)
-from fpga_aware.demo import load_digits_split
-from fpga_aware.tuner import mlp_hypermodel, search
+from fpga_aware.workflows.demo import load_digits_split
+from fpga_aware.search.tuner import mlp_hypermodel, search
 
 PART = "xcu250-figd2104-2L-e"
 

@@ -1,5 +1,5 @@
 """``python -m fpga_aware`` runs the command line."""
 
-from .cli import main
+from fpga_aware.cli import main
 
 raise SystemExit(main())

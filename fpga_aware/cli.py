@@ -82,8 +82,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ============================================================================ commands
 def _cmd_export(args) -> int:
-    from .firmware import to_firmware
-    from .model_io import load_model
+    from fpga_aware.firmware import to_firmware
+    from fpga_aware.frontend.model_io import load_model
 
     firmware = to_firmware(load_model(args.model, args.weights), args.part, **_firmware_options(args))
     path = firmware.write(args.out, overwrite=args.overwrite)
@@ -99,8 +99,8 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_estimate(args) -> int:
-    from .firmware import estimate
-    from .model_io import load_model
+    from fpga_aware.firmware import estimate
+    from fpga_aware.frontend.model_io import load_model
 
     report = estimate(load_model(args.model, args.weights), args.part, **_firmware_options(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
@@ -108,14 +108,14 @@ def _cmd_estimate(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .reports import compare, read_report
+    from fpga_aware.hls.reports import compare, read_report
 
     report = read_report(args.dir, vivado_report=args.vivado_report)
     comparison = None
     if args.compare:
-        from .firmware import estimate
-        from .model_io import load_model
-        from .parts import UnknownPartError, get_part
+        from fpga_aware.firmware import estimate
+        from fpga_aware.frontend.model_io import load_model
+        from fpga_aware.core.parts import UnknownPartError, get_part
 
         part = args.part or report.part
         if not part:
@@ -144,7 +144,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    from .synthesis import run_hls
+    from fpga_aware.hls.synthesis import run_hls
 
     result = run_hls(args.dir, csim=args.csim, synth=not args.no_synth, cosim=args.cosim, export=args.export,
                      tool=args.tool, timeout=args.timeout, validation=args.validation)
@@ -165,7 +165,7 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .recipes import list_recipes, load_recipe, run_recipe, summary_markdown
+    from fpga_aware.workflows.recipes import list_recipes, load_recipe, run_recipe, summary_markdown
 
     if args.list:
         for path in list_recipes():
@@ -197,7 +197,7 @@ def _profile_inputs(args, n_inputs: int):
             raise FileNotFoundError(f"input file {source!r} does not exist")
         x = np.load(path)
         return x[: args.samples], f"{min(len(x), args.samples)} samples of {path.name}"
-    from .recipes import DATA_SOURCES, load_data
+    from fpga_aware.workflows.recipes import DATA_SOURCES, load_data
 
     if source not in DATA_SOURCES:
         raise ValueError(f"--data {source!r} is not 'random', a .npy file, or one of {list(DATA_SOURCES)}")
@@ -206,9 +206,9 @@ def _profile_inputs(args, n_inputs: int):
 
 
 def _cmd_profile(args) -> int:
-    from .firmware import to_firmware
-    from .model_io import load_model
-    from .profiling import profile
+    from fpga_aware.firmware import to_firmware
+    from fpga_aware.frontend.model_io import load_model
+    from fpga_aware.workflows.profiling import profile
 
     if args.out and Path(args.out).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ValueError(f"--out {args.out!r}: the figure must be a .png, .pdf or .svg file")
@@ -231,7 +231,7 @@ def _cmd_profile(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
+    from fpga_aware.workflows.demo import run_demo
 
     result = run_demo(args.out, epochs=args.epochs, prune_epochs=args.prune_epochs, finetune_epochs=args.finetune_epochs)
     print((Path(args.out) / "summary.md").read_text())
@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: The library's messages name Python calls and keywords; on the command line the same advice
 #: names the CLI's own flags and commands.  Longest phrases first.
 CLI_SPELLING = (
-    ("fpga_aware.synthesis.run_hls(..., synth=True)", "fpga-aware build DIR"),
+    ("fpga_aware.hls.synthesis.run_hls(..., synth=True)", "fpga-aware build DIR"),
     ("pass tool='/path/to/vitis_hls'", "pass --tool /path/to/vitis_hls"),
     ("firmware.write(output_dir)", "fpga-aware export MODEL --out DIR"),
     ("Firmware.write()", "fpga-aware export"),
@@ -360,7 +360,7 @@ def _cli_spelling(text: str) -> str:
 
 
 def _one_line(err: BaseException) -> str:
-    from .synthesis import SynthesisError
+    from fpga_aware.hls.synthesis import SynthesisError
 
     text = str(err)
     if isinstance(err, SynthesisError):
@@ -406,12 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("fpga_aware").setLevel(_log_level(args))
     try:
         import fpga_aware  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow; imports nothing heavy)
-        from ._stack import import_tensorflow_quietly, tensorflow
+        from fpga_aware._stack import import_tensorflow_quietly, tensorflow
 
         if _needs_tensorflow(args):
             # TensorFlow's start-up lines (oneDNN, CUDA drivers, cuInit) only with -v
             tensorflow() if args.verbose else import_tensorflow_quietly()
-        from .reports import ReportError
+        from fpga_aware.hls.reports import ReportError
 
         errors = (ValueError, OSError, KeyError, RuntimeError, ReportError, ImportError)
     except ImportError as err:  # the Keras stack itself is broken (e.g. Keras 3 already loaded)

@@ -9,11 +9,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .config import DEFAULT_PART, DEFAULT_PRECISION, FirmwareConfig
-from .emulator import Emulator
-from .inputs import as_batch
-from .ir import ModelIR
-from .parser import build_ir
+from fpga_aware.core.config import DEFAULT_PART, DEFAULT_PRECISION, FirmwareConfig
+from fpga_aware.sim.emulator import Emulator
+from fpga_aware.sim.inputs import as_batch
+from fpga_aware.core.ir import ModelIR
+from fpga_aware.frontend.keras import build_ir
 
 __all__ = ["Firmware", "to_firmware", "export", "estimate"]
 
@@ -55,7 +55,7 @@ class Firmware:
     # ------------------------------------------------------------------ project
     def write(self, output_dir: str | Path, overwrite: bool = False) -> Path:
         """Write the HLS project; an existing project needs ``overwrite=True``; other folders are never touched."""
-        from .writer import read_manifest, write_project
+        from fpga_aware.hls.writer import read_manifest, write_project
 
         path = write_project(self.ir, self.config, Path(output_dir), overwrite=overwrite)
         self._project_dir = path
@@ -67,11 +67,11 @@ class Firmware:
     def compile(self) -> "Firmware":
         """Build the C simulation library with g++ (writes to a temporary folder if never written).
 
-        Raises :class:`~fpga_aware.writer.ProjectChangedError` when the project folder no longer
+        Raises :class:`~fpga_aware.hls.writer.ProjectChangedError` when the project folder no longer
         holds what this firmware wrote (another export replaced it, or its files were edited).
         """
-        from .csim import compile_project
-        from .writer import check_project_unchanged
+        from fpga_aware.sim.csim import compile_project
+        from fpga_aware.hls.writer import check_project_unchanged
 
         if self._project_dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="fpga_aware_")
@@ -100,10 +100,10 @@ class Firmware:
               *, tool: str | None = None, timeout: float | None = None):
         """Run Vitis HLS (or Vivado HLS) on the written project; returns its :class:`BuildResult`.
 
-        Raises :class:`~fpga_aware.synthesis.ToolNotFoundError` when no HLS tool is on PATH and
-        :class:`~fpga_aware.synthesis.SynthesisError` (with the tail of the log) when it fails.
+        Raises :class:`~fpga_aware.hls.synthesis.ToolNotFoundError` when no HLS tool is on PATH and
+        :class:`~fpga_aware.hls.synthesis.SynthesisError` (with the tail of the log) when it fails.
         """
-        from .synthesis import run_hls
+        from fpga_aware.hls.synthesis import run_hls
 
         if self._project_dir is None:
             raise RuntimeError("write the project first: firmware.write(output_dir) (build runs the HLS tool on it)")
@@ -111,8 +111,8 @@ class Firmware:
                        timeout=timeout)
 
     def estimate(self):
-        """The FPGA cost of this firmware (see :mod:`fpga_aware.cost`)."""
-        from .cost import estimate_ir
+        """The FPGA cost of this firmware (see :mod:`fpga_aware.cost.model`)."""
+        from fpga_aware.cost.model import estimate_ir
 
         return estimate_ir(self.ir, self.config)
 

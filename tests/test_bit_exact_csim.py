@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import fpga_aware as fa
-from fpga_aware.fixed import Overflow, Rounding
+from fpga_aware.core.fixed import Overflow, Rounding
 from conftest import load_shared_model
 
 N_INPUTS = 2000

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fpga_aware.fixed import FixedType, parse_precision
+from fpga_aware.core.fixed import FixedType, parse_precision
 
 PART = "xcu250-figd2104-2L-e"
 
@@ -148,7 +148,7 @@ def test_wide_types_emulator_equals_csim(precision, activation, rng):
 
 def test_wide_weights_in_hls_storage(tmp_path, rng):
     """Weights wider than 64 bits (fa::wide_bits) compile cleanly in both ROM forms and agree."""
-    from fpga_aware.csim import compile_project, compile_warnings
+    from fpga_aware.sim.csim import compile_project, compile_warnings
 
     fw = fa.to_firmware(_wide_mlp("wtyped", rng, "relu"), PART, precision="ap_fixed<96,40>", project_name="wtyped")
     path = fw.write(tmp_path / "wtyped")

@@ -398,7 +398,7 @@ def test_profile_writes_a_png(capsys, tmp_path):
 
 def test_demo_command_wiring(capsys, tmp_path, monkeypatch):
     """The demo itself is tested in test_demo.py; here only the command's arguments and exit status."""
-    import fpga_aware.demo as demo
+    import fpga_aware.workflows.demo as demo
 
     seen = {}
 

@@ -155,7 +155,7 @@ def keras3_files(tmp_path_factory):
 
 
 def test_keras3_files_get_a_clear_error(keras3_files, capsys):
-    from fpga_aware.model_io import Keras3ModelError, load_model
+    from fpga_aware.frontend.model_io import Keras3ModelError, load_model
 
     for kind, path in keras3_files.items():
         with pytest.raises(Keras3ModelError, match="Keras 3") as caught:
@@ -169,7 +169,7 @@ def test_keras3_files_get_a_clear_error(keras3_files, capsys):
 
 def test_tf_keras_files_are_not_taken_for_keras3(tmp_path):
     from fpga_aware._stack import keras
-    from fpga_aware.model_io import saved_by_keras_version
+    from fpga_aware.frontend.model_io import saved_by_keras_version
 
     k = keras()
     model = k.Sequential([k.layers.Dense(2, input_shape=(3,))])
@@ -183,7 +183,7 @@ def test_tf_keras_files_are_not_taken_for_keras3(tmp_path):
 def test_quantized_model_saved_as_keras_loads_back(tmp_path, capsys):
     import fpga_aware as fa
     from fpga_aware._stack import keras
-    from fpga_aware.model_io import load_model
+    from fpga_aware.frontend.model_io import load_model
 
     k = keras()
     k.utils.set_random_seed(3)

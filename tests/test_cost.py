@@ -1,4 +1,4 @@
-"""The cost model (fpga_aware.cost) and the parts catalogue (fpga_aware.parts).
+"""The cost model (fpga_aware.cost.model) and the parts catalogue (fpga_aware.core.parts).
 
 The calibration tests rebuild the designs of published Vivado HLS C-synthesis reports (hls4ml
 tutorial) as ModelIRs with the same architecture, precision, sparsity, reuse factor and
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpga_aware.config import FirmwareConfig
-from fpga_aware.cost import CostReport, LayerCost, estimate_ir
-from fpga_aware.fixed import FixedType, Overflow, Rounding
-from fpga_aware.ir import (
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.cost.model import CostReport, LayerCost, estimate_ir
+from fpga_aware.core.fixed import FixedType, Overflow, Rounding
+from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
@@ -27,7 +27,7 @@ from fpga_aware.ir import (
     SoftmaxLayer,
     Strategy,
 )
-from fpga_aware.parts import PARTS, Part, UnknownPartError, get_part
+from fpga_aware.core.parts import PARTS, Part, UnknownPartError, get_part
 
 MODELS = Path("/work/shared/models")
 JET_LAYERS = ("fc1_relu", "fc2_relu", "fc3_relu", "output_softmax")
@@ -382,7 +382,7 @@ def test_all_zero_and_shift_only_layers():
 def test_estimate_of_a_parsed_keras_model():
     """The parser's IR of the pretrained jet tagger (exact accumulators, fpga_aware's own
     types) gets the same multiplier mapping as the calibration IR."""
-    parser = pytest.importorskip("fpga_aware.parser")
+    parser = pytest.importorskip("fpga_aware.frontend.keras")
     from fpga_aware._stack import keras
 
     tfk = keras()

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpga_aware.config import FirmwareConfig
-from fpga_aware.csim import (
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.sim.csim import (
     CompilationError,
     CSimLibrary,
     HeadersNotFoundError,
@@ -27,8 +27,8 @@ from fpga_aware.csim import (
     find_ap_types,
     run_testbench,
 )
-from fpga_aware.fixed import FixedType, parse_precision as P
-from fpga_aware.ir import (
+from fpga_aware.core.fixed import FixedType, parse_precision as P
+from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
@@ -37,8 +37,8 @@ from fpga_aware.ir import (
     SoftmaxLayer,
     Strategy,
 )
-from fpga_aware.tables import sigmoid_table, softmax_tables, tanh_table
-from fpga_aware.writer import write_project
+from fpga_aware.core.tables import activation_table, softmax_tables
+from fpga_aware.hls.writer import write_project
 
 
 def _toolchain_missing() -> str | None:
@@ -118,11 +118,11 @@ def tables_ir(seed: int = 2) -> ModelIR:
     narrow = P("ap_fixed<8,3>")  # a table with shift 0: one entry per input value
     layers = [_input(12, t)]
     layers.append(_dense(rng, "d1", 12, 20, t, t, reuse=4))
-    layers.append(_act("sig", 20, t, sig_t, "sigmoid", sigmoid_table(t, sig_t, 1024)))
+    layers.append(_act("sig", 20, t, sig_t, "sigmoid", activation_table("sigmoid", t, sig_t, 1024)))
     layers.append(_dense(rng, "d2", 20, 16, sig_t, narrow, reuse=3, strategy=RESOURCE))
-    layers.append(_act("tanh", 16, narrow, tanh_t, "tanh", tanh_table(narrow, tanh_t, 512)))
+    layers.append(_act("tanh", 16, narrow, tanh_t, "tanh", activation_table("tanh", narrow, tanh_t, 512)))
     layers.append(_dense(rng, "d3", 16, 6, tanh_t, t))
-    layers.append(_act("sig_out", 6, t, P("ap_ufixed<8,0>"), "sigmoid", sigmoid_table(t, P("ap_ufixed<8,0>"), 64)))
+    layers.append(_act("sig_out", 6, t, P("ap_ufixed<8,0>"), "sigmoid", activation_table("sigmoid", t, P("ap_ufixed<8,0>"), 64)))
     return ModelIR("tables", layers)
 
 
@@ -176,7 +176,7 @@ def tiny_ir(seed: int = 5) -> ModelIR:
     s = P("ap_ufixed<8,0>")
     layers = [_input(4, t)]
     layers.append(_dense(rng, "a", 4, 5, t, t, reuse=2, sparsity=0.4))
-    layers.append(_act("sig", 5, t, s, "sigmoid", sigmoid_table(t, s, 16)))
+    layers.append(_act("sig", 5, t, s, "sigmoid", activation_table("sigmoid", t, s, 16)))
     layers.append(_dense(rng, "b", 5, 3, s, t, pow2=True, sparsity=0.3, strategy=RESOURCE, reuse=2))
     return ModelIR("tiny", layers)
 
@@ -220,13 +220,13 @@ def reference_dense_relu(ir: ModelIR, x: np.ndarray) -> np.ndarray:
 
 
 def _emulate(ir: ModelIR, x: np.ndarray) -> np.ndarray:
-    from fpga_aware.emulator import emulate
+    from fpga_aware.sim.emulator import emulate
 
     return emulate(ir, x)
 
 
 def _emulator_available() -> bool:
-    return importlib.util.find_spec("fpga_aware.emulator") is not None
+    return importlib.util.find_spec("fpga_aware.sim.emulator") is not None
 
 
 def _inputs(ir: ModelIR, seed: int, n: int = N_SAMPLES) -> np.ndarray:
@@ -272,7 +272,7 @@ def test_csim_equals_emulator(build, factory):
     actual = library.predict(x)
     assert actual.shape == (N_SAMPLES, ir.n_outputs) and actual.dtype == np.float64
     if not _emulator_available():  # pragma: no cover - the emulator is part of the package
-        pytest.skip("fpga_aware.emulator is not available")
+        pytest.skip("fpga_aware.sim.emulator is not available")
     _assert_same(actual, _emulate(ir, x), "the emulator")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import captured_logs
 from fpga_aware import plots
-from fpga_aware.demo import PHASES, DemoResult, run_demo
+from fpga_aware.workflows.demo import PHASES, DemoResult, run_demo
 
 EPOCHS, PRUNE_EPOCHS, FINETUNE_EPOCHS = 2, 3, 2
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

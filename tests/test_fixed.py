@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fpga_aware.fixed import FixedType, Overflow, PrecisionError, Rounding, exact_type_for_values, parse_precision
+from fpga_aware.core.fixed import FixedType, Overflow, PrecisionError, Rounding, exact_type_for_values, parse_precision
 
 
 def test_parse_and_print_round_trip():

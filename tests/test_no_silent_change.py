@@ -14,8 +14,8 @@ import tensorflow as tf
 
 import fpga_aware as fa
 from fpga_aware import cli
-from fpga_aware.config import FirmwareConfig
-from fpga_aware.names import project_name_problem, template_identifiers
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.names import project_name_problem, template_identifiers
 
 
 def mlp(seed: int = 0, *, bn: bool = False, out_activation: str = "softmax"):
@@ -179,9 +179,9 @@ def test_reserved_names_come_from_the_templates():
 def test_a_name_from_the_template_list_really_fails_in_gxx(tmp_path):
     """The list is not a guess: the one-identifier check skipped, such a name breaks the build."""
     pytest.importorskip("hls4ml")
-    from fpga_aware.csim import CompilationError, compile_project
-    from fpga_aware.parser import build_ir
-    from fpga_aware.writer import write_project
+    from fpga_aware.sim.csim import CompilationError, compile_project
+    from fpga_aware.frontend.keras import build_ir
+    from fpga_aware.hls.writer import write_project
 
     model = mlp()
     config = FirmwareConfig.from_options()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import fpga_aware as fa
-from fpga_aware.fixed import FixedType, parse_precision
-from fpga_aware.profiling import Profile, profile, suggest_integer_bits
+from fpga_aware.core.fixed import FixedType, parse_precision
+from fpga_aware.workflows.profiling import Profile, profile, suggest_integer_bits
 
 
 # ------------------------------------------------------------------------------ pure statistics

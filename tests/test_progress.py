@@ -10,7 +10,7 @@ import pytest
 
 from fpga_aware import FPGACost, Prune
 from fpga_aware._stack import keras
-from fpga_aware.progress import EpochProgress, format_cost, format_epoch, format_value
+from fpga_aware.training.progress import EpochProgress, format_cost, format_epoch, format_value
 
 
 def test_format_value():
@@ -51,10 +51,10 @@ def test_epoch_progress_logs_each_epoch_after_fpgacost_and_prune(caplog):
                           k.layers.Dense(3, activation="softmax", name="output")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     progress = EpochProgress("test")
-    caplog.set_level(logging.INFO, logger="fpga_aware.progress")
+    caplog.set_level(logging.INFO, logger="fpga_aware.training.progress")
     model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0,
               callbacks=[Prune(target_sparsity=0.5, end_step=4, frequency=1), FPGACost(), progress])
-    lines = [r.getMessage() for r in caplog.records if r.name == "fpga_aware.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "fpga_aware.training.progress"]
     assert lines == progress.lines and len(lines) == 3
     pattern = (r"^test epoch (\d)/3: loss [\d.]+, accuracy [\d.]+ %, val_loss [\d.]+, val_accuracy [\d.]+ % \| "
                r"DSP [\d,]+ \([\d.]+ % of the part\), LUT [\d,]+ \([\d.]+ % of the part\), FF [\d,]+, "

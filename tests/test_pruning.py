@@ -1,4 +1,4 @@
-"""Tests of fpga_aware.pruning: tfmot's schedule and kept counts, masks, exact zeros, blocks, tfmot wrappers."""
+"""Tests of fpga_aware.training.pruning: tfmot's schedule and kept counts, masks, exact zeros, blocks, tfmot wrappers."""
 
 from fpga_aware import pruning  # first: sets up the tf-keras stack before TensorFlow loads
 
@@ -18,7 +18,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_callbacks 
 from tensorflow_model_optimization.python.core.sparsity.keras.prune import prune_low_magnitude
 
 from fpga_aware._stack import keras, tensorflow
-from fpga_aware.pruning import Prune, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
+from fpga_aware.training.pruning import Prune, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
 
 tf = tensorflow()
 k = keras()

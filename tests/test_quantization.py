@@ -1,4 +1,4 @@
-"""Tests of fpga_aware.quantization.quantize: layer mapping, exact quantized numbers, config, errors."""
+"""Tests of fpga_aware.training.quantization.quantize: layer mapping, exact quantized numbers, config, errors."""
 
 from fpga_aware import quantization  # first: sets up the tf-keras stack before TensorFlow loads
 
@@ -7,8 +7,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from fpga_aware._stack import keras, tensorflow
-from fpga_aware.pruning import Prune
-from fpga_aware.quantization import quantize
+from fpga_aware.training.pruning import Prune
+from fpga_aware.training.quantization import quantize
 
 tf = tensorflow()
 k = keras()

@@ -161,7 +161,7 @@ def check_export(output: str, workdir: Path, seconds: float) -> None:
 
 def check_part2(output: str, workdir: Path, seconds: float) -> None:
     """The README's part-2 figures are the recipe's estimate (cost-only run) and its published numbers."""
-    from fpga_aware.recipes import load_recipe
+    from fpga_aware.workflows.recipes import load_recipe
 
     section = output[output.index("## Firmware `mnist_resource`"):]
     estimate = re.search(r"- estimate: DSP ([\d,]+), .*latency (\d+) cycles .*, II (\d+)", section)

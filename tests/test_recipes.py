@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import MODELS
-from fpga_aware.recipes import (
+from fpga_aware.workflows.recipes import (
     DataUnavailableError,
     FirmwareSpec,
     PruneSpec,
@@ -73,7 +73,7 @@ def test_part1_conversion(tmp_path, caplog, capsys):
     caplog.set_level(logging.INFO, logger="fpga_aware")
     result = run_recipe("part1_conversion", tmp_path, epochs=2)
     # one progress line per epoch, with the loss, the accuracies in %, the cost; no Keras progress bar
-    lines = [r.getMessage() for r in caplog.records if r.name == "fpga_aware.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "fpga_aware.training.progress"]
     assert [line.split(":")[0] for line in lines] == ["step 1 epoch 1/2", "step 1 epoch 2/2"]
     for line, dsp in zip(lines, result.dsp_per_epoch):
         assert re.search(r"loss [\d.]+, accuracy [\d.]+ %, val_loss [\d.]+, val_accuracy [\d.]+ %", line), line
@@ -196,7 +196,7 @@ def test_part4_quantization(tmp_path):
     assert [s["stage"] for s in result.stages] == ["initial", "1: quantize 6 bits", "2: train 2 epochs, prune to 75%"]
     float_dsp = result.stages[0]["dsp"]
     assert fw.estimate["dsp"] < 0.1 * float_dsp  # 6-bit weights and activations: mostly LUT products
-    from fpga_aware.model_io import load_model
+    from fpga_aware.frontend.model_io import load_model
 
     saved = load_model(tmp_path / "model.h5")
     assert {type(layer).__name__ for layer in saved.layers} >= {"QDense"}

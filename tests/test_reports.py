@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fpga_aware.cost import CostReport
-from fpga_aware.parts import get_part
-from fpga_aware.reports import (
+from fpga_aware.cost.model import CostReport
+from fpga_aware.core.parts import get_part
+from fpga_aware.hls.reports import (
     ReportError,
     SynthesisReport,
     compare,
@@ -138,7 +138,7 @@ def test_text_fallback_when_the_xml_is_malformed(tmp_path, fixtures, caplog):
     project = _project(tmp_path, fixtures)
     xml = project / "myproject_prj" / "solution1" / "syn" / "report" / XML
     xml.write_text(xml.read_text()[:500])  # truncated
-    with caplog.at_level(logging.WARNING, logger="fpga_aware.reports"):
+    with caplog.at_level(logging.WARNING, logger="fpga_aware.hls.reports"):
         r = read_report(project)
     assert r.format == "rpt" and r.dsp == 73
     assert any("not a valid XML" in rec.getMessage() for rec in caplog.records)

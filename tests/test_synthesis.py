@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fpga_aware.synthesis import SynthesisError, ToolNotFoundError, find_hls_tool, run_hls
+from fpga_aware.hls.synthesis import SynthesisError, ToolNotFoundError, find_hls_tool, run_hls
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "vivado_report"
 REPORT = FIXTURES / "myproject_csynth.xml"

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import fpga_aware as fa
-from fpga_aware.demo import build_mlp, load_digits_split
+from fpga_aware.workflows.demo import build_mlp, load_digits_split
 
 PRETRAIN_EPOCHS = 12
 FINETUNE_EPOCHS = 12

@@ -14,9 +14,9 @@ import pytest
 
 import fpga_aware as fa
 from fpga_aware import tuner as ft
-from fpga_aware.config import ConfigError
-from fpga_aware.demo import load_digits_split
-from fpga_aware.pareto import dominates, pareto_indices
+from fpga_aware.core.config import ConfigError
+from fpga_aware.workflows.demo import load_digits_split
+from fpga_aware.search.pareto import dominates, pareto_indices
 from conftest import captured_logs
 
 PART = "xcu250-figd2104-2L-e"
@@ -43,7 +43,7 @@ def search_run(digits, tmp_path_factory):
     """The search, its directory and the INFO messages it logged."""
     x_train, x_test, y_train, y_test = digits
     directory = tmp_path_factory.mktemp("tuner") / "runs"
-    with captured_logs("fpga_aware.tuner") as messages:
+    with captured_logs("fpga_aware.search.tuner") as messages:
         result = ft.search(_hypermodel(), x_train, y_train, part=PART, budget=BUDGET, max_trials=4, epochs=2,
                            directory=directory, algorithm="random", seed=SEED)
     return result, directory, messages
@@ -175,7 +175,7 @@ def test_pareto_files_list_only_non_dominated_trials(searched):
 
 
 def test_pareto_filter_drops_exactly_the_dominated_rows():
-    from fpga_aware.pareto import pareto_indices
+    from fpga_aware.search.pareto import pareto_indices
 
     axes = [("val_accuracy", "max"), ("fpga_dsp", "min"), ("fpga_lut", "min")]
     rows = [
@@ -199,7 +199,7 @@ def _offsets(ax, label: str) -> list[tuple[float, float]]:
 
 def test_pareto_figure_of_the_search(searched):
     """The search's own plot: every trial labelled by id, the best one starred, front/dominated/over budget apart."""
-    from fpga_aware.pareto import front_figure
+    from fpga_aware.search.pareto import front_figure
 
     result, _ = searched
     completed = _completed(result)
@@ -222,7 +222,7 @@ def test_pareto_figure_of_the_search(searched):
 
 
 def test_pareto_figure_marks_each_kind_of_trial():
-    from fpga_aware.pareto import front_figure
+    from fpga_aware.search.pareto import front_figure
 
     trials = [
         {"trial_id": "0", "val_accuracy": 0.90, "fpga_dsp": 100, "fpga_lut": 1000, "feasible": True},

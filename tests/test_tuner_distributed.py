@@ -30,7 +30,7 @@ WORKER_SCRIPT = textwrap.dedent(
     from pathlib import Path
     import fpga_aware
     from fpga_aware import tuner as ft
-    from fpga_aware.demo import load_digits_split
+    from fpga_aware.workflows.demo import load_digits_split
 
     out, directory, sync = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     me = os.environ["KERASTUNER_TUNER_ID"]
@@ -141,7 +141,7 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
 
     # the chief wrote the front, and the shared directory reloads to the same trials
     assert (directory / "search" / "pareto.json").exists() and (directory / "search" / "pareto.png").exists()
-    import fpga_aware.tuner as ft
+    import fpga_aware.search.tuner as ft
 
     reloaded = ft.SearchResult.from_directory(directory, "search")
     assert [t["trial_id"] for t in reloaded.trials] == sorted(chief_trials)
@@ -165,7 +165,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
-    from fpga_aware.demo import build_mlp, load_digits_split
+    from fpga_aware.workflows.demo import build_mlp, load_digits_split
 
     x_train, x_test, y_train, y_test = load_digits_split(0)
     out = {}

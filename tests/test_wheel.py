@@ -91,7 +91,7 @@ def test_installed_package_exports_and_simulates(venv, tmp_path):
     script = textwrap.dedent(f"""
         import json, numpy as np
         import fpga_aware as fa
-        from fpga_aware.model_io import load_model
+        from fpga_aware.frontend.model_io import load_model
         model = load_model({str(SHARED_MODELS / 'KERAS_3layer.json')!r}, {str(SHARED_MODELS / 'KERAS_3layer_weights.h5')!r})
         fw = fa.export(model, part="xcu250-figd2104-2L-e", output_dir="prj", reuse_factor=2, strategy="resource")
         x = np.random.default_rng(0).standard_normal((300, 16))

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpga_aware.config import FirmwareConfig
-from fpga_aware.fixed import parse_precision as P
-from fpga_aware.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, Strategy
-from fpga_aware.writer import (
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.fixed import parse_precision as P
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, Strategy
+from fpga_aware.hls.writer import (
     MANIFEST_NAME,
     OutputDirectoryError,
     ProjectDefinitionError,
@@ -67,7 +67,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def _toolchain() -> bool:
-    from fpga_aware.csim import HeadersNotFoundError, find_ap_types
+    from fpga_aware.sim.csim import HeadersNotFoundError, find_ap_types
 
     if shutil.which("g++") is None:
         return False
@@ -187,7 +187,7 @@ def test_layer_names_cannot_inject_code(tmp_path):
     top = (path / "firmware" / "myproject.cpp").read_text()
     assert "layer0_safe (Keras name sanitized: fc1___system__x)" in top
     if _toolchain():
-        from fpga_aware.csim import compile_warnings
+        from fpga_aware.sim.csim import compile_warnings
 
         assert compile_warnings(path) == ""
 
@@ -391,7 +391,7 @@ def test_build_tcl_runs_the_selected_steps(tmp_path, small_ir, vivado):
 
 @pytest.mark.skipif(not _toolchain() or shutil.which("bash") is None, reason="needs bash, g++ and the ap_types headers")
 def test_build_lib_script_builds_the_same_library(tmp_path, small_ir):
-    from fpga_aware.csim import CSimLibrary, compile_project, find_ap_types
+    from fpga_aware.sim.csim import CSimLibrary, compile_project, find_ap_types
 
     path = write_project(small_ir, _config(), tmp_path / "p")
     result = subprocess.run(["bash", str(path / "build_lib.sh"), str(find_ap_types())], cwd=tmp_path,

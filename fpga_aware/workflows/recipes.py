@@ -75,7 +75,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .resources import MissingDataError, recipes_dir, shared_models_dir
+from fpga_aware.resources import MissingDataError, recipes_dir, shared_models_dir
 
 __all__ = [
     "RecipeError",
@@ -147,7 +147,7 @@ class Dataset:
 
 
 def _load_digits(seed: int = 0) -> Dataset:
-    from .demo import load_digits_split
+    from fpga_aware.workflows.demo import load_digits_split
 
     x_train, x_test, y_train, y_test = load_digits_split(seed)
     return Dataset("digits", x_train, y_train, x_test, y_test, 10,
@@ -387,8 +387,8 @@ class Recipe:
         names = [f.name for f in self.firmware]
         if len(set(names)) != len(names):
             raise RecipeError(f"{src}: firmware names must be distinct, got {names}")
-        from .config import FirmwareConfig
-        from .parts import get_part
+        from fpga_aware.core.config import FirmwareConfig
+        from fpga_aware.core.parts import get_part
 
         for f in self.firmware:
             if not f.name or "/" in f.name or f.name in (".", "..", "model.h5", "summary.md", "summary.json"):
@@ -618,7 +618,7 @@ def kernel_sparsity(model) -> float:
 
 
 def _initializer(spec: Any, seed: int):
-    from ._stack import keras
+    from fpga_aware._stack import keras
 
     k = keras()
     if spec is None:
@@ -636,7 +636,7 @@ def _initializer(spec: Any, seed: int):
 
 
 def _build_model(spec: ModelSpec, n_inputs: int, n_classes: int, init: Any):
-    from ._stack import keras
+    from fpga_aware._stack import keras
 
     k = keras()
     names = spec.names or [f"fc{i}" for i in range(1, len(spec.hidden) + 1)] + ["output"]
@@ -649,7 +649,7 @@ def _build_model(spec: ModelSpec, n_inputs: int, n_classes: int, init: Any):
 
 
 def _load_model(spec: ModelSpec, base: Path):
-    from .model_io import load_model
+    from fpga_aware.frontend.model_io import load_model
 
     def resolve(name: str | None) -> Path | None:
         if name is None:
@@ -670,7 +670,7 @@ def _load_model(spec: ModelSpec, base: Path):
 
 
 def _compile(model, learning_rate: float):
-    from ._stack import keras
+    from fpga_aware._stack import keras
 
     k = keras()
     model.compile(k.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -682,7 +682,7 @@ def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _cost(model, spec: FirmwareSpec):
-    from .firmware import to_firmware
+    from fpga_aware.firmware import to_firmware
 
     return to_firmware(model, spec.part, **spec.options()).estimate()
 
@@ -702,9 +702,9 @@ def _stage(name: str, model, spec: FirmwareSpec, data: Dataset | None) -> dict:
 def _train(model, step: TrainStep, data: Dataset, cost_spec: FirmwareSpec, pruned_before: float,
            label: str = "") -> tuple[dict, float]:
     """Train one step quietly (no Keras progress bar); ``EpochProgress`` logs each epoch as ``label``."""
-    from .callbacks import FPGACost
-    from .progress import EpochProgress
-    from .pruning import Prune
+    from fpga_aware.training.callbacks import FPGACost
+    from fpga_aware.training.progress import EpochProgress
+    from fpga_aware.training.pruning import Prune
 
     _compile(model, step.learning_rate)
     callbacks = []
@@ -736,7 +736,7 @@ def _diff_pct(estimate: float, reference: Any) -> float | None:
 
 def _firmware(model, spec: FirmwareSpec, out: Path, data: Dataset | None, keras_probs, seed: int,
               n_inputs: int) -> FirmwareResult:
-    from .firmware import to_firmware
+    from fpga_aware.firmware import to_firmware
 
     firmware = to_firmware(model, spec.part, **spec.options())
     report = firmware.estimate()
@@ -793,8 +793,8 @@ def run_recipe(path_or_name: str | os.PathLike | Recipe, out_dir: str | os.PathL
     :class:`DataUnavailableError` for a missing data set (unless the recipe says
     ``on_missing_data: cost_only``).
     """
-    from ._stack import tensorflow
-    from .quantization import quantize
+    from fpga_aware._stack import tensorflow
+    from fpga_aware.training.quantization import quantize
 
     start = time.perf_counter()
     recipe = path_or_name if isinstance(path_or_name, Recipe) else load_recipe(path_or_name)

@@ -1,4 +1,4 @@
-"""Keras (tf-keras) model → :class:`~fpga_aware.ir.ModelIR`, built once.
+"""Keras (tf-keras) model → :class:`~fpga_aware.core.ir.ModelIR`, built once.
 
 Supported layers: InputLayer, Dense, QDense, Activation / ReLU / Softmax (linear, relu, sigmoid,
 tanh, softmax), QActivation (quantized_relu, quantized_bits), BatchNormalization (folded into
@@ -22,7 +22,7 @@ Default types (each overridable per layer through ``layer_config``):
   so the layer's configured ``result`` type applies there; the pre-activation sum stays exact in
   the accumulator type (no wrap-around before the ReLU, unlike hls4ml's default);
 * accumulator: the narrowest type that cannot overflow for *these* nonzero weights and the
-  input type (see :func:`fpga_aware.fixed.exact_accumulator`);
+  input type (see :func:`fpga_aware.core.fixed.exact_accumulator`);
 * activations: quantizer type for QActivation, ``precision`` otherwise (linear keeps its input).
 """
 
@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from ._stack import keras
-from .config import ConfigError, FirmwareConfig, LayerConfig
-from .fixed import MAX_WIDTH, FixedType, Overflow, PrecisionError, Rounding, exact_accumulator, smallest_type_for
-from .ir import (
+from fpga_aware._stack import keras
+from fpga_aware.core.config import ConfigError, FirmwareConfig, LayerConfig
+from fpga_aware.core.fixed import MAX_WIDTH, FixedType, Overflow, PrecisionError, Rounding, exact_accumulator, smallest_type_for
+from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
@@ -50,8 +50,9 @@ from .ir import (
     ScaleShiftLayer,
     SoftmaxLayer,
 )
-from .quantizers import activation_quantizer_type, quantized_weights
-from .tables import TABLE_DOMAINS, sigmoid_table, softmax_tables, tanh_table
+from fpga_aware.frontend.quantizers import activation_quantizer_type, quantized_weights
+from fpga_aware.core.activations import KERAS_ACTIVATIONS, TABLE_FUNCTIONS
+from fpga_aware.core.tables import activation_table, softmax_tables, table_range
 
 __all__ = [
     "UnsupportedLayerError",
@@ -74,7 +75,6 @@ SUPPORTED_LAYERS = (
     "Dropout",
     "Flatten",
 )
-_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 _NO_OPS = ("Dropout", "Flatten", "InputLayer")
 _CPP_RESERVED = set(keyword.kwlist) | {
     "int", "char", "double", "float", "long", "short", "void", "auto", "class", "struct", "union",
@@ -106,7 +106,7 @@ def _unsupported(layer, why: str = "") -> UnsupportedLayerError:
     detail = f" ({why})" if why else ""
     return UnsupportedLayerError(
         f"layer {layer.name!r} of type {type(layer).__name__} is not supported{detail}; "
-        f"supported layers: {', '.join(SUPPORTED_LAYERS)}; activations: {', '.join(_ACTIVATIONS)}"
+        f"supported layers: {', '.join(SUPPORTED_LAYERS)}; activations: {', '.join(KERAS_ACTIVATIONS)}"
     )
 
 
@@ -258,7 +258,7 @@ def _fused_activation(layer) -> "_PendingActivation | None":
         function, result_type = activation_quantizer_type(activation, f"layer {layer.name!r} activation")
         return _PendingActivation(f"{layer.name}_{function}", function, result_type, cls, owner=layer.name)
     name = _activation_name(activation)
-    if name not in _ACTIVATIONS:
+    if name not in KERAS_ACTIVATIONS:
         raise _unsupported(layer, f"activation {name!r}")
     if name == "linear":
         return None
@@ -286,7 +286,7 @@ def _pending_for(layer) -> list:
         return []
     if cls == "Activation":
         activation = _activation_name(layer.activation)
-        if activation not in _ACTIVATIONS:
+        if activation not in KERAS_ACTIVATIONS:
             raise _unsupported(layer, f"activation {activation!r}")
         return [_PendingActivation(layer.name, activation, None, cls)]
     if cls == "ReLU":
@@ -301,7 +301,7 @@ def _pending_for(layer) -> list:
         quantizer = layer.quantizer
         if isinstance(quantizer, str) or callable(quantizer) and not hasattr(quantizer, "bits"):
             activation = _activation_name(layer.activation)
-            if activation not in _ACTIVATIONS:
+            if activation not in KERAS_ACTIVATIONS:
                 raise _unsupported(layer, f"activation {activation!r}")
             return [_PendingActivation(layer.name, activation, None, cls)]
         function, result_type = activation_quantizer_type(quantizer, f"layer {layer.name!r}")
@@ -477,7 +477,7 @@ class _Builder:
         default = x_type if item.function == "linear" else self.config.precision
         result = configured or item.result_type or default
         table = None
-        if item.function in ("sigmoid", "tanh"):
+        if item.function in TABLE_FUNCTIONS:
             source = cfg if cfg.precision.result else owner
             saturate = "result" in source.precision.explicit_overflow
             table = _table(item.function, x_type, result, size, saturate, item.name,
@@ -550,24 +550,13 @@ class _Builder:
         return ModelIR(project_name=self.config.project_name, layers=layers)
 
 
-def _function_range(function: str, x_type: FixedType) -> tuple[float, float]:
-    """The smallest and largest entry of a sigmoid/tanh table over ``x_type`` (the functions are
-    monotone; the table covers TABLE_DOMAINS clipped to the input range, as tables.py does)."""
-    lo_d, hi_d = TABLE_DOMAINS[function]
-    lo, hi = max(lo_d, x_type.min_value), min(hi_d, x_type.max_value)
-    if hi < lo:
-        lo, hi = x_type.min_value, x_type.max_value
-    f = (lambda v: 1.0 / (1.0 + math.exp(-v))) if function == "sigmoid" else math.tanh
-    return f(lo), f(hi)
-
-
 def _table(function: str, x_type: FixedType, result: FixedType, size: int, saturate: bool, name: str,
            config_name: str):
     """The sigmoid/tanh table; entries more than one LSB outside ``result`` raise unless its
     overflow mode was named (a rounding step past the top is saturated: an error below one LSB)."""
-    table = (sigmoid_table if function == "sigmoid" else tanh_table)(x_type, result, size)
+    table = activation_table(function, x_type, result, size)
     if not saturate:
-        lo, hi = _function_range(function, x_type)
+        lo, hi = table_range(function, x_type)
         if hi > result.max_value + result.lsb or lo < result.min_value - result.lsb:
             worst = hi if hi > result.max_value + result.lsb else lo
             fits = _fitting_type(_round_exact(lo, result), _round_exact(hi, result), result)
@@ -588,7 +577,7 @@ def _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type) -> Fi
     return exact_accumulator(diag, scale_type.frac, shift, shift_type.frac, x_type)
 
 
-_TABLE_FUNCTIONS = ("sigmoid", "tanh", "softmax")
+_TABLE_FUNCTIONS = (*TABLE_FUNCTIONS, "softmax")
 
 
 def _accepted_options(item, pending_by_name: dict) -> tuple[set[str], set[str], str]:

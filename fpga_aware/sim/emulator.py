@@ -1,15 +1,15 @@
 """Bit-exact numpy emulation of the generated firmware, vectorised over the batch.
 
-It reads the same :class:`~fpga_aware.ir.ModelIR` as the HLS writer and performs the arithmetic
+It reads the same :class:`~fpga_aware.core.ir.ModelIR` as the HLS writer and performs the arithmetic
 the IR documents, on integer mantissas (all rounding and overflow through
-:mod:`fpga_aware.fixed`).  Dense layers use a float64 BLAS product while every partial sum is
+:mod:`fpga_aware.core.fixed`).  Dense layers use a float64 BLAS product while every partial sum is
 provably below 2**53 (so it is exact), and an integer product otherwise.  Accumulators whose
 products would be rounded, or that saturate and might overflow, are emulated term by term in the
 firmware's accumulation order.
 
 Between layers a value is either a float64 real value (only while its type is at most 53 bits
 wide, so the float is exact) or an integer mantissa array: ``int64`` up to
-:data:`~fpga_aware.fixed.INT64_WIDTH` bits, Python ints (object arrays) beyond, so types up to
+:data:`~fpga_aware.core.fixed.INT64_WIDTH` bits, Python ints (object arrays) beyond, so types up to
 ap_fixed's 1024 bits stay exact end to end.  Only the model's outputs are rounded to doubles,
 as ``ap_fixed::to_double`` rounds them (nearest, ties to even).
 """
@@ -22,10 +22,10 @@ from typing import Callable
 
 import numpy as np
 
-from .cpus import available_cpus
-from .fixed import INT64_WIDTH, FixedType, Overflow
-from .inputs import InputShapeError, InputValueError, as_batch
-from .ir import (
+from fpga_aware.core.cpus import available_cpus
+from fpga_aware.core.fixed import INT64_WIDTH, FixedType, Overflow
+from fpga_aware.sim.inputs import InputShapeError, InputValueError, as_batch
+from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
@@ -116,7 +116,7 @@ class Emulator:
         """Mantissas of every layer's output (``keep=False`` keeps only the last).
 
         ``int64`` arrays, or object arrays of Python ints for types wider than
-        :data:`~fpga_aware.fixed.INT64_WIDTH` bits.
+        :data:`~fpga_aware.core.fixed.INT64_WIDTH` bits.
         """
         return {
             name: self._mantissas(self.ir.layer(name).result_type, v, is_float)
@@ -303,7 +303,7 @@ def _matmul_exact(x: np.ndarray, w: np.ndarray, x_type: FixedType, modular: bool
     """Exact integer ``x @ w`` for integer mantissas (int64 or Python ints).
 
     ``modular``: only the sums modulo 2**64 matter (a wrapping accumulator of at most
-    :data:`~fpga_aware.fixed.INT64_WIDTH` bits), so an int64 product may overflow.
+    :data:`~fpga_aware.core.fixed.INT64_WIDTH` bits), so an int64 product may overflow.
     """
     if w.size == 0 or x.shape[0] == 0:
         return np.zeros((x.shape[0], w.shape[1]), dtype=np.int64)

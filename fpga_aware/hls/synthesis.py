@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .reports import ReportError, SynthesisReport, read_report
+from fpga_aware.hls.reports import ReportError, SynthesisReport, read_report
 
 __all__ = [
     "HLS_TOOLS",

@@ -18,7 +18,7 @@ import logging
 import math
 from typing import Any, Mapping, Sequence
 
-from ._stack import keras
+from fpga_aware._stack import keras
 
 __all__ = ["EpochProgress", "format_value", "format_metrics", "format_cost", "format_epoch"]
 
@@ -93,7 +93,7 @@ def format_epoch(epoch: int, epochs: int | None, logs: Mapping[str, Any], label:
 
 
 class EpochProgress(k.callbacks.Callback):
-    """Log one progress line per epoch (see the module docstring) to the ``fpga_aware.progress`` logger.
+    """Log one progress line per epoch (see the module docstring) to the ``fpga_aware.training.progress`` logger.
 
     Args:
         label: put before ``epoch k/N`` (the phase or step, e.g. ``'pruning'``).

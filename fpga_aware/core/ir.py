@@ -1,8 +1,8 @@
 """The one intermediate representation of a model.
 
-It is built once from Keras by :mod:`fpga_aware.parser` and then read, never rebuilt, by
+It is built once from Keras by :mod:`fpga_aware.frontend.keras` and then read, never rebuilt, by
 the cost model, the bit-exact emulator and the HLS writer.  Every number in it is a
-fixed-point *mantissa* (``int64``; an object array of Python ints for types wider than 62 bits) of a :class:`~fpga_aware.fixed.FixedType`, so the three
+fixed-point *mantissa* (``int64``; an object array of Python ints for types wider than 62 bits) of a :class:`~fpga_aware.core.fixed.FixedType`, so the three
 readers cannot disagree on what a weight is.
 
 Layers form a single chain: each layer's ``input_type`` is the previous layer's
@@ -29,7 +29,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .fixed import FixedType, exact_accumulator
+from fpga_aware.core.activations import KERAS_ACTIVATIONS
+from fpga_aware.core.fixed import FixedType, exact_accumulator
 
 __all__ = [
     "Strategy",
@@ -58,7 +59,7 @@ class IOType(str, enum.Enum):
 
 
 #: Activation functions the firmware implements (softmax has its own layer class).
-SUPPORTED_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+SUPPORTED_ACTIVATIONS = KERAS_ACTIVATIONS  # the one list: fpga_aware.core.activations
 
 
 @dataclass

@@ -15,9 +15,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .fixed import FixedType, Overflow, PrecisionError, parse_precision
-from .ir import IOType, Strategy
-from .names import project_name_problem
+from fpga_aware.core.fixed import FixedType, Overflow, PrecisionError, parse_precision
+from fpga_aware.core.ir import IOType, Strategy
+from fpga_aware.core.names import project_name_problem
 
 __all__ = [
     "ConfigError",
@@ -196,7 +196,7 @@ class FirmwareConfig:
     ) -> "FirmwareConfig":
         if not isinstance(part, str) or not part.strip():
             raise ConfigError(f"part must be a non-empty FPGA part name such as {DEFAULT_PART!r}, got {part!r}")
-        from .parts import get_part
+        from fpga_aware.core.parts import get_part
 
         part = get_part(part).name  # UnknownPartError (with "did you mean") for every entry point
         if io_type != IOType.PARALLEL and io_type != IOType.PARALLEL.value:

@@ -34,8 +34,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .fixed import FixedType, _round_float
-from .ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, ScaleShiftLayer, SoftmaxLayer
+from fpga_aware.core.fixed import FixedType, _round_float
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, ScaleShiftLayer, SoftmaxLayer
 
 __all__ = ["ProfileEntry", "Profile", "profile", "suggest_integer_bits"]
 
@@ -315,9 +315,9 @@ class Profile:
 
 # ============================================================================ gathering
 def _firmware_for(model, firmware_or_config):
-    from .config import FirmwareConfig
-    from .firmware import Firmware, to_firmware
-    from .parser import build_ir
+    from fpga_aware.core.config import FirmwareConfig
+    from fpga_aware.firmware import Firmware, to_firmware
+    from fpga_aware.frontend.keras import build_ir
 
     if isinstance(firmware_or_config, Firmware):
         return firmware_or_config
@@ -338,7 +338,7 @@ def _firmware_for(model, firmware_or_config):
 def _float_parameters(model) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
     """Per IR layer name: ``('dense', kernel, bias)`` or ``('scale_shift', scale, shift)``, as the
     parser sees them before quantization (pruning masks applied, BatchNormalization folded)."""
-    from .parser import _fold_batch_norms, _layer_chain, _pending_for, _PendingDense, _PendingScaleShift
+    from fpga_aware.frontend.keras import _fold_batch_norms, _layer_chain, _pending_for, _PendingDense, _PendingScaleShift
 
     pending: list = []
     for layer in _layer_chain(model):
@@ -356,7 +356,7 @@ def _float_parameters(model) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
 def _keras_tensors(model, ir: ModelIR) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(outputs, fused_inputs)``: the Keras tensor whose value is each IR layer's output, and for a
     Dense with its own activation the Keras tensor of its input (for the pre-activation sum)."""
-    from .parser import _layer_chain, _unwrap_pruning
+    from fpga_aware.frontend.keras import _layer_chain, _unwrap_pruning
 
     index = {layer.name: i for i, layer in enumerate(ir.layers)}
     outputs: dict[str, Any] = {}
@@ -392,7 +392,7 @@ def _keras_tensors(model, ir: ModelIR) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _run_keras(model, x: np.ndarray, tensors: list) -> list[np.ndarray]:
     """Float values of Keras tensors of ``model`` on ``x`` (one multi-output sub-model, one pass)."""
-    from ._stack import keras
+    from fpga_aware._stack import keras
 
     k = keras()
     unique: list = []

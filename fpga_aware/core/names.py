@@ -63,7 +63,7 @@ _CPP_TEMPLATE = re.compile(r"\.(h|cpp)\.j2$")
 
 
 def _cpp_templates():
-    from .resources import template_root
+    from fpga_aware.resources import template_root
 
     def walk(node, prefix=""):
         for child in sorted(node.iterdir(), key=lambda c: c.name):
@@ -103,7 +103,7 @@ def template_identifiers() -> tuple[dict[str, str], dict[str, str], dict[str, st
 def _ap_types_macros() -> tuple[frozenset, str]:
     """Macros the ap_types headers used for the C simulation define (empty when not found)."""
     try:
-        from .csim import find_ap_types
+        from fpga_aware.sim.csim import find_ap_types
 
         folder = find_ap_types()
     except Exception:  # no headers: no C simulation either; HLS brings its own

@@ -1,4 +1,4 @@
-"""Writes a :class:`~fpga_aware.ir.ModelIR` as an HLS C++ project (Vitis HLS / Vivado HLS).
+"""Writes a :class:`~fpga_aware.core.ir.ModelIR` as an HLS C++ project (Vitis HLS / Vivado HLS).
 
 All C++, Tcl and shell text lives in the jinja2 templates of ``templates/`` (top level of
 the repository); this module only computes what they need: type names, sizes, and the
@@ -6,7 +6,7 @@ stored numbers.  Layout of a project::
 
     fpga_aware_project.json      manifest: marks the folder as an fpga_aware project
     build_prj.tcl                vitis_hls / vivado_hls -f build_prj.tcl
-    build_lib.sh                 g++ C simulation library (what fpga_aware.csim does)
+    build_lib.sh                 g++ C simulation library (what fpga_aware.sim.csim does)
     {project}_bridge.cpp         extern "C" {project}_predict_batch(in, out, n)
     firmware/{project}.cpp, .h   the top function, one call per layer
     firmware/defines.h           one typedef per layer type (<cname>_input_t, ...)
@@ -27,7 +27,7 @@ words of the raw two's complement bits, least significant word first; both forms
 ``fa::from_bits`` reassembles.
 
 Only the nonzero weights of a dense layer are written: ``<cname>_w`` has
-``DenseLayer.nonzero_weights`` entries, in :meth:`~fpga_aware.ir.DenseLayer.terms` order,
+``DenseLayer.nonzero_weights`` entries, in :meth:`~fpga_aware.core.ir.DenseLayer.terms` order,
 with their input (``<cname>_w_in``) and output (``<cname>_w_out``) indices.
 
 Output folder rules: a missing or empty folder is written; an earlier fpga_aware project
@@ -51,9 +51,9 @@ from typing import Any, Iterable
 import jinja2
 import numpy as np
 
-from .config import FirmwareConfig
-from .fixed import FixedType
-from .ir import (
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.fixed import FixedType
+from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
@@ -64,7 +64,7 @@ from .ir import (
     SoftmaxLayer,
     Strategy,
 )
-from .resources import template_root
+from fpga_aware.resources import template_root
 
 __all__ = [
     "MANIFEST_NAME",
@@ -295,7 +295,7 @@ def check_project_unchanged(path: str | os.PathLike, content_sha256: str) -> Non
         raise ProjectChangedError(
             f"files of the project {path} changed after it was written: {changed}; the C simulation would not "
             "be this firmware's. Write it again (firmware.write(path, overwrite=True)), or compile the edited "
-            "project on purpose with fpga_aware.csim.compile_project(path)"
+            "project on purpose with fpga_aware.sim.csim.compile_project(path)"
         )
 
 

@@ -26,10 +26,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._stack import keras
-from .config import ConfigError, FirmwareConfig, is_integer
-from .firmware import Firmware
-from .parser import build_ir
+from fpga_aware._stack import keras
+from fpga_aware.core.config import ConfigError, FirmwareConfig, is_integer
+from fpga_aware.firmware import Firmware
+from fpga_aware.frontend.keras import build_ir
 
 __all__ = ["FPGACost", "COST_KEYS"]
 
@@ -67,7 +67,7 @@ class FPGACost(k.callbacks.Callback):
     """Log the estimated FPGA cost of the model into Keras ``logs``.
 
     Args:
-        part: FPGA part name (see :mod:`fpga_aware.parts`).
+        part: FPGA part name (see :mod:`fpga_aware.core.parts`).
         every: ``'epoch'`` (default) or a positive number of batches.
         budget: optional resource limits, keys among ``dsp, lut, ff, bram_18k, latency_cycles,
             ii`` and ``<resource>_util`` (percent of the part); adds ``fpga_score``.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixed import FixedType, Overflow, Rounding, exact_type_for_values
+from fpga_aware.core.fixed import FixedType, Overflow, Rounding, exact_type_for_values
 
 __all__ = [
     "UnsupportedQuantizerError",

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cpus import available_cpus
-from .writer import CXXFLAGS, read_manifest
+from fpga_aware.core.cpus import available_cpus
+from fpga_aware.hls.writer import CXXFLAGS, read_manifest
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

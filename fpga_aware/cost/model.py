@@ -1,4 +1,4 @@
-"""Analytic FPGA cost model: DSP, LUT, FF, BRAM and latency of a :class:`~fpga_aware.ir.ModelIR`.
+"""Analytic FPGA cost model: DSP, LUT, FF, BRAM and latency of a :class:`~fpga_aware.core.ir.ModelIR`.
 
 :func:`estimate_ir` reads the IR once (numpy over the weight mantissas, no Python loop over
 weights) and returns a :class:`CostReport`.  It estimates what Vivado HLS C-synthesis would
@@ -80,8 +80,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import FirmwareConfig
-from .ir import (
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
@@ -92,7 +92,7 @@ from .ir import (
     SoftmaxLayer,
     Strategy,
 )
-from .parts import Part, get_part
+from fpga_aware.core.parts import Part, get_part
 
 __all__ = ["CostReport", "LayerCost", "estimate_ir"]
 
@@ -635,7 +635,7 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
     """Estimate DSP, LUT, FF, BRAM_18K, latency and II of ``ir`` on ``config.part``.
 
     ``part`` overrides ``config.part``; an unknown part raises
-    :class:`~fpga_aware.parts.UnknownPartError` naming the closest ones.
+    :class:`~fpga_aware.core.parts.UnknownPartError` naming the closest ones.
     """
     config = config if config is not None else FirmwareConfig()
     the_part = get_part(part if part is not None else config.part)

@@ -21,7 +21,7 @@ and in each of them ``<name>_csynth.xml``, ``csynth.xml``, ``<name>_csynth.rpt``
 ``csynth.rpt`` in that order.  ``vivado_synth.rpt`` is looked for in ``P`` and the folder of
 the C-synthesis report.  A file path may be given instead of a folder.
 
-:func:`compare` puts a :class:`~fpga_aware.cost.CostReport` beside a report; ``str()`` of the
+:func:`compare` puts a :class:`~fpga_aware.cost.model.CostReport` beside a report; ``str()`` of the
 :class:`Comparison` is a table with the % difference of the estimate.
 
 Everything missing or unreadable raises :class:`ReportError` naming the file and what is
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cost import CostReport
+    from fpga_aware.cost.model import CostReport
 
 __all__ = [
     "ReportError",
@@ -707,7 +707,7 @@ def find_csynth_report(project_dir: str | os.PathLike) -> list[Path]:
     raise ReportError(
         f"no C-synthesis report (<top>_csynth.xml or <top>_csynth.rpt) found for {folder}; looked in: "
         + ", ".join(dict.fromkeys(looked))
-        + " — run C synthesis first (fpga_aware.synthesis.run_hls(..., synth=True))"
+        + " — run C synthesis first (fpga_aware.hls.synthesis.run_hls(..., synth=True))"
     )
 
 
@@ -835,7 +835,7 @@ def _same_part(a: str | None, b: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Our :class:`~fpga_aware.cost.CostReport` beside a :class:`SynthesisReport`."""
+    """Our :class:`~fpga_aware.cost.model.CostReport` beside a :class:`SynthesisReport`."""
 
     estimate_part: str
     report_part: str | None

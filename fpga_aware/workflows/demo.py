@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._stack import keras, tensorflow
-from .callbacks import FPGACost
-from .plots import MICRO, roc_aucs
-from .progress import EpochProgress
-from .firmware import Firmware, to_firmware
-from .pruning import Prune
-from .quantization import quantize
+from fpga_aware._stack import keras, tensorflow
+from fpga_aware.training.callbacks import FPGACost
+from fpga_aware.workflows.plots import MICRO, roc_aucs
+from fpga_aware.training.progress import EpochProgress
+from fpga_aware.firmware import Firmware, to_firmware
+from fpga_aware.training.pruning import Prune
+from fpga_aware.training.quantization import quantize
 
 __all__ = ["DemoResult", "run_demo", "load_digits_split", "build_mlp"]
 
@@ -87,7 +87,7 @@ def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 def _plots(out: Path, history: dict, scores: dict, labels: np.ndarray, n_classes: int,
            phases: list[tuple[str, int]]) -> list[str]:
     """Write ``cost_per_epoch.png`` and ``roc.png`` into ``out``; returns their names."""
-    from .plots import cost_figure, roc_figure  # matplotlib: imported only when drawing
+    from fpga_aware.workflows.plots import cost_figure, roc_figure  # matplotlib: imported only when drawing
 
     figures = {
         "cost_per_epoch.png": cost_figure(history, phases=phases,

@@ -27,7 +27,7 @@ f in sigmoid/tanh/softmax          ``<dense>_<f>``
 
 Float weights are copied unchanged (QKeras quantizes them in the forward pass), the copy
 is not compiled, and every layer keeps its ``trainable`` flag.  The ``QDense`` kernels
-are prunable by :class:`fpga_aware.pruning.Prune`.
+are prunable by :class:`fpga_aware.training.pruning.Prune`.
 
 ``layer_config`` overrides ``bits``/``integer`` per layer of the *copy*, e.g.
 ``{'fc1': {'bits': 8, 'integer': 1}, 'fc1_relu': {'bits': 8}}``.  Keys are ``'bits'`` and
@@ -42,6 +42,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 from fpga_aware._stack import keras, tensorflow
+from fpga_aware.core.activations import KERAS_ACTIVATIONS
 
 tf = tensorflow()
 k = keras()
@@ -60,7 +61,7 @@ SUPPORTED_CLASSES: tuple[str, ...] = (
     "BatchNormalization",
 )
 #: Activation functions accepted in ``Dense`` and ``Activation`` layers.
-SUPPORTED_ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "sigmoid", "tanh", "softmax")
+SUPPORTED_ACTIVATIONS: tuple[str, ...] = KERAS_ACTIVATIONS  # what the firmware implements
 #: Keys allowed in each ``layer_config`` entry.
 LAYER_CONFIG_KEYS: tuple[str, ...] = ("bits", "integer")
 

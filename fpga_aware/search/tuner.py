@@ -51,12 +51,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import pareto as _pareto
-from ._stack import keras, tensorflow
-from .callbacks import FPGACost
-from .config import DEFAULT_PART, ConfigError
-from .progress import format_cost, format_metrics, format_value
-from .pruning import DEFAULT_RAMP_FRACTION, Prune
+from fpga_aware.search import pareto as _pareto
+from fpga_aware._stack import keras, tensorflow
+from fpga_aware.training.callbacks import FPGACost
+from fpga_aware.core.config import DEFAULT_PART, ConfigError
+from fpga_aware.training.progress import format_cost, format_metrics, format_value
+from fpga_aware.training.pruning import DEFAULT_RAMP_FRACTION, Prune
 
 tf = tensorflow()
 k = keras()
@@ -221,7 +221,7 @@ def mlp_hypermodel(
     ``reuse_factor`` and ``learning_rate``.  A value list of length one is fixed.  The model is
     compiled with Adam and sparse categorical cross-entropy, metric ``accuracy``.
     """
-    from .quantization import quantize
+    from fpga_aware.training.quantization import quantize
 
     def build(hp: Any) -> Any:
         n_layers = int(_choice(hp, "layers", layers))
@@ -480,7 +480,7 @@ class _FPGATunerMixin:
 
     def load_model(self, trial: Any) -> Any:
         """The saved model of ``trial`` (keras-tuner's ``get_best_models`` uses this)."""
-        from .model_io import load_model
+        from fpga_aware.frontend.model_io import load_model
 
         return load_model(self.model_path(trial.trial_id))
 
@@ -750,7 +750,7 @@ class SearchResult:
 
     def load_model(self, trial_id: str | None = None) -> Any:
         """The saved model of ``trial_id`` (default: the best trial), QKeras layers included."""
-        from .model_io import load_model
+        from fpga_aware.frontend.model_io import load_model
 
         if trial_id is None:
             return self.best_model()
@@ -777,14 +777,14 @@ class SearchResult:
 
     def estimate(self, trial_id: str, **options: Any):
         """``fa.estimate`` of a trial's saved model with the trial's export options."""
-        from .firmware import estimate
+        from fpga_aware.firmware import estimate
 
         opts = dict(self.trial_export_options(trial_id), **options)
         return estimate(self.load_model(trial_id), self.part, **opts)
 
     def to_firmware(self, front_index: int, **options: Any):
         """In-memory firmware of a Pareto point's model (the trial's export options, overridable)."""
-        from .firmware import to_firmware
+        from fpga_aware.firmware import to_firmware
 
         trial_id = self._front_trial(front_index)["trial_id"]
         opts = dict(self.trial_export_options(trial_id), **options)
@@ -797,7 +797,7 @@ class SearchResult:
 
     def export_trial(self, trial_id: str, output_dir: str | Path, *, overwrite: bool = False, **options: Any):
         """Write the HLS project of any trial's model (the trial's export options, overridable)."""
-        from .firmware import export
+        from fpga_aware.firmware import export
 
         opts = dict(self.trial_export_options(trial_id), **options)
         return export(self.load_model(trial_id), self.part, output_dir, overwrite=overwrite, **opts)
@@ -825,7 +825,7 @@ class SearchResult:
             warnings.warn(self._no_feasible_message(), NoFeasibleTrialWarning, stacklevel=stacklevel + 1)
 
     def _limits(self) -> dict[str, float]:
-        from .parts import get_part
+        from fpga_aware.core.parts import get_part
 
         limits = {}
         part = get_part(self.part)

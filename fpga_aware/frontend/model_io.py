@@ -9,7 +9,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from ._stack import keras
+from fpga_aware._stack import keras
 
 __all__ = ["ModelLoadError", "Keras3ModelError", "load_model", "custom_objects", "saved_by_keras_version"]
 

@@ -1,6 +1,6 @@
-"""Lookup tables for the non-linear activations (sigmoid, tanh, softmax's exp and 1/x).
+"""Lookup tables for the table activations (:data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`) and softmax's exp and 1/x.
 
-A table is indexed by the raw bits of a fixed-point input (see :class:`~fpga_aware.ir.LookupTable`):
+A table is indexed by the raw bits of a fixed-point input (see :class:`~fpga_aware.core.ir.LookupTable`):
 ``index = clip((mantissa >> shift) - offset, 0, size - 1)``.  The emulator and the C++ compute
 the same integer, so table activations are bit-exact by construction.  Each bin covers
 ``2**shift`` consecutive input values; when ``shift == 0`` every representable input has its own
@@ -15,22 +15,22 @@ from typing import Callable
 
 import numpy as np
 
-from .fixed import FixedType, Overflow, Rounding, smallest_type_for
-from .ir import LookupTable
+from fpga_aware.core.activations import activation
+from fpga_aware.core.fixed import FixedType, Overflow, Rounding, smallest_type_for
+from fpga_aware.core.ir import LookupTable
 
 __all__ = [
     "function_table",
-    "sigmoid_table",
-    "tanh_table",
+    "activation_table",
+    "table_range",
     "softmax_tables",
-    "TABLE_DOMAINS",
+    "EXP_DOMAIN",
     "EXP_TYPE",
     "INV_TYPE",
 ]
 
-#: Input range covered by each function's table; outside it the end entries apply
-#: (sigmoid and tanh are flat there to within their output precision).
-TABLE_DOMAINS = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0), "exp": (-8.0, 0.0)}
+#: Input range of softmax's exp table (``x - max(x) <= 0``); below it the end entry applies.
+EXP_DOMAIN = (-8.0, 0.0)
 
 #: The softmax exp table is this many times finer than ``table_size``: two logits closer than
 #: one bin get the same exponential (a tie), so the bins must be narrow (1/512 by default).
@@ -49,10 +49,7 @@ def function_table(
     size: int,
 ) -> LookupTable:
     """Tabulate ``func`` over ``domain`` = [lo, hi] (clipped to the input type's range), ``~size`` bins."""
-    lo = max(domain[0], input_type.min_value)
-    hi = min(domain[1], input_type.max_value)
-    if hi < lo:  # the whole type range sits outside the domain
-        lo, hi = input_type.min_value, input_type.max_value
+    lo, hi = _clipped_domain(domain, input_type)  # the whole type range may sit outside the domain
     # Bin width: a power of two, at least one LSB of the input.
     span_exp = math.ceil(math.log2((hi - lo) / size))
     bin_exp = max(-input_type.frac, span_exp)
@@ -70,16 +67,26 @@ def function_table(
     return LookupTable(shift=shift, offset=offset, values=values, value_type=value_type)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+def _clipped_domain(domain: tuple[float, float], input_type: FixedType) -> tuple[float, float]:
+    lo, hi = max(domain[0], input_type.min_value), min(domain[1], input_type.max_value)
+    return (input_type.min_value, input_type.max_value) if hi < lo else (lo, hi)
 
 
-def sigmoid_table(input_type: FixedType, result_type: FixedType, size: int) -> LookupTable:
-    return function_table(_sigmoid, input_type, result_type, TABLE_DOMAINS["sigmoid"], size)
+def activation_table(function: str, input_type: FixedType, result_type: FixedType, size: int) -> LookupTable:
+    """The table of the activation ``function`` (one of :data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`)."""
+    f = activation(function)
+    if not f.uses_table:
+        raise ValueError(f"activation {function!r} is computed exactly, not by a table")
+    return function_table(f.reference, input_type, result_type, f.domain, size)
 
 
-def tanh_table(input_type: FixedType, result_type: FixedType, size: int) -> LookupTable:
-    return function_table(np.tanh, input_type, result_type, TABLE_DOMAINS["tanh"], size)
+def table_range(function: str, input_type: FixedType) -> tuple[float, float]:
+    """The smallest and largest value ``function`` takes over its tabulated inputs (the domain
+    clipped to ``input_type``'s range, as :func:`function_table` clips it)."""
+    f = activation(function)
+    lo, hi = _clipped_domain(f.domain, input_type)
+    values = f.reference(np.linspace(lo, hi, 4097))
+    return float(values.min()), float(values.max())
 
 
 def softmax_tables(input_type: FixedType, n: int, size: int):
@@ -91,7 +98,7 @@ def softmax_tables(input_type: FixedType, n: int, size: int):
     the argmax cannot flip; only inputs within one bin (1/512 by default) of each other tie.
     """
     diff_type = FixedType(input_type.width + 1, input_type.integer + 1, signed=True)
-    exp_table = function_table(np.exp, diff_type, EXP_TYPE, TABLE_DOMAINS["exp"], size * EXP_TABLE_SCALE)
+    exp_table = function_table(np.exp, diff_type, EXP_TYPE, EXP_DOMAIN, size * EXP_TABLE_SCALE)
     max_e = int(exp_table.values.max())
     sum_type = smallest_type_for(0, max_e * n, EXP_TYPE.frac)
     sum_hi = 2.0 ** math.ceil(math.log2(max(n * EXP_TYPE.to_float(max_e), 1.0) + sum_type.lsb))
