@@ -43,6 +43,8 @@ __all__ = [
     "SoftmaxLayer",
     "ScaleShiftLayer",
     "ModelIR",
+    "LAYER_CLASSES",
+    "LAYER_KINDS",
     "SUPPORTED_ACTIVATIONS",
 ]
 
@@ -74,6 +76,11 @@ class Layer:
     result_type: FixedType
 
     kind: ClassVar[str] = "layer"
+
+    @property
+    def ii(self) -> int:
+        """Initiation interval the layer imposes (1: a new input every cycle)."""
+        return 1
 
 
 @dataclass
@@ -238,6 +245,12 @@ class ScaleShiftLayer(Layer):
     keras_class: str = "BatchNormalization"
 
     kind: ClassVar[str] = "scale_shift"
+
+
+#: Every IR layer class, and the one list of layer kinds (``Layer.kind``) each pipeline stage
+#: registers an entry for (see :mod:`fpga_aware.conformance`).
+LAYER_CLASSES: tuple[type[Layer], ...] = (InputLayer, DenseLayer, ActivationLayer, SoftmaxLayer, ScaleShiftLayer)
+LAYER_KINDS: tuple[str, ...] = tuple(cls.kind for cls in LAYER_CLASSES)
 
 
 @dataclass

@@ -80,6 +80,7 @@ from typing import Any
 
 import numpy as np
 
+from fpga_aware.core.activations import activation
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.core.ir import (
     ActivationLayer,
@@ -93,8 +94,15 @@ from fpga_aware.core.ir import (
     Strategy,
 )
 from fpga_aware.core.parts import Part, get_part
+from fpga_aware.core.registry import Registry
 
-__all__ = ["CostReport", "LayerCost", "estimate_ir"]
+__all__ = ["CostReport", "LayerCost", "estimate_ir", "COST_RULES", "ACTIVATION_COSTS"]
+
+#: One cost rule per IR layer kind: ``rule(layer, part, schedule) -> LayerCost``.
+COST_RULES: Registry = Registry("cost rule")
+#: One cost rule per exactly computed activation function (table functions share one):
+#: ``rule(layer, schedule, lut_breakdown)``.
+ACTIVATION_COSTS: Registry = Registry("cost rule", key="activation function")
 
 # ============================================================================ constants
 # --- multiplier mapping (fitted: jet tagger unpruned 3953 DSPs, QKeras 6-bit point 221 DSPs)
@@ -446,6 +454,12 @@ def _constant_products(a: np.ndarray, wx: int, signed_weights: bool, part: Part)
     return n_dsp, slices, adder_bits, depth_ns
 
 
+@COST_RULES.register("input")
+def _input_cost(layer: InputLayer, part: Part, sched: _Schedule) -> LayerCost:
+    return LayerCost(name=layer.name, kind=layer.kind)  # the top function's argument: no logic
+
+
+@COST_RULES.register("dense")
 def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
     w = _int64_mantissas(layer.weights)
     a = np.abs(w)
@@ -534,29 +548,50 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
     )
 
 
+@COST_RULES.register("activation")
 def _activation_cost(layer: ActivationLayer, part: Part, sched: _Schedule) -> LayerCost:
-    n = layer.n_out
-    lut: dict[str, float] = {}
-    ff: dict[str, float] = {}
-    bram = 0
     cycles0, ff0 = sched.cycles, sched.ff
-    in_bits = n * layer.input_type.width
-    width = min(layer.input_type.width, layer.result_type.width)
-    if layer.function in ("sigmoid", "tanh") and layer.table is not None:
-        index_bits = max(1, _log2_ceil(layer.table.size))
-        lut["index"] = n * index_bits * 2 * LUT_PER_ADDER_BIT  # subtract offset, clip
-        bram, lut["table"], registered = _rom(layer.table, n)
-        sched.chain(_adder_ns(index_bits), in_bits)
-        if registered:
-            sched.register(1)
-        else:
-            sched.chain(LUTROM_NS, n * index_bits)
-    elif layer.function == "relu" or layer.input_type != layer.result_type:
-        lut[layer.function if layer.function == "relu" else "cast"] = n * width * LUT_PER_ACTIVATION_BIT
-        sched.chain(ACTIVATION_NS, in_bits)
-    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, bram_18k=bram)
+    lut: dict[str, float] = {}
+    bram = 0
+    if activation(layer.function).uses_table:
+        bram = _table_activation_cost(layer, sched, lut)
+    else:
+        ACTIVATION_COSTS[layer.function](layer, sched, lut)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, {}, bram_18k=bram)
 
 
+def _table_activation_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float]) -> int:
+    """Index arithmetic and the ROM of a table activation; returns its BRAM_18K."""
+    n = layer.n_out
+    index_bits = max(1, _log2_ceil(layer.table.size))
+    lut["index"] = n * index_bits * 2 * LUT_PER_ADDER_BIT  # subtract offset, clip
+    bram, lut["table"], registered = _rom(layer.table, n)
+    sched.chain(_adder_ns(index_bits), n * layer.input_type.width)
+    if registered:
+        sched.register(1)
+    else:
+        sched.chain(LUTROM_NS, n * index_bits)
+    return bram
+
+
+def _cast_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float], key: str) -> None:
+    n = layer.n_out
+    lut[key] = n * min(layer.input_type.width, layer.result_type.width) * LUT_PER_ACTIVATION_BIT
+    sched.chain(ACTIVATION_NS, n * layer.input_type.width)
+
+
+@ACTIVATION_COSTS.register("linear")
+def _linear_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float]) -> None:
+    if layer.input_type != layer.result_type:  # the same type: wires only
+        _cast_cost(layer, sched, lut, "cast")
+
+
+@ACTIVATION_COSTS.register("relu")
+def _relu_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float]) -> None:
+    _cast_cost(layer, sched, lut, "relu")
+
+
+@COST_RULES.register("softmax")
 def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCost:
     n = layer.n_in
     w_in, w_diff, w_sum = layer.input_type.width, layer.diff_type.width, layer.sum_type.width
@@ -603,6 +638,7 @@ def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCos
                          n_dsp_mult=n if on_dsp else 0, n_lut_mult=0 if on_dsp else n)
 
 
+@COST_RULES.register("scale_shift")
 def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> LayerCost:
     a = np.abs(_int64_mantissas(layer.scale))
     nz = a != 0
@@ -643,19 +679,8 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
     costs: list[LayerCost] = []
     ii = 1
     for layer in ir.layers:
-        if isinstance(layer, InputLayer):
-            costs.append(LayerCost(name=layer.name, kind=layer.kind))
-        elif isinstance(layer, DenseLayer):
-            costs.append(_dense_cost(layer, the_part, sched))
-            ii = max(ii, int(layer.reuse_factor))
-        elif isinstance(layer, SoftmaxLayer):
-            costs.append(_softmax_cost(layer, the_part, sched))
-        elif isinstance(layer, ActivationLayer):
-            costs.append(_activation_cost(layer, the_part, sched))
-        elif isinstance(layer, ScaleShiftLayer):
-            costs.append(_scale_shift_cost(layer, the_part, sched))
-        else:  # pragma: no cover - the IR is closed
-            raise TypeError(f"the cost model does not know layer {layer.name!r} ({type(layer).__name__})")
+        costs.append(COST_RULES[layer.kind](layer, the_part, sched))
+        ii = max(ii, int(layer.ii))
     if ir.layers:
         # the output register belongs to the last layer
         ff0, cycles0 = sched.ff, sched.cycles

@@ -46,24 +46,20 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 import numpy as np
 
 from fpga_aware.core.config import FirmwareConfig
-from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.ir import (
-    ActivationLayer,
-    DenseLayer,
     InputLayer,
     Layer,
-    LookupTable,
     ModelIR,
-    ScaleShiftLayer,
-    SoftmaxLayer,
     Strategy,
 )
+from fpga_aware.hls.errors import OutputDirectoryError, ProjectChangedError, ProjectDefinitionError, ProjectExistsError
+from fpga_aware.hls.layers import AP_DEFAULT_MAX_W, AP_LARGEST_MAX_W, layer_context
 from fpga_aware.resources import template_root
 
 __all__ = [
@@ -92,22 +88,6 @@ CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wext
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _NUMBERS_PER_LINE = 16
-
-
-class OutputDirectoryError(FileExistsError):
-    """The output path exists and is not an fpga_aware project (or is a file): left untouched."""
-
-
-class ProjectExistsError(FileExistsError):
-    """The output folder holds an earlier fpga_aware project; pass ``overwrite=True`` to replace it."""
-
-
-class ProjectDefinitionError(ValueError):
-    """The IR or the config cannot be written as a project (the message says which layer and why)."""
-
-
-class ProjectChangedError(RuntimeError):
-    """A firmware's project folder no longer holds what it wrote (another export, or edited files)."""
 
 
 # ------------------------------------------------------------------------------ public API
@@ -376,120 +356,6 @@ def _version() -> str:
         return "unknown"
 
 
-# ------------------------------------------------------------------------------ C++ naming
-def _ap_type(width: int, integer: int, signed: bool) -> str:
-    """An ap_fixed type name for widths beyond FixedType's limit (internal wide types)."""
-    return f"{'ap_fixed' if signed else 'ap_ufixed'}<{width},{integer}>"
-
-
-def _int_type(width: int, signed: bool) -> str:
-    return f"{'ap_int' if signed else 'ap_uint'}<{width}>"
-
-
-def _c_int_type(width: int, signed: bool) -> str:
-    for bits in (8, 16, 32, 64):
-        if width <= bits:
-            return f"{'' if signed else 'u'}int{bits}_t"
-    raise ProjectDefinitionError(f"no C integer type holds {width} bits")  # pragma: no cover (wide_bits beyond 64)
-
-
-#: Mantissas of types wider than this are stored as several 64-bit words (fa::wide_bits).
-_WORD_BITS = 64
-
-
-def _words(width: int) -> int:
-    return -(-width // _WORD_BITS)
-
-
-def _mantissa_storage(t: FixedType) -> tuple[str, str]:
-    """(plain C, HLS) types holding the raw bits of ``t``."""
-    if t.width > _WORD_BITS:
-        wide = f"fa::wide_bits<{_words(t.width)}>"
-        return wide, wide
-    return _c_int_type(t.width, t.signed), _int_type(t.width, t.signed)
-
-
-def _mantissa_literals(values: np.ndarray, t: FixedType | None) -> list[str]:
-    """C initialisers of mantissas stored as :func:`_mantissa_storage` of ``t`` says."""
-    items = np.asarray(values).ravel().tolist()
-    if t is None or t.width <= 62:
-        return [str(int(v)) for v in items]
-    if t.width <= _WORD_BITS:  # int64_t / uint64_t: suffixed, and INT64_MIN has no literal
-        if t.signed:
-            return ["(-9223372036854775807LL - 1)" if int(v) == -(1 << 63) else f"{int(v)}LL" for v in items]
-        return [f"{int(v)}ULL" for v in items]
-    mask = (1 << _WORD_BITS) - 1
-    out = []
-    for v in items:
-        bits = int(v) & ((1 << t.width) - 1)  # two's complement
-        words = ", ".join(f"0x{(bits >> (_WORD_BITS * k)) & mask:016x}ULL" for k in range(_words(t.width)))
-        out.append(f"{{{{{words}}}}}")
-    return out
-
-
-def _index_storage(max_value: int) -> tuple[str, str]:
-    bits = max(1, int(max_value).bit_length())
-    return _c_int_type(bits, False), _int_type(bits, False)
-
-
-def _signed_bits(value: int) -> int:
-    value = int(value)
-    return (value if value >= 0 else ~value).bit_length() + 1
-
-
-def _label(layer: Layer) -> str:
-    """The layer name for C++ comments: printable ASCII without comment or line-splice characters."""
-    text = re.sub(r"[^A-Za-z0-9_.:+\-]", "_", str(layer.name))[:80]
-    if text != layer.name:
-        text = f"{layer.cname} (Keras name sanitized: {text})"
-    return text
-
-
-def _format_numbers(values: Iterable[Any]) -> str:
-    items = [str(v) for v in values]
-    lines = [
-        "    " + ", ".join(items[i : i + _NUMBERS_PER_LINE]) + ","
-        for i in range(0, len(items), _NUMBERS_PER_LINE)
-    ]
-    if lines:
-        lines[-1] = lines[-1][:-1]
-    return "\n".join(lines)
-
-
-def _int_array(name: str, ctype: str, values: np.ndarray, comment: str, t: FixedType | None = None) -> dict[str, Any]:
-    """An array of integers; ``t``: the fixed-point type whose mantissas they are (wide storage)."""
-    values = np.asarray(values)
-    if values.dtype != object:
-        values = values.astype(np.int64)
-    return {
-        "name": name,
-        "ctype": ctype,
-        "size": int(values.size),
-        "body": _format_numbers(_mantissa_literals(values, t)),
-        "comment": comment,
-    }
-
-
-def _bool_array(name: str, values: np.ndarray, comment: str) -> dict[str, Any]:
-    values = np.asarray(values, dtype=bool).ravel()
-    return {
-        "name": name,
-        "ctype": "bool",
-        "size": int(values.size),
-        "body": _format_numbers("true" if v else "false" for v in values.tolist()),
-        "comment": comment,
-    }
-
-
-def _check_mantissas(values: np.ndarray, t: FixedType, what: str, layer: Layer) -> None:
-    v = np.asarray(values)
-    if v.size and (int(v.min()) < t.min_mantissa or int(v.max()) > t.max_mantissa):
-        raise ProjectDefinitionError(
-            f"layer {layer.name!r}: {what} mantissas span [{int(v.min())}, {int(v.max())}], "
-            f"outside {t.cpp()} ([{t.min_mantissa}, {t.max_mantissa}])"
-        )
-
-
 # ------------------------------------------------------------------------------ contexts
 @dataclass
 class _Names:
@@ -549,7 +415,7 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
                 f"{previous.result_type.cpp()} of {previous.name!r}"
             )
         is_last = index == len(body)
-        ctx = _layer_context(layer, index, names)
+        ctx = layer_context(layer, index, names)
         ctx["x"] = x_var
         ctx["y"] = "y" if is_last else names.add(f"{layer.cname}_out", f"layer {layer.name!r}")
         ctx["declare_output"] = not is_last
@@ -577,48 +443,8 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "top_schedule": top_schedule,
         "cxxflags": " ".join(CXXFLAGS),
         "wide_storage": any(ctype.startswith("fa::wide_bits") for ctx in layers for _, ctype, _ in ctx["storage"]),
-        "ap_int_max_w": _ap_int_max_w(body),
+        "ap_int_max_w": AP_LARGEST_MAX_W if max(w for ctx in layers for w in ctx.widths) > AP_DEFAULT_MAX_W else None,
     }
-
-
-#: ap_fixed's default width limit (AP_INT_MAX_W) and the largest it may be raised to.
-_AP_DEFAULT_MAX_W = 1024
-_AP_LARGEST_MAX_W = 4096
-
-
-def _converted_width(width: int, integer: int, to: FixedType) -> int:
-    """Width of a value of ``ap_fixed<width, integer>`` after fa::convert widens it for ``to``."""
-    needed = max(1 - to.frac, 1)
-    return width + max(0, needed - integer)
-
-
-def _ap_int_max_w(layers: list[Layer]) -> int | None:
-    """``AP_INT_MAX_W`` the C++ needs (``None``: the default 1024 suffices).
-
-    Products of wide operands (``x * w`` is ``ap_fixed<Wx + Ww, Ix + Iw>``), their sums and the
-    exact widenings of ``fa::convert`` can exceed ap_fixed's default limit of 1024 bits.
-    """
-    need = 0
-    for layer in layers:
-        x = layer.input_type
-        widths = [_converted_width(x.width, x.integer, layer.result_type)]
-        if isinstance(layer, (DenseLayer, ScaleShiftLayer)):
-            acc = layer.accum_type
-            w = layer.weight_type if isinstance(layer, DenseLayer) else layer.scale_type
-            widths += [
-                _converted_width(x.width + w.width, x.integer + w.integer, acc),
-                _converted_width(acc.width + 1, acc.integer + 1, acc),
-                _converted_width(acc.width, acc.integer, layer.result_type),
-            ]
-            if isinstance(layer, DenseLayer) and layer.nonzero_weights and layer.uses_shifts:
-                widths.append(_converted_width(x.width + w.width + 2, x.integer + w.width + 2, acc))
-        need = max(need, *widths)
-        if need > _AP_LARGEST_MAX_W:
-            raise ProjectDefinitionError(
-                f"layer {layer.name!r}: its arithmetic needs {need}-bit intermediate values, more than "
-                f"the {_AP_LARGEST_MAX_W} bits ap_fixed allows (AP_INT_MAX_W); use narrower types"
-            )
-    return _AP_LARGEST_MAX_W if need > _AP_DEFAULT_MAX_W else None
 
 
 def _check_cname(layer: Layer) -> None:
@@ -628,210 +454,10 @@ def _check_cname(layer: Layer) -> None:
         raise ProjectDefinitionError(f"layer {layer.name!r}: sizes {layer.n_in} -> {layer.n_out} must be positive")
 
 
-def _layer_context(layer: Layer, index: int, names: _Names) -> dict[str, Any]:
-    c = layer.cname
-    owner = f"layer {layer.name!r}"
-    ctx: dict[str, Any] = {
-        "index": index,
-        "cname": c,
-        "label": _label(layer),
-        "kind": layer.kind,
-        "n_in": layer.n_in,
-        "n_out": layer.n_out,
-        "config": names.add(f"{c}_config", owner),
-        "types": [],
-        "storage": [],
-        "arrays": [],
-        "summary": [],
-    }
-
-    def typedef(suffix: str, cpp: str) -> None:
-        ctx["types"].append((names.add(f"{c}_{suffix}", owner), cpp))
-
-    def storage(suffix: str, types: tuple[str, str]) -> None:
-        ctx["storage"].append((names.add(f"{c}_{suffix}", owner), *types))
-
-    def array(item: dict[str, Any]) -> None:
-        names.add(item["name"], owner)
-        ctx["arrays"].append(item)
-
-    typedef("input_t", layer.input_type.cpp())
-    typedef("result_t", layer.result_type.cpp())
-
-    if isinstance(layer, DenseLayer):
-        _dense_context(layer, ctx, typedef, storage, array)
-    elif isinstance(layer, SoftmaxLayer):
-        _softmax_context(layer, ctx, typedef, storage, array)
-    elif isinstance(layer, ActivationLayer):
-        _activation_context(layer, ctx, typedef, storage, array)
-    elif isinstance(layer, ScaleShiftLayer):
-        _scale_shift_context(layer, ctx, typedef, storage, array)
-    else:
-        raise ProjectDefinitionError(f"layer {layer.name!r}: no firmware for layer kind {layer.kind!r}")
-    return ctx
-
-
-def _dense_context(layer: DenseLayer, ctx, typedef, storage, array) -> None:
-    c = layer.cname
-    for what, t in (("weight", layer.weight_type), ("bias", layer.bias_type), ("accum", layer.accum_type)):
-        if not isinstance(t, FixedType):
-            raise ProjectDefinitionError(f"layer {layer.name!r}: {what}_type is missing")
-    weights = np.asarray(layer.weights)
-    bias = np.asarray(layer.bias)
-    if weights.shape != (layer.n_in, layer.n_out) or bias.shape != (layer.n_out,):
-        raise ProjectDefinitionError(
-            f"layer {layer.name!r}: weights {weights.shape} / bias {bias.shape} do not match "
-            f"{layer.n_in} -> {layer.n_out}"
-        )
-    _check_mantissas(weights, layer.weight_type, "weight", layer)
-    _check_mantissas(bias, layer.bias_type, "bias", layer)
-    reuse = int(layer.reuse_factor)
-    if reuse < 1:
-        raise ProjectDefinitionError(f"layer {layer.name!r}: reuse_factor {reuse} must be >= 1")
-    strategy = Strategy(layer.strategy)
-
-    outs, ins, mantissas = layer.terms()
-    nnz = int(len(mantissas))
-    shifts = nnz > 0 and layer.uses_shifts
-    mult_per_cycle = -(-nnz // reuse) if nnz else 0
-    ctx.update(
-        nnz=nnz,
-        n_weights=layer.n_in * layer.n_out,
-        reuse=reuse,
-        mult_per_cycle=mult_per_cycle,
-        strategy=strategy.value,
-        shifts=shifts,
-    )
-    typedef("weight_t", layer.weight_type.cpp())
-    typedef("bias_t", layer.bias_type.cpp())
-    typedef("accum_t", layer.accum_type.cpp())
-    storage("bias_bits_t", _mantissa_storage(layer.bias_type))
-    ctx["summary"] = [
-        f"Dense {layer.n_in} -> {layer.n_out}: {nnz} nonzero weights of {layer.n_in * layer.n_out} stored "
-        f"(sparsity {100.0 * (1 - nnz / (layer.n_in * layer.n_out)):.1f}%).",
-        f"Strategy {strategy.value}, reuse factor {reuse}: {mult_per_cycle} "
-        f"{'shifts' if shifts else 'multiplications'} per cycle.",
-        f"weight_t {layer.weight_type.cpp()}, bias_t {layer.bias_type.cpp()}, accum_t {layer.accum_type.cpp()}.",
-    ]
-    if nnz:
-        storage("in_index_t", _index_storage(layer.n_in - 1))
-        storage("out_index_t", _index_storage(layer.n_out - 1))
-        if shifts:
-            _shift_terms(layer, mantissas, ctx, typedef, storage, array)
-        else:
-            storage("weight_bits_t", _mantissa_storage(layer.weight_type))
-            array(_int_array(f"{c}_w", f"{c}_weight_bits_t", mantissas,
-                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), by output then input",
-                             layer.weight_type))
-        array(_int_array(f"{c}_w_in", f"{c}_in_index_t", ins, "input index of each stored weight"))
-        array(_int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
-    array(_int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)",
-                     layer.bias_type))
-
-
-def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx, typedef, storage, array) -> None:
-    """Weights +-2**e: store e - e_min and the sign; define the exact product types."""
-    c = layer.cname
-    x = layer.input_type
-    powers = np.array([abs(int(m)).bit_length() - 1 for m in mantissas], dtype=np.int64)
-    exponents = powers - layer.weight_type.frac  # weight = +-2**exponent
-    e_min, e_max = int(exponents.min()), int(exponents.max())
-    span = e_max - e_min
-    # x * 2**e for every e in [e_min, e_max], negated: frac = x.frac - e_min, one sign bit more.
-    prod_width = x.width + span + 1
-    prod_frac = x.frac - e_min
-    typedef("shift_base_t", _ap_type(x.width, x.width - prod_frac, x.signed))
-    typedef("shift_prod_t", _ap_type(prod_width, prod_width - prod_frac, True))
-    storage("shift_bits_t", _index_storage(span))
-    array(_int_array(f"{c}_w_shift", f"{c}_shift_bits_t", exponents - e_min,
-                     f"{len(mantissas)} nonzero weights +-2^e as e - ({e_min}), by output then input"))
-    array(_bool_array(f"{c}_w_neg", mantissas < 0, "sign of each stored weight (true: negative)"))
-    ctx["summary"].append(f"All nonzero weights are +-2^e, e in [{e_min}, {e_max}]: shifts, no multipliers.")
-
-
-def _table_context(table: LookupTable, indexed: FixedType, layer: Layer, what: str) -> dict[str, Any]:
-    if not isinstance(table, LookupTable):
-        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table is missing")
-    shift, offset, size = int(table.shift), int(table.offset), table.size
-    if shift < 0:
-        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table shift {shift} must be >= 0")
-    if size < 1:
-        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table is empty")
-    _check_mantissas(table.values, table.value_type, f"{what} table", layer)
-    lo, hi = indexed.min_mantissa, indexed.max_mantissa
-    extremes = [lo, hi, (lo >> shift) - offset, (hi >> shift) - offset, offset, size - 1, 0]
-    return {
-        "raw_t": _int_type(indexed.width, indexed.signed),
-        "calc_t": _int_type(max(_signed_bits(v) for v in extremes), True),
-        "shift": shift,
-        "offset": offset,
-        "size": size,
-    }
-
-
-def _activation_context(layer: ActivationLayer, ctx, typedef, storage, array) -> None:
-    function = layer.function
-    ctx["function"] = function
-    ctx["table"] = None
-    if function in ("linear", "relu"):
-        if layer.n_in != layer.n_out:
-            raise ProjectDefinitionError(f"layer {layer.name!r}: an activation keeps its size")
-        return
-    if function not in ("sigmoid", "tanh"):
-        raise ProjectDefinitionError(
-            f"layer {layer.name!r}: activation {function!r} has no firmware (linear, relu, sigmoid, tanh, softmax)"
-        )
-    table = layer.table
-    ctx["table"] = _table_context(table, layer.input_type, layer, function)
-    typedef("table_t", table.value_type.cpp())
-    storage("table_bits_t", _mantissa_storage(table.value_type))
-    array(_int_array(f"{layer.cname}_table", f"{layer.cname}_table_bits_t", table.values,
-                     f"{function} table: {table.size} entries ({table.value_type.cpp()} mantissas), "
-                     f"index clip((raw >> {table.shift}) - ({table.offset}), 0, {table.size - 1})",
-                     table.value_type))
-    ctx["summary"] = [f"{function} by table lookup, {table.size} entries."]
-
-
-def _softmax_context(layer: SoftmaxLayer, ctx, typedef, storage, array) -> None:
-    c = layer.cname
-    ctx["exp_table"] = _table_context(layer.exp_table, layer.diff_type, layer, "exp")
-    ctx["inv_table"] = _table_context(layer.inv_table, layer.sum_type, layer, "1/x")
-    typedef("diff_t", layer.diff_type.cpp())
-    typedef("exp_t", layer.exp_type.cpp())
-    typedef("sum_t", layer.sum_type.cpp())
-    typedef("inv_t", layer.inv_type.cpp())
-    storage("exp_bits_t", _mantissa_storage(layer.exp_type))
-    storage("inv_bits_t", _mantissa_storage(layer.inv_type))
-    for name, table, ctype in (("exp", layer.exp_table, "exp_bits_t"), ("inv", layer.inv_table, "inv_bits_t")):
-        array(_int_array(f"{c}_{name}_table", f"{c}_{ctype}", table.values,
-                         f"{'exp(d)' if name == 'exp' else '1/s'} table: {table.size} entries "
-                         f"({table.value_type.cpp()} mantissas), index clip((raw >> {table.shift}) - "
-                         f"({table.offset}), 0, {table.size - 1})", table.value_type))
-    ctx["summary"] = [f"Argmax-preserving softmax over {layer.n_out} values."]
-
-
-def _scale_shift_context(layer: ScaleShiftLayer, ctx, typedef, storage, array) -> None:
-    c = layer.cname
-    scale, shift = np.asarray(layer.scale), np.asarray(layer.shift)
-    if scale.shape != (layer.n_out,) or shift.shape != (layer.n_out,) or layer.n_in != layer.n_out:
-        raise ProjectDefinitionError(f"layer {layer.name!r}: scale/shift must have {layer.n_out} entries")
-    _check_mantissas(scale, layer.scale_type, "scale", layer)
-    _check_mantissas(shift, layer.shift_type, "shift", layer)
-    typedef("scale_t", layer.scale_type.cpp())
-    typedef("shift_t", layer.shift_type.cpp())
-    typedef("accum_t", layer.accum_type.cpp())
-    storage("scale_bits_t", _mantissa_storage(layer.scale_type))
-    storage("shift_bits_t", _mantissa_storage(layer.shift_type))
-    array(_int_array(f"{c}_scale", f"{c}_scale_bits_t", scale, f"scale ({layer.scale_type.cpp()} mantissas)",
-                     layer.scale_type))
-    array(_int_array(f"{c}_shift", f"{c}_shift_bits_t", shift, f"shift ({layer.shift_type.cpp()} mantissas)",
-                     layer.shift_type))
-    ctx["summary"] = [f"Per-channel scale and shift over {layer.n_out} channels."]
-
-
 def _manifest(ir: ModelIR, config: FirmwareConfig, context: dict[str, Any], files: list[str]) -> dict[str, Any]:
     layers = []
     arrays = {ctx["cname"]: ctx["arrays"] for ctx in context["layers"]}
+    manifests = {ctx["cname"]: ctx.manifest for ctx in context["layers"]}
     for layer in ir.layers:
         entry: dict[str, Any] = {
             "name": layer.name,
@@ -845,15 +471,7 @@ def _manifest(ir: ModelIR, config: FirmwareConfig, context: dict[str, Any], file
         if arrays.get(layer.cname):
             entry["weights_header"] = f"firmware/weights/{layer.cname}.h"
             entry["stored_entries"] = sum(item["size"] for item in arrays[layer.cname])
-        if isinstance(layer, DenseLayer):
-            entry.update(
-                nonzero_weights=layer.nonzero_weights,
-                n_weights=layer.n_weights,
-                reuse_factor=int(layer.reuse_factor),
-                strategy=Strategy(layer.strategy).value,
-                uses_shifts=bool(layer.nonzero_weights and layer.uses_shifts),
-                multipliers_per_cycle=layer.multipliers_per_cycle,
-            )
+        entry.update(manifests.get(layer.cname, {}))
         layers.append(entry)
     return {
         "generator": MANIFEST_GENERATOR,

@@ -18,25 +18,28 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from fpga_aware.core.activations import activation
 from fpga_aware.core.cpus import available_cpus
 from fpga_aware.core.fixed import INT64_WIDTH, FixedType, Overflow
 from fpga_aware.sim.inputs import InputShapeError, InputValueError, as_batch
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
-    InputLayer,
     Layer,
     LookupTable,
     ModelIR,
     ScaleShiftLayer,
     SoftmaxLayer,
 )
+from fpga_aware.core.registry import Registry
 
-__all__ = ["Emulator", "emulate", "InputShapeError", "InputValueError"]
+__all__ = ["Emulator", "emulate", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
+           "InputValueError"]
 
 _FLOAT_EXACT_LIMIT = 2**53
 _INT64_SUM_LIMIT = 2**62  # int64 sums below this (in magnitude) cannot overflow
@@ -59,6 +62,30 @@ def _single_blas_thread():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
+_Plan = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EmulatorRule:
+    """How the emulator evaluates one layer kind.
+
+    ``integer(layer, mantissas)`` is the general rule on integer mantissas (int64, or Python
+    ints beyond :data:`~fpga_aware.core.fixed.INT64_WIDTH` bits).  ``plan(layer)`` may return a
+    faster float64 evaluator of real values when that is provably exact for this layer (every
+    type at most 53 bits wide, every sum below 2**53 LSBs), else ``None``.
+    """
+
+    integer: Callable[[Layer, np.ndarray], np.ndarray]
+    plan: Callable[[Layer], "_Plan | None"] = lambda layer: None
+
+
+#: One rule per IR layer kind (the model's input is converted by the emulator itself).
+EMULATOR_RULES: Registry[EmulatorRule] = Registry("emulator rule")
+#: One rule per exactly computed activation function
+#: (:data:`~fpga_aware.core.activations.EXACT_FUNCTIONS`); table functions share one rule.
+ACTIVATION_RULES: Registry[EmulatorRule] = Registry("emulator activation rule", key="activation function")
+
+
 class Emulator:
     """Evaluates a :class:`ModelIR` exactly; ``predict`` returns float64 outputs.
 
@@ -71,7 +98,8 @@ class Emulator:
 
     def __init__(self, ir: ModelIR):
         self.ir = ir
-        self._plans = [_plan(layer) for layer in ir.layers]
+        self._rules = [EMULATOR_RULES[layer.kind] for layer in ir.layers[1:]]
+        self._plans = [_plan(layer, rule) for layer, rule in zip(ir.layers[1:], self._rules)]
         # Threads pay off only when a chunk's products outweigh the Python work per layer
         # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
         macs = sum(layer.n_in * layer.n_out for layer in ir.layers if isinstance(layer, DenseLayer))
@@ -107,9 +135,9 @@ class Emulator:
 
     def _predict_chunk(self, values: np.ndarray) -> np.ndarray:
         # Chunks keep the temporaries in cache and avoid fresh page mappings per call.
-        is_float = True
-        for layer, plan in zip(self.ir.layers, self._plans):
-            values, is_float = self._step(layer, plan, values, is_float)
+        values, is_float = self._convert_input(values)
+        for layer, rule, plan in zip(self.ir.layers[1:], self._rules, self._plans):
+            values, is_float = self._step(layer, rule, plan, values, is_float)
         return values if is_float else self.ir.output_type.to_float(values)
 
     def trace(self, x, keep: bool = True) -> dict[str, np.ndarray]:
@@ -132,10 +160,10 @@ class Emulator:
 
     def _trace(self, x, keep: bool) -> dict[str, tuple[np.ndarray, bool]]:
         batch = as_batch(self.ir, x)
-        results: dict[str, tuple[np.ndarray, bool]] = {}
-        values, is_float = batch, True
-        for layer, plan in zip(self.ir.layers, self._plans):
-            values, is_float = self._step(layer, plan, values, is_float)
+        values, is_float = self._convert_input(batch)
+        results: dict[str, tuple[np.ndarray, bool]] = {self.ir.input.name: (values, is_float)} if keep else {}
+        for layer, rule, plan in zip(self.ir.layers[1:], self._rules, self._plans):
+            values, is_float = self._step(layer, rule, plan, values, is_float)
             if keep:
                 results[layer.name] = (values, is_float)
         results[self.ir.output.name] = (values, is_float)
@@ -150,39 +178,27 @@ class Emulator:
         return m if t.uses_int64 else m.astype(object)
 
     # ------------------------------------------------------------------ layers
-    def _step(self, layer: Layer, plan: "_Plan | None", values: np.ndarray, is_float: bool) -> tuple[np.ndarray, bool]:
+    def _convert_input(self, values: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The doubles of the batch converted to the input type, as ``input_t(x)`` does."""
+        t = self.ir.input_type
+        if t.float_exact:
+            return t.round_values(values), True
+        return t.from_float(values), False
+
+    def _step(self, layer: Layer, rule: EmulatorRule, plan: "_Plan | None", values: np.ndarray,
+              is_float: bool) -> tuple[np.ndarray, bool]:
         """One layer: ``(values, is_float)`` in and out (real float64 values or integer mantissas)."""
-        if isinstance(layer, InputLayer):
-            t = layer.result_type
-            if t.float_exact:
-                return t.round_values(values), True
-            return t.from_float(values), False
         if plan is not None:  # every type of the layer is float-exact: so is its input
             return plan(values if is_float else layer.input_type.to_float(values)), True
         mantissas = self._mantissas(layer.input_type, values, is_float)
-        return _integer_layer(layer, mantissas), False
+        return rule.integer(layer, mantissas), False
 
 
 def emulate(ir: ModelIR, x) -> np.ndarray:
     return Emulator(ir).predict(x)
 
 
-def _integer_layer(layer: Layer, x: np.ndarray) -> np.ndarray:
-    """One layer on int64 mantissas (the general, slower path)."""
-    if isinstance(layer, DenseLayer):
-        return _dense(layer, x)
-    if isinstance(layer, SoftmaxLayer):
-        return _softmax(layer, x)
-    if isinstance(layer, ActivationLayer):
-        return _activation(layer, x)
-    if isinstance(layer, ScaleShiftLayer):
-        return _scale_shift(layer, x)
-    raise TypeError(f"the emulator has no rule for layer {layer.name!r} ({type(layer).__name__})")
-
-
 # ---------------------------------------------------------------------- fast float path
-_Plan = Callable[[np.ndarray], np.ndarray]
-
 
 def _layer_types(layer: Layer) -> list[FixedType]:
     types = [layer.input_type, layer.result_type]
@@ -196,17 +212,11 @@ def _layer_types(layer: Layer) -> list[FixedType]:
     return types
 
 
-def _plan(layer: Layer) -> "_Plan | None":
+def _plan(layer: Layer, rule: EmulatorRule) -> "_Plan | None":
     """A float64 evaluator of ``layer`` when it is provably exact, else ``None``."""
-    if isinstance(layer, InputLayer) or not all(t.float_exact for t in _layer_types(layer)):
+    if not all(t.float_exact for t in _layer_types(layer)):
         return None
-    if isinstance(layer, DenseLayer):
-        return _dense_plan(layer)
-    if isinstance(layer, SoftmaxLayer):
-        return _softmax_plan(layer)
-    if isinstance(layer, ActivationLayer):
-        return _activation_plan(layer)
-    return None  # scale-shift: rare, integer path
+    return rule.plan(layer)
 
 
 def _dense_plan(layer: DenseLayer) -> "_Plan | None":
@@ -248,14 +258,9 @@ def _table_reader(table: LookupTable, input_type: FixedType) -> Callable[[np.nda
 
 
 def _activation_plan(layer: ActivationLayer) -> "_Plan | None":
-    result_t, input_t = layer.result_type, layer.input_type
-    if layer.function == "linear":
-        return lambda x: result_t.cast_values(x, input_t)
-    if layer.function == "relu":
-        return result_t.relu_values
-    if layer.table is not None:
+    if activation(layer.function).uses_table:
         return _table_reader(layer.table, layer.input_type)
-    return None
+    return ACTIVATION_RULES[layer.function].plan(layer)
 
 
 def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
@@ -367,14 +372,21 @@ def _wide_operands(x: np.ndarray, x_type: FixedType, w_type: FixedType) -> np.nd
 
 # ---------------------------------------------------------------------- activations
 def _activation(layer: ActivationLayer, x: np.ndarray) -> np.ndarray:
-    f_in = layer.input_type.frac
-    if layer.function == "linear":
-        return layer.result_type.requantize(x, f_in)
-    if layer.function == "relu":
-        return layer.result_type.requantize(np.maximum(x, 0), f_in)
-    if layer.function in ("sigmoid", "tanh"):
+    if activation(layer.function).uses_table:
         return layer.table.lookup(x)
-    raise TypeError(f"the emulator has no rule for activation {layer.function!r} of layer {layer.name!r}")
+    return ACTIVATION_RULES[layer.function].integer(layer, x)
+
+
+def _linear_plan(layer: ActivationLayer) -> _Plan:
+    result_t, input_t = layer.result_type, layer.input_type
+    return lambda x: result_t.cast_values(x, input_t)
+
+
+ACTIVATION_RULES.register("linear")(EmulatorRule(
+    integer=lambda layer, x: layer.result_type.requantize(x, layer.input_type.frac), plan=_linear_plan))
+ACTIVATION_RULES.register("relu")(EmulatorRule(
+    integer=lambda layer, x: layer.result_type.requantize(np.maximum(x, 0), layer.input_type.frac),
+    plan=lambda layer: layer.result_type.relu_values))
 
 
 def _softmax(layer: SoftmaxLayer, x: np.ndarray) -> np.ndarray:
@@ -395,3 +407,10 @@ def _scale_shift(layer: ScaleShiftLayer, x: np.ndarray) -> np.ndarray:
     shift = acc_t.requantize(layer.shift, layer.shift_type.frac)
     acc = acc_t.requantize(product + shift[None, :], acc_t.frac)
     return layer.result_type.requantize(acc, acc_t.frac)
+
+
+# ---------------------------------------------------------------------- the rules of each kind
+EMULATOR_RULES.register("dense")(EmulatorRule(integer=_dense, plan=_dense_plan))
+EMULATOR_RULES.register("activation")(EmulatorRule(integer=_activation, plan=_activation_plan))
+EMULATOR_RULES.register("softmax")(EmulatorRule(integer=_softmax, plan=_softmax_plan))
+EMULATOR_RULES.register("scale_shift")(EmulatorRule(integer=_scale_shift))  # rare: the integer path

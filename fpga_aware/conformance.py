@@ -1,0 +1,118 @@
+"""Which pipeline stage lacks an entry for which layer kind or activation function.
+
+Every IR layer kind (:data:`fpga_aware.core.ir.LAYER_KINDS`) needs one entry in each stage:
+
+========== =========================================================== ===========================
+stage      registry                                                    entry
+========== =========================================================== ===========================
+frontend   :data:`fpga_aware.frontend.builders.IR_BUILDERS`            builds the IR layer
+emulator   :data:`fpga_aware.sim.emulator.EMULATOR_RULES`              evaluates it bit for bit
+cost       :data:`fpga_aware.cost.model.COST_RULES`                    estimates its resources
+hls        :data:`fpga_aware.hls.layers.HLS_CONTEXTS`                  its template context
+template   ``templates/firmware/layers/<kind>.j2``                     macros comment, call, config
+========== =========================================================== ===========================
+
+The model input is converted by the emulator itself and is the top function's argument in
+C++, so ``input`` has no emulator, HLS or template entry (:data:`NOT_APPLICABLE`).  Exactly
+computed activation functions (:data:`fpga_aware.core.activations.EXACT_FUNCTIONS`) need an
+emulator rule, a cost rule and a C++ function in ``fa_layers.h``; table functions need only
+their entry in :data:`~fpga_aware.core.activations.ACTIVATIONS`.
+
+``tests/test_conformance.py`` asserts that :func:`missing_entries` is empty; run
+``python -m fpga_aware.conformance`` to list what a new kind still lacks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fpga_aware.core.activations import ACTIVATIONS, EXACT_FUNCTIONS
+from fpga_aware.core.ir import LAYER_KINDS
+from fpga_aware.core.registry import Registry
+from fpga_aware.resources import template_root
+
+__all__ = ["NOT_APPLICABLE", "TEMPLATE_MACROS", "stage_registries", "missing_entries", "stale_entries"]
+
+#: ``(kind, stage) -> why that stage has no entry for that kind``.
+NOT_APPLICABLE = {
+    ("input", "emulator"): "the emulator converts the batch of doubles to the input type itself",
+    ("input", "hls"): "the input is the top function's argument",
+    ("input", "template"): "the input is the top function's argument",
+}
+#: The macros every ``templates/firmware/layers/<kind>.j2`` defines.
+TEMPLATE_MACROS = ("comment", "call", "config")
+
+
+def stage_registries() -> dict[str, Registry]:
+    """The registry of each stage keyed by layer kind."""
+    from fpga_aware.cost.model import COST_RULES
+    from fpga_aware.hls.layers import HLS_CONTEXTS
+    from fpga_aware.sim.emulator import EMULATOR_RULES
+
+    stages = {"emulator": EMULATOR_RULES, "cost": COST_RULES, "hls": HLS_CONTEXTS}
+    try:
+        from fpga_aware.frontend.builders import IR_BUILDERS
+    except ImportError:  # pragma: no cover - before the frontend registry existed
+        pass
+    else:
+        stages = {"frontend": IR_BUILDERS, **stages}
+    return stages
+
+
+def activation_registries() -> dict[str, Registry]:
+    """The registry of each stage keyed by exactly computed activation function."""
+    from fpga_aware.cost.model import ACTIVATION_COSTS
+    from fpga_aware.hls.layers import HLS_ACTIVATIONS
+    from fpga_aware.sim.emulator import ACTIVATION_RULES
+
+    return {"emulator": ACTIVATION_RULES, "cost": ACTIVATION_COSTS, "hls": HLS_ACTIVATIONS}
+
+
+def _template_problem(kind: str) -> str | None:
+    node = template_root() / "firmware" / "layers" / f"{kind}.j2"
+    if not node.is_file():
+        return f"templates/firmware/layers/{kind}.j2 is missing"
+    text = node.read_text(encoding="utf-8")
+    absent = [m for m in TEMPLATE_MACROS if not re.search(rf"{{%-?\s*macro\s+{m}\s*\(", text)]
+    return f"templates/firmware/layers/{kind}.j2 lacks macro(s) {', '.join(absent)}" if absent else None
+
+
+def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
+    """One line per missing entry: ``"<kind>: no <stage> entry"`` (empty when all is there)."""
+    problems = []
+    stages = stage_registries()
+    for kind in kinds:
+        for stage, registry in stages.items():
+            if (kind, stage) not in NOT_APPLICABLE and kind not in registry:
+                problems.append(f"layer kind {kind!r}: no {registry.stage} ({stage})")
+        if (kind, "template") not in NOT_APPLICABLE:
+            problem = _template_problem(kind)
+            if problem:
+                problems.append(f"layer kind {kind!r}: {problem}")
+    fa_layers = (template_root() / "firmware" / "fa_layers.h.j2").read_text(encoding="utf-8")
+    for function in functions:
+        if function not in ACTIVATIONS:
+            problems.append(f"activation {function!r}: not in fpga_aware.core.activations.ACTIVATIONS")
+        for stage, registry in activation_registries().items():
+            if function not in registry:
+                problems.append(f"activation {function!r}: no {registry.stage} ({stage})")
+        cpp = activation_registries()["hls"].get(function)
+        if cpp is not None and not re.search(rf"\bvoid\s+{re.escape(cpp)}\s*\(", fa_layers):
+            problems.append(f"activation {function!r}: fa_layers.h.j2 defines no function {cpp!r}")
+    return problems
+
+
+def stale_entries() -> list[str]:
+    """Registry entries for kinds or functions that do not exist (left over after a rename)."""
+    stale = [f"{stage}: {key!r}" for stage, reg in stage_registries().items() for key in reg if key not in LAYER_KINDS]
+    stale += [f"{stage} activation: {key!r}" for stage, reg in activation_registries().items() for key in reg
+              if key not in EXACT_FUNCTIONS]
+    return stale
+
+
+if __name__ == "__main__":  # pragma: no cover - a developer's check
+    import sys
+
+    found = missing_entries() + [f"stale entry {s}" for s in stale_entries()]
+    print("\n".join(found) if found else f"every stage has every kind: {', '.join(LAYER_KINDS)}")
+    sys.exit(1 if found else 0)

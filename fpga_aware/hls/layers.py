@@ -1,0 +1,288 @@
+"""Per-kind HLS contexts: what the templates need to write one layer of each IR kind.
+
+:data:`HLS_CONTEXTS` holds one entry per IR layer kind (the model input is the top
+function's argument, written by the project templates).  An entry fills a
+:class:`LayerContext`: typedefs, integer storage types, arrays of mantissas, the widest
+intermediate value its C++ computes (for ``AP_INT_MAX_W``) and the manifest fields of the
+layer.  Each kind's C++ call and configuration struct are the templates
+``templates/firmware/layers/<kind>.call.j2`` and ``<kind>.config.j2``.  Exactly computed
+activation functions name their C++ function in :data:`HLS_ACTIVATIONS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from fpga_aware.core.activations import activation
+from fpga_aware.core.fixed import FixedType
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer, LookupTable, ScaleShiftLayer, SoftmaxLayer, Strategy
+from fpga_aware.core.registry import Registry
+from fpga_aware.hls.cpp import (
+    ap_type,
+    bool_array,
+    check_mantissas,
+    index_storage,
+    int_array,
+    int_type,
+    label,
+    mantissa_storage,
+    signed_bits,
+)
+from fpga_aware.hls.errors import ProjectDefinitionError
+
+__all__ = ["HLS_CONTEXTS", "HLS_ACTIVATIONS", "LayerContext", "layer_context", "converted_width"]
+
+#: One context builder per IR layer kind: ``builder(layer, ctx: LayerContext)``.
+HLS_CONTEXTS: Registry[Callable[[Layer, "LayerContext"], None]] = Registry("HLS context")
+#: The ``fa_layers.h`` function of each exactly computed activation (table functions share
+#: ``fa::table_activation``).
+HLS_ACTIVATIONS: Registry[str] = Registry("HLS activation function", key="activation function")
+HLS_ACTIVATIONS.register("linear")("linear")
+HLS_ACTIVATIONS.register("relu")("relu")
+
+
+#: ap_fixed's default width limit (AP_INT_MAX_W) and the largest it may be raised to.
+AP_DEFAULT_MAX_W = 1024
+AP_LARGEST_MAX_W = 4096
+
+
+def converted_width(width: int, integer: int, to: FixedType) -> int:
+    """Width of a value of ``ap_fixed<width, integer>`` after fa::convert widens it for ``to``."""
+    needed = max(1 - to.frac, 1)
+    return width + max(0, needed - integer)
+
+
+class LayerContext(dict):
+    """The template context of one layer (a dict), with the helpers an HLS context entry uses.
+
+    Every C++ name it defines is registered with ``names`` (so two layers cannot collide).
+    ``widths`` collects the widths of the intermediate values the layer's C++ computes
+    (products and sums of wide operands, the exact widenings of ``fa::convert``): the writer
+    raises ``AP_INT_MAX_W`` when one exceeds ap_fixed's default of 1024 bits.  ``manifest``
+    holds the layer's extra fields in ``fpga_aware_project.json``.
+    """
+
+    def __init__(self, layer: Layer, index: int, names):
+        c = layer.cname
+        self._names, self._owner, self._cname = names, f"layer {layer.name!r}", c
+        super().__init__(
+            index=index, cname=c, label=label(layer), kind=layer.kind, n_in=layer.n_in, n_out=layer.n_out,
+            config=names.add(f"{c}_config", self._owner), types=[], storage=[], arrays=[], summary=[],
+        )
+        x = layer.input_type
+        self.widths: list[int] = [converted_width(x.width, x.integer, layer.result_type)]
+        self.manifest: dict[str, Any] = {}
+        self.add_typedef("input_t", layer.input_type.cpp())
+        self.add_typedef("result_t", layer.result_type.cpp())
+
+    def add_typedef(self, suffix: str, cpp: str) -> None:
+        self["types"].append((self._names.add(f"{self._cname}_{suffix}", self._owner), cpp))
+
+    def add_storage(self, suffix: str, types: tuple[str, str]) -> None:
+        self["storage"].append((self._names.add(f"{self._cname}_{suffix}", self._owner), *types))
+
+    def add_array(self, item: dict[str, Any]) -> None:
+        self._names.add(item["name"], self._owner)
+        self["arrays"].append(item)
+
+
+def layer_context(layer: Layer, index: int, names) -> LayerContext:
+    """The template context of ``layer`` (the ``index``-th of the chain); ``names`` registers
+    every C++ name (``names.add(name, owner)``)."""
+    ctx = LayerContext(layer, index, names)
+    HLS_CONTEXTS[layer.kind](layer, ctx)
+    need = max(ctx.widths)
+    if need > AP_LARGEST_MAX_W:
+        raise ProjectDefinitionError(
+            f"layer {layer.name!r}: its arithmetic needs {need}-bit intermediate values, more than "
+            f"the {AP_LARGEST_MAX_W} bits ap_fixed allows (AP_INT_MAX_W); use narrower types"
+        )
+    return ctx
+
+
+def _accumulator_widths(x: FixedType, w: FixedType, acc: FixedType, result: FixedType) -> list[int]:
+    """Product ``x * w`` (``ap_fixed<Wx + Ww, Ix + Iw>``), sum and result conversions of a
+    multiply-accumulate into ``acc``."""
+    return [
+        converted_width(x.width + w.width, x.integer + w.integer, acc),
+        converted_width(acc.width + 1, acc.integer + 1, acc),
+        converted_width(acc.width, acc.integer, result),
+    ]
+
+
+@HLS_CONTEXTS.register("dense")
+def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
+    c = layer.cname
+    for what, t in (("weight", layer.weight_type), ("bias", layer.bias_type), ("accum", layer.accum_type)):
+        if not isinstance(t, FixedType):
+            raise ProjectDefinitionError(f"layer {layer.name!r}: {what}_type is missing")
+    weights = np.asarray(layer.weights)
+    bias = np.asarray(layer.bias)
+    if weights.shape != (layer.n_in, layer.n_out) or bias.shape != (layer.n_out,):
+        raise ProjectDefinitionError(
+            f"layer {layer.name!r}: weights {weights.shape} / bias {bias.shape} do not match "
+            f"{layer.n_in} -> {layer.n_out}"
+        )
+    check_mantissas(weights, layer.weight_type, "weight", layer)
+    check_mantissas(bias, layer.bias_type, "bias", layer)
+    reuse = int(layer.reuse_factor)
+    if reuse < 1:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: reuse_factor {reuse} must be >= 1")
+    strategy = Strategy(layer.strategy)
+
+    outs, ins, mantissas = layer.terms()
+    nnz = int(len(mantissas))
+    shifts = nnz > 0 and layer.uses_shifts
+    mult_per_cycle = -(-nnz // reuse) if nnz else 0
+    ctx.update(
+        nnz=nnz,
+        n_weights=layer.n_in * layer.n_out,
+        reuse=reuse,
+        mult_per_cycle=mult_per_cycle,
+        strategy=strategy.value,
+        shifts=shifts,
+    )
+    ctx.manifest.update(
+        nonzero_weights=layer.nonzero_weights,
+        n_weights=layer.n_weights,
+        reuse_factor=reuse,
+        strategy=strategy.value,
+        uses_shifts=bool(shifts),
+        multipliers_per_cycle=layer.multipliers_per_cycle,
+    )
+    x, w, acc = layer.input_type, layer.weight_type, layer.accum_type
+    ctx.widths += _accumulator_widths(x, w, acc, layer.result_type)
+    if shifts:
+        ctx.widths.append(converted_width(x.width + w.width + 2, x.integer + w.width + 2, acc))
+    ctx.add_typedef("weight_t", layer.weight_type.cpp())
+    ctx.add_typedef("bias_t", layer.bias_type.cpp())
+    ctx.add_typedef("accum_t", layer.accum_type.cpp())
+    ctx.add_storage("bias_bits_t", mantissa_storage(layer.bias_type))
+    ctx["summary"] = [
+        f"Dense {layer.n_in} -> {layer.n_out}: {nnz} nonzero weights of {layer.n_in * layer.n_out} stored "
+        f"(sparsity {100.0 * (1 - nnz / (layer.n_in * layer.n_out)):.1f}%).",
+        f"Strategy {strategy.value}, reuse factor {reuse}: {mult_per_cycle} "
+        f"{'shifts' if shifts else 'multiplications'} per cycle.",
+        f"weight_t {layer.weight_type.cpp()}, bias_t {layer.bias_type.cpp()}, accum_t {layer.accum_type.cpp()}.",
+    ]
+    if nnz:
+        ctx.add_storage("in_index_t", index_storage(layer.n_in - 1))
+        ctx.add_storage("out_index_t", index_storage(layer.n_out - 1))
+        if shifts:
+            _shift_terms(layer, mantissas, ctx)
+        else:
+            ctx.add_storage("weight_bits_t", mantissa_storage(layer.weight_type))
+            ctx.add_array(int_array(f"{c}_w", f"{c}_weight_bits_t", mantissas,
+                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), by output then input",
+                             layer.weight_type))
+        ctx.add_array(int_array(f"{c}_w_in", f"{c}_in_index_t", ins, "input index of each stored weight"))
+        ctx.add_array(int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
+    ctx.add_array(int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)",
+                     layer.bias_type))
+
+
+def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx: LayerContext) -> None:
+    """Weights +-2**e: store e - e_min and the sign; define the exact product types."""
+    c = layer.cname
+    x = layer.input_type
+    powers = np.array([abs(int(m)).bit_length() - 1 for m in mantissas], dtype=np.int64)
+    exponents = powers - layer.weight_type.frac  # weight = +-2**exponent
+    e_min, e_max = int(exponents.min()), int(exponents.max())
+    span = e_max - e_min
+    # x * 2**e for every e in [e_min, e_max], negated: frac = x.frac - e_min, one sign bit more.
+    prod_width = x.width + span + 1
+    prod_frac = x.frac - e_min
+    ctx.add_typedef("shift_base_t", ap_type(x.width, x.width - prod_frac, x.signed))
+    ctx.add_typedef("shift_prod_t", ap_type(prod_width, prod_width - prod_frac, True))
+    ctx.add_storage("shift_bits_t", index_storage(span))
+    ctx.add_array(int_array(f"{c}_w_shift", f"{c}_shift_bits_t", exponents - e_min,
+                     f"{len(mantissas)} nonzero weights +-2^e as e - ({e_min}), by output then input"))
+    ctx.add_array(bool_array(f"{c}_w_neg", mantissas < 0, "sign of each stored weight (true: negative)"))
+    ctx["summary"].append(f"All nonzero weights are +-2^e, e in [{e_min}, {e_max}]: shifts, no multipliers.")
+
+
+def _table_context(table: LookupTable, indexed: FixedType, layer: Layer, what: str) -> dict[str, Any]:
+    if not isinstance(table, LookupTable):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table is missing")
+    shift, offset, size = int(table.shift), int(table.offset), table.size
+    if shift < 0:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table shift {shift} must be >= 0")
+    if size < 1:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {what} table is empty")
+    check_mantissas(table.values, table.value_type, f"{what} table", layer)
+    lo, hi = indexed.min_mantissa, indexed.max_mantissa
+    extremes = [lo, hi, (lo >> shift) - offset, (hi >> shift) - offset, offset, size - 1, 0]
+    return {
+        "raw_t": int_type(indexed.width, indexed.signed),
+        "calc_t": int_type(max(signed_bits(v) for v in extremes), True),
+        "shift": shift,
+        "offset": offset,
+        "size": size,
+    }
+
+
+@HLS_CONTEXTS.register("activation")
+def _activation_context(layer: ActivationLayer, ctx: LayerContext) -> None:
+    function = layer.function
+    try:
+        uses_table = activation(function).uses_table
+    except KeyError as err:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {err.args[0]}") from None
+    if layer.n_in != layer.n_out:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: an activation keeps its size")
+    ctx["table"] = None
+    if not uses_table:
+        ctx["function"] = HLS_ACTIVATIONS[function]
+        return
+    ctx["function"] = function
+    table = layer.table
+    ctx["table"] = _table_context(table, layer.input_type, layer, function)
+    ctx.add_typedef("table_t", table.value_type.cpp())
+    ctx.add_storage("table_bits_t", mantissa_storage(table.value_type))
+    ctx.add_array(int_array(f"{layer.cname}_table", f"{layer.cname}_table_bits_t", table.values,
+                     f"{function} table: {table.size} entries ({table.value_type.cpp()} mantissas), "
+                     f"index clip((raw >> {table.shift}) - ({table.offset}), 0, {table.size - 1})",
+                     table.value_type))
+    ctx["summary"] = [f"{function} by table lookup, {table.size} entries."]
+
+
+@HLS_CONTEXTS.register("softmax")
+def _softmax_context(layer: SoftmaxLayer, ctx: LayerContext) -> None:
+    c = layer.cname
+    ctx["exp_table"] = _table_context(layer.exp_table, layer.diff_type, layer, "exp")
+    ctx["inv_table"] = _table_context(layer.inv_table, layer.sum_type, layer, "1/x")
+    ctx.add_typedef("diff_t", layer.diff_type.cpp())
+    ctx.add_typedef("exp_t", layer.exp_type.cpp())
+    ctx.add_typedef("sum_t", layer.sum_type.cpp())
+    ctx.add_typedef("inv_t", layer.inv_type.cpp())
+    ctx.add_storage("exp_bits_t", mantissa_storage(layer.exp_type))
+    ctx.add_storage("inv_bits_t", mantissa_storage(layer.inv_type))
+    for name, table, ctype in (("exp", layer.exp_table, "exp_bits_t"), ("inv", layer.inv_table, "inv_bits_t")):
+        ctx.add_array(int_array(f"{c}_{name}_table", f"{c}_{ctype}", table.values,
+                         f"{'exp(d)' if name == 'exp' else '1/s'} table: {table.size} entries "
+                         f"({table.value_type.cpp()} mantissas), index clip((raw >> {table.shift}) - "
+                         f"({table.offset}), 0, {table.size - 1})", table.value_type))
+    ctx["summary"] = [f"Argmax-preserving softmax over {layer.n_out} values."]
+
+
+@HLS_CONTEXTS.register("scale_shift")
+def _scale_shift_context(layer: ScaleShiftLayer, ctx: LayerContext) -> None:
+    c = layer.cname
+    scale, shift = np.asarray(layer.scale), np.asarray(layer.shift)
+    if scale.shape != (layer.n_out,) or shift.shape != (layer.n_out,) or layer.n_in != layer.n_out:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: scale/shift must have {layer.n_out} entries")
+    check_mantissas(scale, layer.scale_type, "scale", layer)
+    check_mantissas(shift, layer.shift_type, "shift", layer)
+    ctx.widths += _accumulator_widths(layer.input_type, layer.scale_type, layer.accum_type, layer.result_type)
+    ctx.add_typedef("scale_t", layer.scale_type.cpp())
+    ctx.add_typedef("shift_t", layer.shift_type.cpp())
+    ctx.add_typedef("accum_t", layer.accum_type.cpp())
+    ctx.add_storage("scale_bits_t", mantissa_storage(layer.scale_type))
+    ctx.add_storage("shift_bits_t", mantissa_storage(layer.shift_type))
+    ctx.add_array(int_array(f"{c}_scale", f"{c}_scale_bits_t", scale, f"scale ({layer.scale_type.cpp()} mantissas)",
+                     layer.scale_type))
+    ctx.add_array(int_array(f"{c}_shift", f"{c}_shift_bits_t", shift, f"shift ({layer.shift_type.cpp()} mantissas)",
+                     layer.shift_type))
+    ctx["summary"] = [f"Per-channel scale and shift over {layer.n_out} channels."]
