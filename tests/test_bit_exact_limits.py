@@ -63,6 +63,24 @@ def test_tiny_and_subnormal_inputs_with_coarse_types():
     _check(fw, [-5e-324, -1e-310, 1e-310, -3.0, 1e20, -2049.0], [-16, -16, 0, -16, 0, 2032])
 
 
+def test_smallest_subnormal_with_one_negative_fractional_bit():
+    # frac = -1 (LSB 2): -5e-324 * 2**-1 underflows to -0.0 in float64 (a tie, to even), but
+    # ap_fixed floors the exact value: AP_TRN gives -1 LSB.  Values printed by the ap_types headers.
+    x = [-5e-324, -1e-323, 5e-324, -1e-310, -(2.0**-1022)]
+    expected = {
+        "ap_fixed<16,17>": [-1, -1, 0, -1, -1],
+        "ap_fixed<11,12,AP_TRN,AP_SAT_SYM>": [-1, -1, 0, -1, -1],
+        "ap_ufixed<16,17>": [65535, 65535, 0, 65535, 65535],  # -1 LSB wraps
+        "ap_fixed<16,17,AP_TRN_ZERO>": [0, 0, 0, 0, 0],
+        "ap_fixed<16,17,AP_RND_MIN_INF>": [0, 0, 0, 0, 0],
+        "ap_fixed<16,16>": [-1, -1, 0, -1, -1],  # frac 0: no scaling at all
+    }
+    for precision, mantissas in expected.items():
+        t = parse_precision(precision)
+        assert t.from_float(x).tolist() == mantissas, precision
+        assert (t.round_values(np.array(x)) / t.lsb).tolist() == mantissas, precision
+
+
 def test_sat_sym_never_gives_the_most_negative_code():
     # ap_fixed<4,4,AP_TRN,AP_SAT_SYM>(-8) is -7, whatever else is in the batch.
     t = parse_precision("ap_fixed<4,4,AP_TRN,AP_SAT_SYM>")
