@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from fpga_aware.core.fixed import FixedType, parse_precision
+from fpga_aware.core.ir import SoftmaxLayer
 
 PART = "xcu250-figd2104-2L-e"
 
@@ -61,6 +62,75 @@ def test_tiny_and_subnormal_inputs_with_coarse_types():
     _check(fw, [5e-324, -5e-324, -1e-300, 1e-300, -(2.0**-1022)], [0, -2.0**-11, -2.0**-11, 0, -2.0**-11])
     fw = _identity("tiny_wrap", "ap_fixed<8,12>", layer_config={"tiny_wrap_d": {"precision": {"weight": "ap_fixed<8,2>"}}})
     _check(fw, [-5e-324, -1e-310, 1e-310, -3.0, 1e20, -2049.0], [-16, -16, 0, -16, 0, 2032])
+
+
+def test_smallest_subnormal_with_one_negative_fractional_bit():
+    # frac = -1 (LSB 2): -5e-324 * 2**-1 underflows to -0.0 in float64 (a tie, to even), but
+    # ap_fixed floors the exact value: AP_TRN gives -1 LSB.  Values printed by the ap_types headers.
+    x = [-5e-324, -1e-323, 5e-324, -1e-310, -(2.0**-1022)]
+    expected = {
+        "ap_fixed<16,17>": [-1, -1, 0, -1, -1],
+        "ap_fixed<11,12,AP_TRN,AP_SAT_SYM>": [-1, -1, 0, -1, -1],
+        "ap_ufixed<16,17>": [65535, 65535, 0, 65535, 65535],  # -1 LSB wraps
+        "ap_fixed<16,17,AP_TRN_ZERO>": [0, 0, 0, 0, 0],
+        "ap_fixed<16,17,AP_RND_MIN_INF>": [0, 0, 0, 0, 0],
+        "ap_fixed<16,16>": [-1, -1, 0, -1, -1],  # frac 0: no scaling at all
+    }
+    for precision, mantissas in expected.items():
+        t = parse_precision(precision)
+        assert t.from_float(x).tolist() == mantissas, precision
+        assert (t.round_values(np.array(x)) / t.lsb).tolist() == mantissas, precision
+
+
+def _exact_outputs(firmware, x):
+    """Output mantissas (exact integers) of the emulator and of the C simulation."""
+    t = firmware.ir.output_type
+    emulated, simulated = firmware.predict(x), firmware.predict(x, engine="csim")
+    to_int = lambda v: [int(m) for m in np.ldexp(v, t.frac).ravel()]  # noqa: E731  (<= 53 bits: exact)
+    return to_int(emulated), to_int(simulated)
+
+
+def test_smallest_subnormal_into_wide_dense_and_sigmoid():
+    """Fuzz seed 1207: -5e-324 into ap_fixed<11,12,AP_TRN,AP_SAT_SYM> is -2 (mantissa -1), not 0;
+    it reaches an 82-bit dense output and a sigmoid table."""
+    inp = tf.keras.Input((1,), name="sub1207_in")
+    hidden = tf.keras.layers.Dense(1, name="sub1207_d")(inp)
+    model = tf.keras.Model(inp, tf.keras.layers.Activation("sigmoid", name="sub1207_s")(hidden))
+    model.layers[1].set_weights([np.full((1, 1), -0.375), np.zeros(1)])
+    config = {"sub1207_in": {"precision": {"result": "ap_fixed<11,12,AP_TRN,AP_SAT_SYM>"}},
+              "sub1207_d": {"precision": {"weight": "ap_fixed<72,1,AP_RND_ZERO,AP_SAT_SYM>",
+                                          "result": "ap_fixed<82,3>", "accum": "ap_fixed<82,3>"}},
+              "sub1207_s": {"precision": {"result": "ap_ufixed<8,0>"}}}
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="sub1207", layer_config=config)
+    x = np.array([[-5e-324], [0.0], [5e-324], [-1e-323], [-2.0]])
+    emulated, simulated = _exact_outputs(fw, x)
+    assert emulated == simulated
+    trace = fw._emulator.trace(x)
+    assert trace["sub1207_in"].ravel().tolist() == [-1, 0, 0, -1, -1]
+    three_quarters = 3 << 77  # -2 * -0.375 in ap_fixed<82,3> (79 fractional bits)
+    assert trace["sub1207_d"].ravel().tolist() == [three_quarters, 0, 0, three_quarters, three_quarters]
+    assert emulated[0] == emulated[4] != emulated[1]  # sigmoid(0.75), not sigmoid(0)
+    _check(fw, x)
+
+
+def test_smallest_subnormal_into_softmax():
+    """Fuzz seed 1246: -5e-324 into ap_fixed<16,17> (mantissa -1) decides a wide softmax's argmax."""
+    inp = tf.keras.Input((1,), name="sub1246_in")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(2, activation="softmax", name="sub1246_d")(inp))
+    model.layers[1].set_weights([np.array([[-4.0, 4.0]]), np.zeros(2)])
+    config = {"sub1246_in": {"precision": {"result": "ap_fixed<16,17>"}},
+              # fused softmax: the dense output is its accumulator, "result" is the softmax's
+              "sub1246_d": {"precision": {"weight": "ap_fixed<8,4>", "accum": "ap_fixed<106,21>",
+                                          "result": "ap_fixed<65,9,AP_RND_MIN_INF,AP_SAT_ZERO>"}}}
+    fw = fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name="sub1246", layer_config=config)
+    assert isinstance(fw.ir.output, SoftmaxLayer) and fw.ir.output.input_type.width == 106
+    x = np.array([[-5e-324], [0.0], [5e-324], [-1e-323], [-2.0]])
+    emulated, simulated = _exact_outputs(fw, x)
+    assert emulated == simulated
+    assert fw._emulator.trace(x)["sub1246_in"].ravel().tolist() == [-1, 0, 0, -1, -1]
+    y = fw.predict(x)
+    assert y[0, 0] > y[0, 1] and y[1, 0] == y[1, 1]  # logits (8, -8), not (0, 0)
+    _check(fw, x)
 
 
 def test_sat_sym_never_gives_the_most_negative_code():

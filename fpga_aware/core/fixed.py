@@ -310,7 +310,10 @@ class FixedType:
             return rounded
         lo, hi = rounded.min(), rounded.max()
         tiny = None
-        if self.frac < -1:  # x * 2**frac may fall below the normal doubles and lose its sign
+        if self.frac < 0:
+            # x * 2**frac may fall below the normal doubles and lose its sign: already at
+            # frac = -1, where -2**-1074 / 2 is a tie that rounds to -0.0 (ap_fixed's AP_TRN
+            # gives -1 LSB)
             tiny = np.abs(x) < math.ldexp(1.0, -1021 - self.frac)
         elif self.frac > 1000:  # ap_fixed reads subnormal doubles with the implicit one
             tiny = np.abs(x) < _DOUBLE_MIN_NORMAL
