@@ -443,7 +443,7 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "top_schedule": top_schedule,
         "cxxflags": " ".join(CXXFLAGS),
         "wide_storage": any(ctype.startswith("fa::wide_bits") for ctx in layers for _, ctype, _ in ctx["storage"]),
-        "ap_int_max_w": AP_LARGEST_MAX_W if max(w for ctx in layers for w in ctx.widths) > AP_DEFAULT_MAX_W else None,
+        "ap_int_max_w": AP_LARGEST_MAX_W if max((w for ctx in layers for w in ctx.widths), default=0) > AP_DEFAULT_MAX_W else None,
     }
 
 
