@@ -49,6 +49,9 @@ ACTIVATIONS: dict[str, ActivationFunction] = {
         # their output precision.
         ActivationFunction("sigmoid", "table", _sigmoid, (-8.0, 8.0), "1 / (1 + exp(-x)), table"),
         ActivationFunction("tanh", "table", np.tanh, (-4.0, 4.0), "tanh(x), table"),
+        # tf-keras' definition: 0 below -2.5, 1 above 2.5 (so the end entries are exact there).
+        ActivationFunction("hard_sigmoid", "table", lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0), (-2.5, 2.5),
+                           "clip(0.2 x + 0.5, 0, 1), table"),
     )
 }
 
