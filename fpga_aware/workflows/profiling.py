@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fpga_aware.core.fixed import FixedType, _round_float
+from fpga_aware.core.fixed import FixedType, rounded_mantissas
 from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, ScaleShiftLayer, SoftmaxLayer
 
 __all__ = ["ProfileEntry", "Profile", "profile", "suggest_integer_bits"]
@@ -48,11 +48,6 @@ MAX_PLOT_VALUES = 200_000
 
 
 # ============================================================================ statistics
-def _rounded_mantissas(values: np.ndarray, t: FixedType) -> np.ndarray:
-    """Values scaled to ``t``'s mantissa units and rounded with its rounding mode (float64, no overflow handling)."""
-    return _round_float(np.ldexp(values.astype(np.float64), t.frac), t.rounding)
-
-
 def suggest_integer_bits(values, t: FixedType) -> int | None:
     """The fewest integer bits (sign bit included) with which no value of ``values`` overflows a type
     with ``t``'s fractional bits and rounding; signed if ``t`` is or if a value is negative.
@@ -63,7 +58,7 @@ def suggest_integer_bits(values, t: FixedType) -> int | None:
     v = v[np.isfinite(v)]
     if not np.any(v != 0):
         return None
-    r = _rounded_mantissas(v, t)
+    r = rounded_mantissas(v, t)
     rmin, rmax = float(r.min()), float(r.max())
     signed = t.signed or rmin < 0
     need = -math.inf
@@ -164,7 +159,7 @@ def _entry(layer, what: str, t: FixedType, values, source: str) -> ProfileEntry:
     v = finite
     nz = v[v != 0]
     if v.size:
-        r = _rounded_mantissas(v, t)
+        r = rounded_mantissas(v, t)
         over = (r > t.max_mantissa) | (r < t.min_mantissa)
         n_over = int(np.count_nonzero(over))
         n_under = int(np.count_nonzero((v != 0) & (r == 0)))
