@@ -25,11 +25,12 @@ Default types (each overridable per layer through ``layer_config``):
   input type (see :func:`fpga_aware.core.fixed.exact_accumulator`);
 * activations: quantizer type for QActivation, ``precision`` otherwise (linear keeps its input).
 
-Where each part lives: the model walk and :func:`build_ir` here; one handler per Keras class in :mod:`.handlers` (:data:`~.handlers.KERAS_HANDLERS`); the
+Where each part lives: the model walk, :func:`build_ir`, :func:`parse` and :func:`float_view`
+here; one handler per Keras class in :mod:`.handlers` (:data:`~.handlers.KERAS_HANDLERS`); the
 float items between Keras and the IR in :mod:`.pending`; batch-norm folding in :mod:`.folding`;
 one IR builder per IR layer kind in :mod:`.builders` (:data:`~.builders.IR_BUILDERS`); the
 ``layer_config`` check in :mod:`.layer_config`; overflow checks in :mod:`.overflow`; C++ names in
-:mod:`.identifiers`; the errors in :mod:`.errors`.
+:mod:`.identifiers`; the errors in :mod:`.errors`; the float view in :mod:`.floatview`.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ from fpga_aware.frontend.errors import (
     UnsupportedLayerError,
     WeightOverflowError,
 )
+from fpga_aware.frontend.floatview import FloatLayer, FloatView, float_view_of
 from fpga_aware.frontend.folding import fold_batch_norms
 from fpga_aware.frontend.handlers import NO_OPS, SUPPORTED_LAYERS, handler_for, unwrap_pruning
 from fpga_aware.frontend.identifiers import MAX_CNAME, safe_identifiers
 from fpga_aware.frontend.layer_config import check_layer_config
 from fpga_aware.frontend.overflow import check_overflow
-from fpga_aware.frontend.pending import PendingDense, PendingInput, PendingScaleShift
+from fpga_aware.frontend.pending import PendingInput
 
 __all__ = [
     "UnsupportedLayerError",
@@ -62,6 +64,11 @@ __all__ = [
     "LayerPrecisionError",
     "WeightOverflowError",
     "build_ir",
+    "parse",
+    "float_view",
+    "Parse",
+    "FloatView",
+    "FloatLayer",
     "SUPPORTED_LAYERS",
     "MAX_CNAME",
     "safe_identifiers",
@@ -157,6 +164,14 @@ def _build(config: FirmwareConfig, chain: list) -> ModelIR:
 
 
 # ---------------------------------------------------------------------------- public entry points
+@dataclass(frozen=True, eq=False)
+class Parse:
+    """A parse: the IR and its :class:`FloatView` (the same layers, in float, with their Keras source)."""
+
+    ir: ModelIR
+    float_view: FloatView
+
+
 def _checked_walk(model: Any, config: FirmwareConfig) -> _Walk:
     """The walk of ``model``, checked as a whole and against ``config`` (before any IR layer is built)."""
     walk = _walk(model)
@@ -177,18 +192,23 @@ def _checked_walk(model: Any, config: FirmwareConfig) -> _Walk:
     return walk
 
 
+def parse(model: Any, config: FirmwareConfig) -> Parse:
+    """The IR of ``model`` under ``config`` and its float view (raises on anything unsupported)."""
+    walk = _checked_walk(model, config)
+    ir = _build(config, walk.chain)
+    return Parse(ir=ir, float_view=float_view_of(model.name, walk.chain, walk.folded, walk.no_ops))
+
+
 def build_ir(model: Any, config: FirmwareConfig) -> ModelIR:
     """Build the IR of ``model`` under ``config`` (raises on anything unsupported)."""
     return _build(config, _checked_walk(model, config).chain)
 
 
-# Until profiling reads the parse through a public view: the names it imported before the split.
-_unwrap_pruning = unwrap_pruning
-_fold_batch_norms = fold_batch_norms
-_PendingDense = PendingDense
-_PendingScaleShift = PendingScaleShift
+def float_view(model: Any) -> FloatView:
+    """The float view of ``model``'s parse: per IR layer, its Keras layer and float numbers.
 
-
-def _pending_for(layer) -> list:
-    inner, kernel_mask = unwrap_pruning(layer)
-    return handler_for(inner)(inner, kernel_mask)
+    Needs no configuration (the float numbers do not depend on the types); raises what the parse
+    raises for a layer it cannot convert.  The layer names are those :func:`build_ir` gives.
+    """
+    walk = _walk(model)
+    return float_view_of(model.name, walk.chain, walk.folded, walk.no_ops)
