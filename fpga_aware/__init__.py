@@ -37,10 +37,10 @@ _PUBLIC = {
     "Rounding": "core.fixed",
     "parse_precision": "core.fixed",
     "Strategy": "core.ir",
-    "InvalidModelError": "frontend.keras",
-    "LayerPrecisionError": "frontend.keras",
-    "WeightOverflowError": "frontend.keras",
-    "UnsupportedLayerError": "frontend.keras",
+    "InvalidModelError": "frontend.errors",
+    "LayerPrecisionError": "frontend.errors",
+    "WeightOverflowError": "frontend.errors",
+    "UnsupportedLayerError": "frontend.errors",
     "UnsupportedQuantizerError": "frontend.quantizers",
     "FPGACost": "training.callbacks",
     "EpochProgress": "training.progress",
@@ -90,7 +90,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from fpga_aware.firmware import Firmware, estimate, export, to_firmware
     from fpga_aware.core.fixed import FixedType, Overflow, PrecisionError, Rounding, parse_precision
     from fpga_aware.core.ir import Strategy
-    from fpga_aware.frontend.keras import InvalidModelError, LayerPrecisionError, UnsupportedLayerError, WeightOverflowError
+    from fpga_aware.frontend.errors import InvalidModelError, LayerPrecisionError, UnsupportedLayerError, WeightOverflowError
     from fpga_aware.core.parts import UnknownPartError, get_part
     from fpga_aware.workflows.profiling import profile
     from fpga_aware.training.pruning import Prune, prunable, strip

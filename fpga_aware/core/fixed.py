@@ -517,6 +517,15 @@ def _round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False)
     return np.where(small, rounded, scaled) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
+
+__all__ += ["rounded_mantissas"]
+
+
+def rounded_mantissas(values, t: FixedType) -> np.ndarray:
+    """``values`` scaled to ``t``'s mantissa units and rounded with its rounding mode, as float64,
+    before any overflow handling (a value outside ``t`` gives a mantissa outside its range)."""
+    return _round_float(np.ldexp(np.asarray(values, dtype=np.float64), t.frac), t.rounding)
+
 def _shift_right_rounded(m: np.ndarray, shift, rounding: Rounding) -> np.ndarray:
     """``m / 2**shift`` rounded to an integer with an ap_fixed rounding mode (exact integer arithmetic).
 

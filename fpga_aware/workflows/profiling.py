@@ -4,9 +4,11 @@
 
 * **weights and biases** (dense layers; scale and shift of a scale/shift layer): the float values
   the parser quantizes into ``weight_type``/``bias_type`` (the Keras kernel, times its pruning mask,
-  with a following BatchNormalization folded in; QKeras quantizer outputs for ``QDense``);
-* **activations**: the float output of the Keras layer of the same name, run on ``x``, against
-  the layer's ``result_type``.  A Dense with its own activation is two IR layers:
+  with a following BatchNormalization folded in; QKeras quantizer outputs for ``QDense``), as the
+  frontend's float view (:func:`fpga_aware.frontend.keras.float_view`) records them;
+* **activations**: the float output of the Keras layer each IR layer came from (the float view's
+  ``output_layer``), run on ``x``, against the layer's ``result_type``.  A Dense with its own
+  activation is two IR layers:
   ``<dense>`` (the pre-activation sum, in the accumulator type) is profiled with
   ``input @ kernel + bias`` computed in float64 from the Keras layer's float input, and
   ``<dense>_<activation>`` with the Keras layer's output.  IR layers without a Keras
@@ -34,8 +36,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from fpga_aware.core.fixed import FixedType, _round_float
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, ScaleShiftLayer, SoftmaxLayer
+from fpga_aware.core.fixed import FixedType, rounded_mantissas
+from fpga_aware.core.ir import DenseLayer, InputLayer, ModelIR, ScaleShiftLayer
+from fpga_aware.frontend.keras import build_ir, float_view
 
 __all__ = ["ProfileEntry", "Profile", "profile", "suggest_integer_bits"]
 
@@ -48,11 +51,6 @@ MAX_PLOT_VALUES = 200_000
 
 
 # ============================================================================ statistics
-def _rounded_mantissas(values: np.ndarray, t: FixedType) -> np.ndarray:
-    """Values scaled to ``t``'s mantissa units and rounded with its rounding mode (float64, no overflow handling)."""
-    return _round_float(np.ldexp(values.astype(np.float64), t.frac), t.rounding)
-
-
 def suggest_integer_bits(values, t: FixedType) -> int | None:
     """The fewest integer bits (sign bit included) with which no value of ``values`` overflows a type
     with ``t``'s fractional bits and rounding; signed if ``t`` is or if a value is negative.
@@ -63,7 +61,7 @@ def suggest_integer_bits(values, t: FixedType) -> int | None:
     v = v[np.isfinite(v)]
     if not np.any(v != 0):
         return None
-    r = _rounded_mantissas(v, t)
+    r = rounded_mantissas(v, t)
     rmin, rmax = float(r.min()), float(r.max())
     signed = t.signed or rmin < 0
     need = -math.inf
@@ -164,7 +162,7 @@ def _entry(layer, what: str, t: FixedType, values, source: str) -> ProfileEntry:
     v = finite
     nz = v[v != 0]
     if v.size:
-        r = _rounded_mantissas(v, t)
+        r = rounded_mantissas(v, t)
         over = (r > t.max_mantissa) | (r < t.min_mantissa)
         n_over = int(np.count_nonzero(over))
         n_under = int(np.count_nonzero((v != 0) & (r == 0)))
@@ -317,7 +315,6 @@ class Profile:
 def _firmware_for(model, firmware_or_config):
     from fpga_aware.core.config import FirmwareConfig
     from fpga_aware.firmware import Firmware, to_firmware
-    from fpga_aware.frontend.keras import build_ir
 
     if isinstance(firmware_or_config, Firmware):
         return firmware_or_config
@@ -335,58 +332,20 @@ def _firmware_for(model, firmware_or_config):
     )
 
 
-def _float_parameters(model) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
-    """Per IR layer name: ``('dense', kernel, bias)`` or ``('scale_shift', scale, shift)``, as the
-    parser sees them before quantization (pruning masks applied, BatchNormalization folded)."""
-    from fpga_aware.frontend.keras import _fold_batch_norms, _layer_chain, _pending_for, _PendingDense, _PendingScaleShift
-
-    pending: list = []
-    for layer in _layer_chain(model):
-        pending.extend(_pending_for(layer))
-    out: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
-    folded, _ = _fold_batch_norms(pending)
-    for item in folded:
-        if isinstance(item, _PendingDense):
-            out[item.name] = ("dense", np.asarray(item.kernel, np.float64), np.asarray(item.bias, np.float64))
-        elif isinstance(item, _PendingScaleShift):
-            out[item.name] = ("scale_shift", np.asarray(item.scale, np.float64), np.asarray(item.shift, np.float64))
-    return out
-
-
-def _keras_tensors(model, ir: ModelIR) -> tuple[dict[str, Any], dict[str, Any]]:
+def _keras_tensors(model, ir: ModelIR, view) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(outputs, fused_inputs)``: the Keras tensor whose value is each IR layer's output, and for a
-    Dense with its own activation the Keras tensor of its input (for the pre-activation sum)."""
-    from fpga_aware.frontend.keras import _layer_chain, _unwrap_pruning
-
-    index = {layer.name: i for i, layer in enumerate(ir.layers)}
+    Dense with its own activation the Keras tensor of its input (for the pre-activation sum), as
+    the float view (:func:`fpga_aware.frontend.keras.float_view`) records them."""
+    names = {layer.name for layer in ir.layers}
     outputs: dict[str, Any] = {}
     fused_inputs: dict[str, Any] = {}
-    last: str | None = None
-    for outer in _layer_chain(model):
-        inner, _mask = _unwrap_pruning(outer)
-        cls = type(inner).__name__
-        if cls == "InputLayer":
+    for fl in view:
+        if fl.kind == "input" or fl.name not in names:
             continue
-        name = inner.name
-        if name in index:
-            i = index[name]
-            ir_layer = ir.layers[i]
-            nxt = ir.layers[i + 1] if i + 1 < len(ir.layers) else None
-            fused = (
-                isinstance(ir_layer, DenseLayer)
-                and isinstance(nxt, (ActivationLayer, SoftmaxLayer))
-                and nxt.name.startswith(f"{name}_")
-                and getattr(getattr(inner, "activation", None), "__name__", "linear") != "linear"
-            )
-            if fused:
-                outputs[nxt.name] = outer.output
-                fused_inputs[name] = outer.input
-            else:
-                outputs[name] = outer.output
-            last = name
-        elif cls == "BatchNormalization" and last is not None and last in outputs \
-                and isinstance(ir.layers[index[last]], DenseLayer):
-            outputs[last] = outer.output  # folded into the preceding Dense
+        if fl.output_layer is not None:
+            outputs[fl.name] = model.get_layer(fl.output_layer).output
+        elif fl.weights is not None and fl.keras_layer is not None:  # the pre-activation sum
+            fused_inputs[fl.name] = model.get_layer(fl.keras_layer).input
     return outputs, fused_inputs
 
 
@@ -429,15 +388,16 @@ def profile(model, x, firmware_or_config=None) -> Profile:
     n = int(x_arr.shape[0]) if x_arr.ndim > 1 else 1
     batch = x_arr.reshape(n, -1)
 
-    params: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
+    view = None
     float_out: dict[str, np.ndarray] = {}
     if model is not None:
         try:
-            params = _float_parameters(model)
+            view = float_view(model)
         except Exception as err:  # noqa: BLE001 - fall back to the IR's (quantized) values
             logger.warning("profile: cannot read the float weights of the model (%s); using the IR's values", err)
+    if view is not None:
         try:
-            outputs, fused_inputs = _keras_tensors(model, ir)
+            outputs, fused_inputs = _keras_tensors(model, ir, view)
             names = list(outputs) + list(fused_inputs)
             values = _run_keras(model, x_arr.astype(np.float32).reshape((n, *ir.input.shape)) if ir.input.shape
                                 else x_arr.astype(np.float32), list(outputs.values()) + list(fused_inputs.values()))
@@ -445,10 +405,8 @@ def profile(model, x, firmware_or_config=None) -> Profile:
             for name in outputs:
                 float_out[name] = got[name].reshape(n, -1)
             for name in fused_inputs:
-                kind_kernel = params.get(name)
-                if kind_kernel is not None and kind_kernel[0] == "dense":
-                    _, kernel, bias = kind_kernel
-                    float_out[name] = got[name].reshape(n, -1).astype(np.float64) @ kernel + bias
+                fl = view[name]
+                float_out[name] = got[name].reshape(n, -1).astype(np.float64) @ fl.weights + fl.bias
         except Exception as err:  # noqa: BLE001 - the emulator alone still gives a profile
             logger.warning("profile: cannot evaluate the Keras model layer by layer (%s); using emulator values", err)
             float_out = {}
@@ -459,17 +417,17 @@ def profile(model, x, firmware_or_config=None) -> Profile:
             entries.append(_entry(layer, "input", layer.result_type, batch, "input"))
             continue
         if isinstance(layer, DenseLayer):
-            p = params.get(layer.name)
-            if p is not None and p[0] == "dense" and p[1].shape == layer.weights.shape:
-                kernel, bias, src = p[1], p[2], "keras"
+            fl = view.get(layer.name) if view is not None else None
+            if fl is not None and fl.weights is not None and fl.weights.shape == layer.weights.shape:
+                kernel, bias, src = fl.weights, fl.bias, "keras"
             else:
                 kernel, bias, src = layer.weight_values(), layer.bias_values(), "emulator"
             entries.append(_entry(layer, "weight", layer.weight_type, kernel, src))
             entries.append(_entry(layer, "bias", layer.bias_type, bias, src))
         elif isinstance(layer, ScaleShiftLayer):
-            p = params.get(layer.name)
-            if p is not None and p[0] == "scale_shift":
-                scale, shift, src = p[1], p[2], "keras"
+            fl = view.get(layer.name) if view is not None else None
+            if fl is not None and fl.scale is not None:
+                scale, shift, src = fl.scale, fl.shift, "keras"
             else:
                 scale, shift = layer.scale_type.to_float(layer.scale), layer.shift_type.to_float(layer.shift)
                 src = "emulator"

@@ -1,0 +1,247 @@
+"""One IR builder per IR layer kind: a pending item → the typed IR layer.
+
+Each entry of :data:`IR_BUILDERS` (keyed by the IR kind, :attr:`Layer.kind
+<fpga_aware.core.ir.Layer.kind>`: ``input``, ``dense``, ``activation``, ``softmax``,
+``scale_shift``) has two functions:
+
+* ``accepted(item, chain) -> Accepted``: the ``layer_config`` options and precision keys that
+  apply to such a layer (checked by :mod:`.layer_config` before anything is built);
+* ``build(item, x_type, ctx) -> Layer``: the IR layer, its types chosen from the layer's
+  ``layer_config``, the pending item's quantizer types and the model ``precision``; ``x_type``
+  is the previous layer's result type (``None`` for the input), ``ctx`` a :class:`BuildContext`.
+
+Adding an IR kind is one ``@IR_BUILDERS.register("kind")`` class here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fpga_aware.core.activations import TABLE_FUNCTIONS
+from fpga_aware.core.config import ConfigError, FirmwareConfig, LayerConfig
+from fpga_aware.core.fixed import FixedType, PrecisionError, exact_accumulator
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ScaleShiftLayer, SoftmaxLayer
+from fpga_aware.core.registry import Registry
+from fpga_aware.core.tables import softmax_tables
+from fpga_aware.frontend.errors import InvalidModelError, LayerPrecisionError
+from fpga_aware.frontend.overflow import checked_table, quantize_checked
+from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingInput, PendingScaleShift
+
+__all__ = ["IR_BUILDERS", "Accepted", "BuildContext", "OPTION_ORDER"]
+
+#: IR layer kind → its builder (a class with static ``accepted`` and ``build``).
+IR_BUILDERS: Registry[type] = Registry("frontend IR builder")
+
+#: The ``layer_config`` options, in the order messages list them.
+OPTION_ORDER = ("precision", "reuse_factor", "strategy", "table_size")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What ``layer_config`` may say about one layer."""
+
+    options: frozenset[str]  #: option names (``precision``, ``reuse_factor``, ...)
+    precision_keys: frozenset[str]  #: keys of its ``precision`` (``weight``, ``result``, ...)
+    description: str  #: what the layer is, for messages ("Dense layer", "the model input")
+    owner: str | None = None  #: a fused activation: the layer that takes reuse_factor/strategy
+
+
+@dataclass
+class BuildContext:
+    """What a builder reads besides its item: the config, the C++ names, the chain so far."""
+
+    config: FirmwareConfig
+    cnames: dict[str, str]  #: layer name → C++ identifier
+    chain: list  #: every pending item, the input first
+    width: int = 0  #: how many values the layer being built receives
+    layers: list[Layer] = field(default_factory=list)  #: the IR layers built so far
+
+    def layer_config(self, name: str) -> LayerConfig:
+        return self.config.layer(name)
+
+
+def _accumulator(item_name: str, compute):
+    try:
+        return compute()
+    except PrecisionError as err:
+        raise LayerPrecisionError(f"layer {item_name!r}: accumulator: {err}") from None
+
+
+# ---------------------------------------------------------------------------- input
+@IR_BUILDERS.register("input")
+class InputBuilder:
+    @staticmethod
+    def accepted(item: PendingInput, chain: list) -> Accepted:
+        return Accepted(frozenset({"precision"}), frozenset({"result"}), "the model input")
+
+    @staticmethod
+    def build(item: PendingInput, x_type: FixedType | None, ctx: BuildContext) -> InputLayer:
+        """The input type: configured, else the type of a leading quantizer, else ``precision``.
+
+        When the first layer is a QActivation quantizer (``quantized_bits``/``quantized_relu``),
+        the input *is* that quantizer's type, rounding and saturation included: the float input is
+        then rounded once, as QKeras does, instead of being truncated to ``precision`` first and
+        rounded again by the quantizer.
+        """
+        n_inputs = int(np.prod(item.shape))
+        in_type = ctx.layer_config(item.name).precision.result
+        if in_type is None:
+            first = ctx.chain[1] if len(ctx.chain) > 1 else None  # the chain starts with the input
+            if isinstance(first, PendingActivation) and first.result_type is not None and first.owner is None:
+                in_type = first.result_type
+            else:
+                in_type = ctx.config.precision
+        return InputLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n_inputs, n_out=n_inputs,
+                          input_type=in_type, result_type=in_type, shape=item.shape)
+
+
+# ---------------------------------------------------------------------------- dense
+@IR_BUILDERS.register("dense")
+class DenseBuilder:
+    @staticmethod
+    def accepted(item: PendingDense, chain: list) -> Accepted:
+        options = {"precision", "reuse_factor", "strategy"}
+        for other in chain:
+            if isinstance(other, PendingActivation) and other.owner == item.name:
+                # the activation the Dense applies itself is configured through the Dense
+                options |= IR_BUILDERS[other.kind].accepted(other, chain).options & {"table_size"}
+        return Accepted(frozenset(options), frozenset({"weight", "bias", "result", "accum"}),
+                        f"{item.keras_class} layer")
+
+    @staticmethod
+    def build(item: PendingDense, x_type: FixedType, ctx: BuildContext) -> DenseLayer:
+        config = ctx.config
+        cfg = ctx.layer_config(item.name)
+        weight_type = cfg.precision.weight or item.weight_type or config.precision
+        bias_type = cfg.precision.bias or item.bias_type or config.precision
+        explicit = cfg.precision.explicit_overflow
+        folded = f" (with BatchNormalization {item.folded!r} folded in)" if item.folded else ""
+        weights = quantize_checked(item.kernel, weight_type, f"layer {item.name!r} weights", layer=item.name,
+                                   what=f"weight{folded}", key="weight", allow_overflow="weight" in explicit)
+        bias = quantize_checked(item.bias, bias_type, f"layer {item.name!r} bias", layer=item.name,
+                                what=f"bias{folded}", key="bias", allow_overflow="bias" in explicit)
+        n_in, n_out = weights.shape
+        if n_in != ctx.width:
+            raise InvalidModelError(f"layer {item.name!r} expects {n_in} inputs but receives {ctx.width}")
+        accum = cfg.precision.accum or _accumulator(
+            item.name, lambda: exact_accumulator(weights, weight_type.frac, bias, bias_type.frac, x_type))
+        if item.fused_activation:
+            # The Keras layer's output is after its activation: the configured result type
+            # applies there; the pre-activation sum stays exact in the accumulator.
+            result = accum
+        else:
+            result = cfg.precision.result or (accum if item.quantized else config.precision)
+        reuse = cfg.reuse_factor or config.reuse_factor
+        if reuse > n_in * n_out:
+            raise ConfigError(
+                f"layer {item.name!r}: reuse_factor {reuse} is invalid; valid reuse factors for this "
+                f"{n_in}x{n_out} layer are the integers 1 to {n_in * n_out}"
+            )
+        return DenseLayer(
+            name=item.name, cname=ctx.cnames[item.name], n_in=n_in, n_out=n_out,
+            input_type=x_type, result_type=result, weight_type=weight_type, bias_type=bias_type,
+            accum_type=accum, weights=weights, bias=bias, reuse_factor=reuse,
+            strategy=cfg.strategy or config.strategy, keras_class=item.keras_class,
+        )
+
+
+# ---------------------------------------------------------------------------- activations
+def _activation_accepted(item: PendingActivation, tabulated: bool) -> Accepted:
+    options = {"precision"} | ({"table_size"} if tabulated else set())
+    if item.owner:
+        return Accepted(frozenset(options), frozenset({"result"}),
+                        f"the {item.function} activation of {item.owner!r}", owner=item.owner)
+    return Accepted(frozenset(options), frozenset({"result"}), f"{item.function} activation")
+
+
+def _owner_config(item: PendingActivation, ctx: BuildContext) -> LayerConfig:
+    """The config of the Dense whose own activation this is (it applies to the activation too)."""
+    return ctx.layer_config(item.owner) if item.owner else LayerConfig()
+
+
+@IR_BUILDERS.register("activation")
+class ActivationBuilder:
+    @staticmethod
+    def accepted(item: PendingActivation, chain: list) -> Accepted:
+        return _activation_accepted(item, tabulated=item.function in TABLE_FUNCTIONS)
+
+    @staticmethod
+    def build(item: PendingActivation, x_type: FixedType, ctx: BuildContext) -> ActivationLayer:
+        config = ctx.config
+        cfg = ctx.layer_config(item.name)
+        owner = _owner_config(item, ctx)
+        n = ctx.width
+        size = cfg.table_size or owner.table_size or config.table_size
+        configured = cfg.precision.result or owner.precision.result
+        default = x_type if item.function == "linear" else config.precision
+        result = configured or item.result_type or default
+        table = None
+        if item.function in TABLE_FUNCTIONS:
+            source = cfg if cfg.precision.result else owner
+            saturate = "result" in source.precision.explicit_overflow
+            table = checked_table(item.function, x_type, result, size, saturate, item.name,
+                                  item.owner if source is owner and owner.precision.result else item.name)
+        return ActivationLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
+                               result_type=result, function=item.function, table=table,
+                               keras_class=item.keras_class)
+
+
+@IR_BUILDERS.register("softmax")
+class SoftmaxBuilder:
+    @staticmethod
+    def accepted(item: PendingActivation, chain: list) -> Accepted:
+        return _activation_accepted(item, tabulated=True)
+
+    @staticmethod
+    def build(item: PendingActivation, x_type: FixedType, ctx: BuildContext) -> SoftmaxLayer:
+        config = ctx.config
+        cfg = ctx.layer_config(item.name)
+        owner = _owner_config(item, ctx)
+        n = ctx.width
+        size = cfg.table_size or owner.table_size or config.table_size
+        result = cfg.precision.result or owner.precision.result or config.precision
+        diff_type, exp_table, sum_type, inv_table = softmax_tables(x_type, n, size)
+        return SoftmaxLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
+                            result_type=result, diff_type=diff_type, exp_table=exp_table, sum_type=sum_type,
+                            inv_table=inv_table, keras_class=item.keras_class)
+
+
+# ---------------------------------------------------------------------------- scale/shift
+def _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type) -> FixedType:
+    # Per channel: x * scale + shift; reuse the dense bound with a diagonal "kernel" (int64, or
+    # Python ints for mantissas wider than 62 bits).
+    diag = np.diag(scale) if scale.size else np.zeros((0, 0), dtype=scale.dtype)
+    return exact_accumulator(diag, scale_type.frac, shift, shift_type.frac, x_type)
+
+
+@IR_BUILDERS.register("scale_shift")
+class ScaleShiftBuilder:
+    @staticmethod
+    def accepted(item: PendingScaleShift, chain: list) -> Accepted:
+        return Accepted(frozenset({"precision"}), frozenset({"weight", "bias", "result", "accum"}),
+                        "BatchNormalization (scale = weight, shift = bias)")
+
+    @staticmethod
+    def build(item: PendingScaleShift, x_type: FixedType, ctx: BuildContext) -> ScaleShiftLayer:
+        config = ctx.config
+        cfg = ctx.layer_config(item.name)
+        n = ctx.width
+        if item.scale.shape[0] != n:
+            raise InvalidModelError(f"layer {item.name!r} normalises {item.scale.shape[0]} channels but receives {n}")
+        scale_type = cfg.precision.weight or config.precision
+        shift_type = cfg.precision.bias or config.precision
+        explicit = cfg.precision.explicit_overflow
+        scale = quantize_checked(item.scale, scale_type, f"layer {item.name!r} scale", layer=item.name,
+                                 what="scale (gamma / sqrt(variance + epsilon))", key="weight",
+                                 allow_overflow="weight" in explicit)
+        shift = quantize_checked(item.shift, shift_type, f"layer {item.name!r} shift", layer=item.name,
+                                 what="shift (beta - mean * scale)", key="bias", allow_overflow="bias" in explicit)
+        accum = cfg.precision.accum or _accumulator(
+            item.name, lambda: _scale_shift_accumulator(scale, scale_type, shift, shift_type, x_type))
+        return ScaleShiftLayer(
+            name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
+            result_type=cfg.precision.result or config.precision, scale_type=scale_type,
+            shift_type=shift_type, accum_type=accum, scale=scale, shift=shift,
+        )

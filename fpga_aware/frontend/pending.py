@@ -1,0 +1,91 @@
+"""The parse between Keras and the IR: one *pending* item per IR layer, still in float.
+
+A frontend handler (:mod:`.handlers`) turns a Keras layer into pending items; batch-norm
+folding (:mod:`.folding`) merges some of them; an IR builder (:mod:`.builders`), found by the
+item's :attr:`kind` (the IR layer kind it becomes), turns each into a typed IR layer.
+
+Every item records where it came from: ``keras_layer`` is the name of the layer in
+``model.layers`` (for a layer inside tfmot's pruning wrapper, the wrapper's name; then
+``pruned`` is true), ``keras_class`` the class of the (unwrapped) Keras layer.  The item's
+``name`` is the IR layer's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from fpga_aware.core.fixed import FixedType
+
+__all__ = ["PendingInput", "PendingDense", "PendingActivation", "PendingScaleShift", "PENDING_CLASSES"]
+
+
+@dataclass
+class PendingInput:
+    """The model input (an ``InputLayer``, or the implicit input of a Sequential model)."""
+
+    name: str
+    shape: tuple[int, ...]
+    keras_layer: str | None = None  # the InputLayer, None when the model has none in model.layers
+    keras_class: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "input"
+
+
+@dataclass
+class PendingDense:
+    """A Dense/QDense: float kernel and bias (already quantized values for QDense quantizers)."""
+
+    name: str
+    kernel: np.ndarray  # float, or already-quantized values
+    bias: np.ndarray
+    weight_type: FixedType | None  # set for QDense (exact quantizer types)
+    bias_type: FixedType | None
+    quantized: bool
+    keras_class: str
+    fused_activation: bool = False  # the Keras layer applies an activation after the sum
+    folded: str | None = None  # the BatchNormalization folded into this layer
+    keras_layer: str | None = None
+    pruned: bool = False
+    folded_keras_layer: str | None = None  # the folded BatchNormalization's name in model.layers
+
+    kind: ClassVar[str] = "dense"
+
+
+@dataclass
+class PendingActivation:
+    """An activation (a function name, or a QKeras quantizer's function and type)."""
+
+    name: str
+    function: str
+    result_type: FixedType | None  # from a quantizer
+    keras_class: str
+    owner: str | None = None  # the Dense whose fused activation this is (its config applies)
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``"softmax"`` for a softmax (a layer kind of its own in the IR), else ``"activation"``."""
+        return "softmax" if self.function == "softmax" else "activation"
+
+
+@dataclass
+class PendingScaleShift:
+    """A BatchNormalization not folded into a Dense: per channel ``x * scale + shift``."""
+
+    name: str
+    scale: np.ndarray
+    shift: np.ndarray
+    keras_class: str = "BatchNormalization"
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "scale_shift"
+
+
+#: Every pending class (its ``kind`` is the IR layer kind it becomes).
+PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift)
