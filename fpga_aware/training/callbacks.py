@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from fpga_aware._stack import keras
-from fpga_aware.core.config import ConfigError, FirmwareConfig, is_integer
+from fpga_aware.core.config import DEFAULT_PART, ConfigError, FirmwareConfig, is_integer
 from fpga_aware.firmware import Firmware
 from fpga_aware.frontend.keras import build_ir
 
@@ -78,7 +78,7 @@ class FPGACost(k.callbacks.Callback):
 
     def __init__(
         self,
-        part: str = "xcu250-figd2104-2L-e",
+        part: str = DEFAULT_PART,
         every: "str | int" = "epoch",
         budget: Mapping[str, float] | None = None,
         metric: str = "val_accuracy",

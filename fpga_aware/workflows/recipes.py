@@ -75,7 +75,9 @@ from typing import Any, Union
 
 import numpy as np
 
+from fpga_aware.core.parts import DEFAULT_PART
 from fpga_aware.resources import MissingDataError, recipes_dir, shared_models_dir
+from fpga_aware.training.classifier import accuracy, compile_classifier
 
 __all__ = [
     "RecipeError",
@@ -304,7 +306,7 @@ STEP_KINDS = {"train": TrainStep, "quantize": QuantizeStep}
 @dataclass
 class FirmwareSpec:
     name: str = "firmware"
-    part: str = "xcu250-figd2104-2L-e"
+    part: str = DEFAULT_PART
     precision: Any = "ap_fixed<16,6>"
     reuse_factor: int = 1
     strategy: str = "latency"
@@ -669,18 +671,6 @@ def _load_model(spec: ModelSpec, base: Path):
     return load_model(resolve(spec.file), resolve(spec.weights))
 
 
-def _compile(model, learning_rate: float):
-    from fpga_aware._stack import keras
-
-    k = keras()
-    model.compile(k.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
-
-
 def _cost(model, spec: FirmwareSpec):
     from fpga_aware.firmware import to_firmware
 
@@ -689,13 +679,13 @@ def _cost(model, spec: FirmwareSpec):
 
 def _stage(name: str, model, spec: FirmwareSpec, data: Dataset | None) -> dict:
     report = _cost(model, spec)
-    accuracy = None
+    keras_accuracy = None
     if data is not None:
-        accuracy = _accuracy(model.predict(data.x_test, verbose=0), data.y_test)
-    stage = {"stage": name, "keras_accuracy": accuracy, "sparsity": round(kernel_sparsity(model), 4)}
+        keras_accuracy = accuracy(model.predict(data.x_test, verbose=0), data.y_test)
+    stage = {"stage": name, "keras_accuracy": keras_accuracy, "sparsity": round(kernel_sparsity(model), 4)}
     stage.update({key: getattr(report, key) for key in ("dsp", "lut", "ff", "bram_18k", "latency_cycles", "ii")})
     logger.info("%s: DSP %s, LUT %s, II %d, sparsity %.1f %%%s", name, f"{report.dsp:,}", f"{report.lut:,}", report.ii,
-                100 * stage["sparsity"], "" if accuracy is None else f", test accuracy {100 * accuracy:.1f} %")
+                100 * stage["sparsity"], "" if keras_accuracy is None else f", test accuracy {100 * keras_accuracy:.1f} %")
     return stage
 
 
@@ -706,7 +696,7 @@ def _train(model, step: TrainStep, data: Dataset, cost_spec: FirmwareSpec, prune
     from fpga_aware.training.progress import EpochProgress
     from fpga_aware.training.pruning import Prune
 
-    _compile(model, step.learning_rate)
+    compile_classifier(model, step.learning_rate)
     callbacks = []
     if step.prune is not None:
         p = step.prune
@@ -750,7 +740,7 @@ def _firmware(model, spec: FirmwareSpec, out: Path, data: Dataset | None, keras_
         result.path = str(path)
     if data is not None:
         probs = firmware.predict(data.x_test)
-        result.emulator_accuracy = _accuracy(probs, data.y_test)
+        result.emulator_accuracy = accuracy(probs, data.y_test)
         result.keras_agreement = float(np.mean(np.argmax(probs, axis=1) == np.argmax(keras_probs, axis=1)))
     if spec.csim:
         rng = np.random.default_rng(seed)
@@ -877,7 +867,7 @@ def run_recipe(path_or_name: str | os.PathLike | Recipe, out_dir: str | os.PathL
         lut_per_epoch=[int(v) for v in per_epoch("fpga_lut")],
         sparsity_per_epoch=[round(float(v), 4) for v in per_epoch("sparsity")],
         sparsity=round(kernel_sparsity(model), 4),
-        keras_accuracy=None if data is None else _accuracy(keras_probs, data.y_test),
+        keras_accuracy=None if data is None else accuracy(keras_probs, data.y_test),
         firmware=results,
         notes=notes,
         seconds=round(time.perf_counter() - start, 2),
