@@ -26,6 +26,8 @@ import os
 import sys
 from pathlib import Path
 
+from fpga_aware.core.parts import DEFAULT_PART
+
 __all__ = ["main", "build_parser"]
 
 #: Longest error message printed (the rest is cut with "...").
@@ -61,7 +63,7 @@ def _firmware_options(args) -> dict:
     return options
 
 
-def _add_firmware_arguments(parser: argparse.ArgumentParser, *, part_default: str | None = "xcu250-figd2104-2L-e",
+def _add_firmware_arguments(parser: argparse.ArgumentParser, *, part_default: str | None = DEFAULT_PART,
                             clock_default: float | None = 5.0) -> None:
     part_help = f"FPGA part (default: {part_default})" if part_default else "FPGA part (default: the report's part)"
     parser.add_argument("--part", default=part_default, help=part_help)

@@ -18,6 +18,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_callbacks 
 from tensorflow_model_optimization.python.core.sparsity.keras.prune import prune_low_magnitude
 
 from fpga_aware._stack import keras, tensorflow
+from fpga_aware.training.masks import kept_count
 from fpga_aware.training.pruning import Prune, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
 
 tf = tensorflow()
@@ -215,7 +216,7 @@ def test_kept_count_matches_tfmot_at_every_step(distinct_kernels, target, begin,
         for weights, tfmot_kept in zip(distinct_kernels, theirs):
             size = weights.size
             ours = int(magnitude_mask(weights, sparsity).sum())
-            assert ours == pruning._kept_count(size, sparsity)
+            assert ours == kept_count(size, sparsity)
             most = kept_f32(size, np.nextafter(np.float32(exact - bound), np.float32(-1)))
             least = kept_f32(size, np.nextafter(np.float32(exact + bound), np.float32(2)))
             checks += 1
@@ -309,7 +310,7 @@ def test_zeros_stay_zero_at_every_batch(trained):
         updates = [s for s in range(1, n + 1) if prune.schedule(s)[0]]
         sparsity = prune.schedule(updates[-1])[1] if updates else 0.0
         for name, kernel in kernels(prune.model).items():
-            kept = pruning._kept_count(kernel.size, sparsity)
+            kept = kept_count(kernel.size, sparsity)
             assert seen[name] == kernel.size - kept, (n, name)
 
 

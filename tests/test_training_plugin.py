@@ -152,6 +152,26 @@ def test_budget_adds_a_score_for_early_stopping(digits, float_models):
     assert history["fpga_within_budget"][-1] == 0.0
 
 
+def test_fpga_cost_estimates_from_the_ir_without_an_emulator(digits, monkeypatch):
+    """FPGACost runs the cost model on the parsed IR each epoch: no Emulator (nor Firmware) is built."""
+    from fpga_aware.sim.emulator import Emulator
+
+    x_train, _, y_train, _ = digits
+    model = _compile(build_mlp(64, 10, hidden=(16,)))
+
+    def no_emulator(self, *args, **kwargs):
+        raise AssertionError("FPGACost built an Emulator")
+
+    monkeypatch.setattr(Emulator, "__init__", no_emulator)
+    cost = fa.FPGACost(reuse_factor=2)
+    history = model.fit(x_train[:256], y_train[:256], epochs=2, batch_size=64, verbose=0, callbacks=[cost]).history
+    monkeypatch.undo()
+    report = fa.estimate(model, reuse_factor=2)
+    for key in COST_KEYS:
+        assert history[key][-1] == float(getattr(report, key.removeprefix("fpga_"))), key
+    assert cost.last_report.to_dict() == report.to_dict()
+
+
 # ------------------------------------------------------------------------------ bad input
 def test_prune_without_prunable_layers():
     model = tf.keras.Sequential([tf.keras.layers.Flatten(input_shape=(4, 2)), tf.keras.layers.Activation("relu")])

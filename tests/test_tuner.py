@@ -124,11 +124,11 @@ def test_each_trial_logs_its_progress_and_the_best_so_far(search_run):
 
 def test_planned_trials_of_hyperband():
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_accuracy", "max"), max_epochs=3, factor=3)
-    assert ft._planned_trials(oracle) == 2 + 3 + 1  # bracket 0: 2 trials; bracket 1: 3 then the best 1
+    assert ft.planned_trials(oracle) == 2 + 3 + 1  # bracket 0: 2 trials; bracket 1: 3 then the best 1
     oracle.max_trials = 4
-    assert ft._planned_trials(oracle) == 4
+    assert ft.planned_trials(oracle) == 4
     random = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=7)
-    assert ft._planned_trials(random) == 7
+    assert ft.planned_trials(random) == 7
 
 
 def test_best_trial_respects_the_budget(searched):

@@ -18,6 +18,7 @@ import numpy as np
 from fpga_aware.core.fixed import FixedType, Overflow, PrecisionError, parse_precision
 from fpga_aware.core.ir import IOType, Strategy
 from fpga_aware.core.names import project_name_problem
+from fpga_aware.core.parts import DEFAULT_PART
 
 __all__ = [
     "ConfigError",
@@ -28,7 +29,6 @@ __all__ = [
     "DEFAULT_PRECISION",
 ]
 
-DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_PRECISION = "ap_fixed<16,6>"
 
 _PRECISION_KEYS = ("weight", "bias", "result", "accum")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
-__all__ = ["Part", "PARTS", "UnknownPartError", "get_part", "part_names"]
+__all__ = ["Part", "PARTS", "DEFAULT_PART", "UnknownPartError", "get_part", "part_names"]
 
 #: DSP slice families and the (wide, narrow) signed operand widths of their multiplier.
 DSP_MULTIPLIER_WIDTHS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18)}
@@ -106,6 +106,10 @@ PARTS: dict[str, Part] = {
            bram_18k=270, uram=0, dsp_family=_E1, board="Arty A7-100T / Nexys A7-100T"),
     )
 }
+
+#: The part every export, estimate, callback, recipe and command uses when none is named (the
+#: hls4ml tutorial's Alveo U250).
+DEFAULT_PART = "xcu250-figd2104-2L-e"
 
 
 def part_names() -> list[str]:

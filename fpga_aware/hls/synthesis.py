@@ -59,6 +59,13 @@ class SynthesisError(RuntimeError):
         self.returncode = returncode
         self.log_tail = log_tail
 
+    @classmethod
+    def with_log(cls, message: str, log_path: Path, returncode: int | None) -> "SynthesisError":
+        """``message`` followed by the last lines of the tool's log ``log_path`` (kept as ``log_tail``)."""
+        tail = _tail(log_path)
+        return cls(f"{message}; last lines of {log_path}:\n{tail}", log_path=log_path, returncode=returncode,
+                   log_tail=tail)
+
 
 class ToolNotFoundError(SynthesisError):
     """No Vitis HLS / Vivado HLS executable was found (or the given tool does not exist)."""
@@ -212,11 +219,8 @@ def run_hls(
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             elapsed = time.monotonic() - start
-            tail = _tail(log_path)
-            raise SynthesisError(
-                f"{exe.name} timed out after {elapsed:.0f} s (timeout={timeout} s) in {project}; "
-                f"last lines of {log_path}:\n{tail}",
-                log_path=log_path, returncode=None, log_tail=tail,
+            raise SynthesisError.with_log(
+                f"{exe.name} timed out after {elapsed:.0f} s (timeout={timeout} s) in {project}", log_path, None,
             ) from None
         except BaseException:
             _kill_group(proc)
@@ -224,13 +228,11 @@ def run_hls(
     elapsed = time.monotonic() - start
     errors = _error_lines(log_path)
     if returncode != 0:
-        tail = _tail(log_path)
         first = f" ({errors[0].strip()})" if errors else ""
-        raise SynthesisError(
+        raise SynthesisError.with_log(
             f"{exe.name} failed with exit status {returncode}{first} running "
-            f"{', '.join(k for k, v in steps.items() if v and k != 'reset')} in {project}; "
-            f"last lines of {log_path}:\n{tail}",
-            log_path=log_path, returncode=returncode, log_tail=tail,
+            f"{', '.join(k for k, v in steps.items() if v and k != 'reset')} in {project}",
+            log_path, returncode,
         )
     if errors:
         logger.warning("%s exited normally but its log has %d ERROR line(s), e.g. %s", exe.name, len(errors), errors[0])
@@ -240,11 +242,8 @@ def run_hls(
         try:
             report = read_report(project)
         except ReportError as err:
-            tail = _tail(log_path)
-            raise SynthesisError(
-                f"{exe.name} finished but the synthesis report cannot be read: {err}; "
-                f"last lines of {log_path}:\n{tail}",
-                log_path=log_path, returncode=returncode, log_tail=tail,
+            raise SynthesisError.with_log(
+                f"{exe.name} finished but the synthesis report cannot be read: {err}", log_path, returncode,
             ) from err
     logger.info("%s finished in %.1f s", exe.name, elapsed)
     return BuildResult(project_dir=project, tool=exe, command=command, steps=steps, returncode=returncode,

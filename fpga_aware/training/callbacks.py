@@ -27,8 +27,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from fpga_aware._stack import keras
-from fpga_aware.core.config import ConfigError, FirmwareConfig, is_integer
-from fpga_aware.firmware import Firmware
+from fpga_aware.core.config import DEFAULT_PART, ConfigError, FirmwareConfig, is_integer
+from fpga_aware.cost import estimate_ir
 from fpga_aware.frontend.keras import build_ir
 
 __all__ = ["FPGACost", "COST_KEYS"]
@@ -78,7 +78,7 @@ class FPGACost(k.callbacks.Callback):
 
     def __init__(
         self,
-        part: str = "xcu250-figd2104-2L-e",
+        part: str = DEFAULT_PART,
         every: "str | int" = "epoch",
         budget: Mapping[str, float] | None = None,
         metric: str = "val_accuracy",
@@ -112,8 +112,8 @@ class FPGACost(k.callbacks.Callback):
 
     # ------------------------------------------------------------------ estimation
     def estimate(self):
-        """The cost report of the model as it is now."""
-        return Firmware(build_ir(self.model, self.config), self.config).estimate()
+        """The cost report of the model as it is now (its IR through the cost model; no emulator is built)."""
+        return estimate_ir(build_ir(self.model, self.config), self.config)
 
     def cost_logs(self, metrics: Mapping[str, Any] | None = None) -> dict[str, float]:
         report = self.estimate()

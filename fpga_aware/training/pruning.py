@@ -67,6 +67,11 @@ tfmot-wrapped models
 Distribution
     Masks are applied with ``variable.assign`` from the callback, i.e. in cross-replica
     context, which updates every replica of a ``tf.distribute.MirroredStrategy`` variable.
+
+The schedule (:func:`polynomial_decay`, :func:`should_prune`) lives in
+:mod:`fpga_aware.training.schedule` and the masks (:func:`magnitude_mask`, :func:`block_mask`,
+:func:`~fpga_aware.training.masks.kept_count`) in :mod:`fpga_aware.training.masks`, both numpy
+only; this module holds the Keras callback and the tfmot interop, and re-exports them.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from fpga_aware._stack import keras, tensorflow
+from fpga_aware.training.masks import block_mask, magnitude_mask
+from fpga_aware.training.schedule import DEFAULT_RAMP_FRACTION, polynomial_decay, should_prune
 
 tf = tensorflow()
 k = keras()
@@ -112,78 +119,7 @@ log = logging.getLogger(__name__)
 PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense)
 _PRUNABLE_NAMES = "Dense, QDense"
 
-#: Fraction of the first fit over which the sparsity ramps up when ``end_step=None``.
-DEFAULT_RAMP_FRACTION = 0.8
-
 _STRUCTURES = (None, "unstructured", "block")
-
-
-# --------------------------------------------------------------------------- schedule
-def should_prune(step: int, begin_step: int, end_step: int, frequency: int) -> bool:
-    """tfmot's ``PruningSchedule._should_prune_in_step`` (``end_step = -1``: no end)."""
-    in_range = step >= begin_step and (step <= end_step or end_step < 0)
-    return bool(in_range and (step - begin_step) % frequency == 0)
-
-
-def polynomial_decay(
-    step: int,
-    target_sparsity: float,
-    begin_step: int,
-    end_step: int,
-    power: float = 3,
-    initial_sparsity: float = 0.0,
-) -> float:
-    """Sparsity of tfmot's ``PolynomialDecay`` at ``step``, with tfmot's float32 arithmetic.
-
-    ``end_step == begin_step`` (one-shot pruning) gives ``target_sparsity`` from
-    ``begin_step`` on (tfmot would divide by zero).
-    """
-    f32 = np.float32
-    if end_step == begin_step:
-        p = f32(1.0) if step >= begin_step else f32(0.0)
-    else:
-        p = f32(step - begin_step) / f32(end_step - begin_step)
-        p = np.minimum(f32(1.0), np.maximum(f32(0.0), p))
-    decay = np.power(f32(1.0) - p, f32(power), dtype=f32)
-    return float(f32(initial_sparsity - target_sparsity) * decay + f32(target_sparsity))
-
-
-# --------------------------------------------------------------------------- masks
-def _kept_count(size: int, sparsity: float) -> int:
-    """tfmot's ``k = max(round(size * (1 - sparsity)), 1)`` in float32, half to even."""
-    kept = np.round(np.float32(size) * (np.float32(1.0) - np.float32(sparsity)))
-    return int(max(kept, np.float32(1.0)))
-
-
-def _threshold_mask(scores: np.ndarray, sparsity: float) -> np.ndarray:
-    """Keep every score ``>=`` the k-th largest (tfmot's threshold rule)."""
-    flat = scores.reshape(-1)
-    kept = _kept_count(flat.size, sparsity)
-    threshold = np.partition(flat, flat.size - kept)[flat.size - kept]
-    return scores >= threshold
-
-
-def magnitude_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
-    """Boolean keep-mask of ``weights`` at ``sparsity``, elementwise by magnitude."""
-    return _threshold_mask(np.abs(np.asarray(weights, dtype=np.float64)), sparsity)
-
-
-def block_mask(weights: np.ndarray, sparsity: float, block_size: int) -> np.ndarray:
-    """Boolean keep-mask pruning whole groups ``W[i0:i0 + block_size, o]`` by L2 norm.
-
-    ``weights`` must be a 2-D kernel ``(n_in, n_out)``; ``sparsity`` is the fraction of
-    groups removed.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    if w.ndim != 2:
-        raise ValueError(f"block pruning needs a 2-D kernel, got shape {w.shape}")
-    n_in, n_out = w.shape
-    n_blocks = -(-n_in // block_size)
-    padded = np.zeros((n_blocks * block_size, n_out))
-    padded[:n_in] = w
-    norms = np.sqrt((padded.reshape(n_blocks, block_size, n_out) ** 2).sum(axis=1))
-    keep = _threshold_mask(norms, sparsity)
-    return np.repeat(keep, block_size, axis=0)[:n_in]
 
 
 # --------------------------------------------------------------------------- options

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from fpga_aware._stack import keras, tensorflow
+from fpga_aware.core.config import DEFAULT_PART
 from fpga_aware.training.callbacks import FPGACost
+from fpga_aware.training.classifier import accuracy, compile_classifier
 from fpga_aware.workflows.plots import MICRO, roc_aucs
 from fpga_aware.training.progress import EpochProgress
 from fpga_aware.firmware import Firmware, to_firmware
@@ -31,7 +33,7 @@ __all__ = ["DemoResult", "run_demo", "load_digits_split", "build_mlp"]
 logger = logging.getLogger(__name__)
 
 HIDDEN = (64, 32, 32)
-PART = "xcu250-figd2104-2L-e"
+PART = DEFAULT_PART
 #: The three training phases, as the progress lines and the cost plot name them.
 PHASES = ("float", "pruning", "quantized fine-tune")
 HISTORY_KEYS = ("fpga_dsp", "fpga_lut", "sparsity", "accuracy", "val_accuracy")
@@ -72,16 +74,6 @@ def build_mlp(n_in: int, n_classes: int, hidden=HIDDEN):
         layers.append(k.layers.Dense(width, activation="relu", name=f"fc{i}"))
     layers.append(k.layers.Dense(n_classes, activation="softmax", name="output"))
     return k.Sequential(layers)
-
-
-def _compile(model, learning_rate: float):
-    k = keras()
-    model.compile(k.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
 def _plots(out: Path, history: dict, scores: dict, labels: np.ndarray, n_classes: int,
@@ -130,17 +122,17 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
     data = (x_train, y_train)
 
     logger.info("1/3 training the float MLP %s on digits", HIDDEN)
-    model = _compile(build_mlp(x_train.shape[1], n_classes), 3e-3)
+    model = compile_classifier(build_mlp(x_train.shape[1], n_classes), 3e-3)
     h_float = _fit(model, data, epochs, [FPGACost(part=PART)], PHASES[0])
     float_probs = model.predict(x_test, verbose=0)
 
     logger.info("2/3 pruning to 75% (polynomial decay), cost logged every epoch")
-    _compile(model, 1e-3)
+    compile_classifier(model, 1e-3)
     h_prune = _fit(model, data, prune_epochs, [Prune(target_sparsity=0.75), FPGACost(part=PART)], PHASES[1])
     pruned_probs = model.predict(x_test, verbose=0)
 
     logger.info("3/3 quantizing to 6 bits and fine-tuning at 75% sparsity")
-    qmodel = _compile(quantize(model, bits=6, integer=0, activation_bits=6), 1e-3)
+    qmodel = compile_classifier(quantize(model, bits=6, integer=0, activation_bits=6), 1e-3)
     hold = Prune(target_sparsity=0.75, begin_step=0, end_step=1, frequency=1)  # keep the 75% mask
     h_quant = _fit(qmodel, data, finetune_epochs, [hold, FPGACost(part=PART)], PHASES[2])
     q_probs = qmodel.predict(x_test, verbose=0)
@@ -157,10 +149,10 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
     plots = _plots(out, history, scores, y_test, n_classes,
                    phases=list(zip(PHASES, (epochs, prune_epochs, finetune_epochs))))
     result = DemoResult(
-        float_accuracy=_accuracy(float_probs, y_test),
-        pruned_accuracy=_accuracy(pruned_probs, y_test),
-        quantized_pruned_accuracy=_accuracy(q_probs, y_test),
-        firmware_accuracy=_accuracy(fw_probs, y_test),
+        float_accuracy=accuracy(float_probs, y_test),
+        pruned_accuracy=accuracy(pruned_probs, y_test),
+        quantized_pruned_accuracy=accuracy(q_probs, y_test),
+        firmware_accuracy=accuracy(fw_probs, y_test),
         sparsity=float(history["sparsity"][-1]),
         emulator_csim_mismatches=mismatches,
         n_verified=int(len(verify)),
