@@ -3,7 +3,8 @@
 It reads the same :class:`~fpga_aware.ir.ModelIR` as the HLS writer and performs the arithmetic
 the IR documents, on integer mantissas (all rounding and overflow through
 :mod:`fpga_aware.fixed`).  Dense layers use a float64 BLAS product while every partial sum is
-provably below 2**53 (so it is exact), and an integer product otherwise.  Accumulators whose
+provably below 2**53 (so it is exact), a float32 one where every partial sum is provably below
+2**24 LSBs, and an integer product otherwise.  Accumulators whose
 products would be rounded, or that saturate and might overflow, are emulated term by term in the
 firmware's accumulation order.
 
@@ -282,8 +283,9 @@ def _plan(layer: Layer) -> "_Plan | None":
 
 
 class _DenseOperands:
-    """A dense layer's float operands, decided once: weights scaled by ``2**w_exp`` (inputs come
-    scaled by ``2**-w_exp`` relative to real values... or not: see the callers), bias by ``2**b_exp``.
+    """A dense layer's float operands, decided once: weights scaled by ``2**w_exp``, the bias by
+    ``2**b_exp`` (powers of two: exact; the callers pick them to absorb the scale of the inputs
+    and of the wanted outputs).
 
     Every partial sum is an integer count of product LSBs below 2**53 (float64: exact in any
     order).  ``float32`` when, besides, every partial sum stays below 2**24 product LSBs and the
