@@ -272,3 +272,60 @@ def test_threads_change_nothing(rng):
     for bad in (0, -2, 2.0, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             emulator.predict(x, threads=bad)
+
+
+def _narrow_mlp(name: str, rng, big_weight: float | None = None):
+    """16 -> 16 (relu) -> 16 (relu) -> 4 with weight mantissas |m| <= 31 (ap_fixed<16,6>): every
+    partial sum of every product stays below 2**24 LSBs (16 * 31 * 2**15 < 2**24), tightly."""
+    inp = tf.keras.Input((16,), name=f"{name}_in")
+    h = tf.keras.layers.Dense(16, activation="relu", name=f"{name}_d0")(inp)
+    h = tf.keras.layers.Dense(16, activation="relu", name=f"{name}_d1")(h)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(4, name=f"{name}_d2")(h))
+    for k, layer in enumerate(model.layers[1:]):
+        w = rng.integers(-31, 32, layer.kernel.shape) * LSB
+        w[:, 0] = 31 * LSB * np.where(np.arange(w.shape[0]) % 2, 1, -1)  # a column at the bound
+        if big_weight is not None and k == 1:
+            w[0, 1] = big_weight
+        layer.set_weights([w, rng.integers(-64, 64, layer.bias.shape) * LSB])
+    return fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name=name)
+
+
+def _limit_rows(rng, n: int) -> np.ndarray:
+    """Rows at the input type's extremes (-32 and 32 - LSB, with the column-0 sign pattern) and random ones."""
+    top, signs = 32 - LSB, np.where(np.arange(16) % 2, 1.0, -1.0)
+    rows = [signs * top, -signs * 32.0, np.full(16, top), np.full(16, -32.0)]
+    return np.concatenate([np.array(rows), rng.uniform(-40, 40, (n, 16)), rng.normal(0, 4, (n, 16))])
+
+
+def _exact_mantissas(firmware, x):
+    """The outputs as ap_fixed<16,6> integer mantissas: emulator (fast chain and layer by layer) and csim."""
+    from fpga_aware.emulator import Emulator
+
+    layer_by_layer = Emulator(firmware.ir)
+    layer_by_layer._chain = None
+    outs = [firmware.predict(x), layer_by_layer.predict(x), firmware.predict(x, engine="csim")]
+    return [np.ldexp(o, 10).astype(np.int64) for o in outs]
+
+
+def test_float32_products_where_every_sum_stays_below_2_24(rng):
+    """Issue 9 section 3: a narrow model takes float32 products (exact) and matches csim."""
+    fw = _narrow_mlp("f32", rng)
+    chain = fw._emulator._chain
+    assert chain is not None
+    assert [getattr(step, "float32_in", None) for step in chain[1:3]] == [True, True]
+    x = _limit_rows(rng, 500)
+    fast, slow, csim = _exact_mantissas(fw, x)
+    np.testing.assert_array_equal(fast, csim)
+    np.testing.assert_array_equal(slow, csim)
+    hidden = max(np.abs(v).max() for v in fw.trace(x).values())
+    assert hidden >= 16  # the hidden sums are large, not trivially small
+
+
+def test_float32_falls_back_when_a_bound_reaches_2_24(rng):
+    """One weight of 2.0 (mantissa 2048) lifts a column's bound past 2**24: float64 there, still exact."""
+    fw = _narrow_mlp("f64fb", rng, big_weight=2.0)
+    chain = fw._emulator._chain
+    assert [getattr(step, "float32_in", None) for step in chain[1:3]] == [True, False]
+    fast, slow, csim = _exact_mantissas(fw, _limit_rows(rng, 500))
+    np.testing.assert_array_equal(fast, csim)
+    np.testing.assert_array_equal(slow, csim)

@@ -230,7 +230,7 @@ class FixedType:
         if not np.all(np.isfinite(x)):
             raise PrecisionError(f"cannot convert NaN or infinity to {self.cpp()}")
         if self.width <= 53:
-            return self._mantissas_float(x).astype(np.int64)
+            return self.mantissas_float(x).astype(np.int64)
         return self._narrowed(self._from_double_exact(x))
 
     def round_values(self, values: np.ndarray) -> np.ndarray:
@@ -243,7 +243,7 @@ class FixedType:
         x = np.asarray(values, dtype=np.float64)
         if self.width > 53:
             return self.to_float(self._from_double_exact(x))
-        mantissas = self._mantissas_float(x)
+        mantissas = self.mantissas_float(x)
         mantissas *= self._scale_down  # in place: a fresh array already
         return mantissas
 
@@ -253,7 +253,7 @@ class FixedType:
         Every rounding mode is monotone and maps 0 to 0, so rounding first and clamping at 0
         afterwards gives the same values; only the upper bound can then overflow.
         """
-        rounded = _round_float(values * self._scale_up, self.rounding, in_place=True)
+        rounded = round_float(values * self._scale_up, self.rounding, in_place=True)
         np.maximum(rounded, 0.0, out=rounded)
         if rounded.size:
             top = rounded.max()
@@ -274,7 +274,7 @@ class FixedType:
             return values
         if self._range_contains(source) and self.frac <= source.frac and source.width <= 53:
             # |values * 2**frac| < 2**53: rounding is exact and nothing can overflow
-            rounded = _round_float(values * self._scale_up, self.rounding, in_place=True)
+            rounded = round_float(values * self._scale_up, self.rounding, in_place=True)
             rounded *= self._scale_down
             return rounded
         return self.round_values(values)
@@ -296,7 +296,7 @@ class FixedType:
     def _scale_down(self) -> float:
         return math.ldexp(1.0, -self.frac)
 
-    def _mantissas_float(self, x: np.ndarray) -> np.ndarray:
+    def mantissas_float(self, x: np.ndarray) -> np.ndarray:
         """Rounded, overflow-handled mantissas as a fresh float64 array (types up to 53 bits).
 
         The float64 arithmetic is exact while ``|x * 2**frac| < 2**52`` and the scaling neither
@@ -305,7 +305,7 @@ class FixedType:
         """
         with np.errstate(over="ignore"):  # an overflow to inf is caught below, per value
             scaled = x * self._scale_up  # exact: a power-of-two scaling (checked below)
-        rounded = _round_float(scaled, self.rounding, in_place=True)
+        rounded = round_float(scaled, self.rounding, in_place=True)
         if rounded.size == 0:
             return rounded
         lo, hi = rounded.min(), rounded.max()
@@ -491,7 +491,7 @@ def _equals_exactly(t: FixedType, q: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=bool).reshape(x.shape)
 
 
-def _round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False) -> np.ndarray:
+def round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False) -> np.ndarray:
     """Round exactly-scaled float64 values to integers (as floats) with an ap_fixed rounding mode.
 
     ``in_place=True`` may overwrite ``scaled`` (a temporary of the caller's).
@@ -518,13 +518,13 @@ def _round_float(scaled: np.ndarray, rounding: Rounding, in_place: bool = False)
 
 
 
-__all__ += ["rounded_mantissas"]
+__all__ += ["rounded_mantissas", "round_float"]
 
 
 def rounded_mantissas(values, t: FixedType) -> np.ndarray:
     """``values`` scaled to ``t``'s mantissa units and rounded with its rounding mode, as float64,
     before any overflow handling (a value outside ``t`` gives a mantissa outside its range)."""
-    return _round_float(np.ldexp(np.asarray(values, dtype=np.float64), t.frac), t.rounding)
+    return round_float(np.ldexp(np.asarray(values, dtype=np.float64), t.frac), t.rounding)
 
 def _shift_right_rounded(m: np.ndarray, shift, rounding: Rounding) -> np.ndarray:
     """``m / 2**shift`` rounded to an integer with an ap_fixed rounding mode (exact integer arithmetic).

@@ -3,7 +3,8 @@
 It reads the same :class:`~fpga_aware.core.ir.ModelIR` as the HLS writer and performs the arithmetic
 the IR documents, on integer mantissas (all rounding and overflow through
 :mod:`fpga_aware.core.fixed`).  Dense layers use a float64 BLAS product while every partial sum is
-provably below 2**53 (so it is exact), and an integer product otherwise.  Accumulators whose
+provably below 2**53 (so it is exact), a float32 one where every partial sum is provably below
+2**24 LSBs, and an integer product otherwise.  Accumulators whose
 products would be rounded, or that saturate and might overflow, are emulated term by term in the
 firmware's accumulation order.
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.cpus import available_cpus
-from fpga_aware.core.fixed import INT64_WIDTH, FixedType, Overflow
+from fpga_aware.core.fixed import INT64_WIDTH, FixedType, Overflow, round_float
 from fpga_aware.sim.inputs import InputShapeError, InputValueError, as_batch
 from fpga_aware.core.ir import (
     ActivationLayer,
@@ -43,6 +44,11 @@ __all__ = ["Emulator", "emulate", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_
 
 _FLOAT_EXACT_LIMIT = 2**53
 _INT64_SUM_LIMIT = 2**62  # int64 sums below this (in magnitude) cannot overflow
+#: float32 sums of integer multiples of one LSB are exact below this many LSBs, in any order.
+_FLOAT32_EXACT_LIMIT = 2**24
+_FLOAT32_MAX_FRAC = 30
+#: Fused dense + ReLU plans scale the weights by powers of two: only at moderate scales.
+_FUSE_MAX_FRAC = 300
 #: Rows evaluated at a time: small products are faster on one BLAS thread and in cache.
 _CHUNK_ROWS = 1024
 #: Dense multiply-adds per row from which ``predict`` runs its chunks on every CPU by default.
@@ -100,6 +106,7 @@ class Emulator:
         self.ir = ir
         self._rules = [EMULATOR_RULES[layer.kind] for layer in ir.layers[1:]]
         self._plans = [_plan(layer, rule) for layer, rule in zip(ir.layers[1:], self._rules)]
+        self._chain = _fast_chain(ir.layers, [None, *self._plans])
         # Threads pay off only when a chunk's products outweigh the Python work per layer
         # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
         macs = sum(layer.n_in * layer.n_out for layer in ir.layers if isinstance(layer, DenseLayer))
@@ -135,6 +142,10 @@ class Emulator:
 
     def _predict_chunk(self, values: np.ndarray) -> np.ndarray:
         # Chunks keep the temporaries in cache and avoid fresh page mappings per call.
+        if self._chain is not None:
+            for step in self._chain:
+                values = step(values)
+            return values
         values, is_float = self._convert_input(values)
         for layer, rule, plan in zip(self.ir.layers[1:], self._rules, self._plans):
             values, is_float = self._step(layer, rule, plan, values, is_float)
@@ -194,6 +205,68 @@ class Emulator:
         return rule.integer(layer, mantissas), False
 
 
+def _fast_chain(layers: list[Layer], plans: list["_Plan | None"]) -> "list[_Plan] | None":
+    """``predict``'s steps when every layer has a float plan (a fusion pass across layers).
+
+    A dense layer and the ReLU after it are fused into one step; a step feeding a dense layer
+    passes on integer mantissas (float64, or float32 where that product is a float32 one) and
+    the dense layer's weights absorb the power-of-two scale.  Exact: the same values, scaled.
+    """
+    if not layers or layers[0].kind != "input" or not layers[0].result_type.float_exact:
+        return None
+    if any(plan is None for plan in plans[1:]):
+        return None
+    groups: list[tuple[int, ...]] = []
+    i = 1
+    while i < len(layers):
+        layer = layers[i]
+        if (layer.kind == "dense" and i + 1 < len(layers) and layers[i + 1].kind == "activation"
+                and _dense_relu_plan(layer, layers[i + 1]) is not None):
+            groups.append((i, i + 1))
+            i += 2
+        else:
+            groups.append((i,))
+            i += 1
+
+    def build(k: int, in_exp: int, out: str):
+        group = groups[k]
+        if len(group) == 2:
+            return _dense_relu_plan(layers[group[0]], layers[group[1]], in_exp, out)
+        if layers[group[0]].kind == "dense" and out == "real":
+            return _dense_plan(layers[group[0]], in_exp)
+        return plans[group[0]] if in_exp == 0 and out == "real" else None
+
+    def emits(k: int) -> tuple[str, int]:
+        """What group ``k`` should return for the next group: (out mode, its scale exponent)."""
+        if k + 1 >= len(groups) or layers[groups[k + 1][0]].kind != "dense":
+            return "real", 0
+        t = layers[groups[k][-1]].result_type if k >= 0 else layers[0].result_type
+        probe = build(k + 1, t.frac, "real")
+        if probe is None:
+            return "real", 0
+        return ("mantissas32" if probe.float32_in and _float32_exact(t) else "mantissas"), t.frac
+
+    out, in_exp = emits(-1)
+    input_t = layers[0].result_type
+    steps: list[_Plan] = [input_t.round_values if out == "real" else _mantissas_step(input_t, out == "mantissas32")]
+    for k in range(len(groups)):
+        nxt, nxt_exp = emits(k)
+        step = build(k, in_exp, nxt)
+        if step is None:  # pragma: no cover - emits() probed the same plans
+            return None
+        steps.append(step)
+        in_exp = nxt_exp
+    return steps
+
+
+def _mantissas_step(t: FixedType, float32: bool) -> _Plan:
+    def mantissas(x: np.ndarray) -> np.ndarray:
+        m = t.mantissas_float(np.asarray(x, dtype=np.float64))  # the rounded, overflow-handled mantissas
+        return m.astype(np.float32) if float32 else m
+
+    return mantissas
+
+
 def emulate(ir: ModelIR, x) -> np.ndarray:
     return Emulator(ir).predict(x)
 
@@ -219,30 +292,122 @@ def _plan(layer: Layer, rule: EmulatorRule) -> "_Plan | None":
     return rule.plan(layer)
 
 
-def _dense_plan(layer: DenseLayer) -> "_Plan | None":
+class _DenseOperands:
+    """A dense layer's float operands, decided once: weights scaled by ``2**w_exp``, the bias by
+    ``2**b_exp`` (powers of two: exact; the callers pick them to absorb the scale of the inputs
+    and of the wanted outputs).
+
+    Every partial sum is an integer count of product LSBs below 2**53 (float64: exact in any
+    order).  ``float32`` when, besides, every partial sum stays below 2**24 product LSBs and the
+    inputs and weights have at most 24 significant bits at a moderate scale: the product is then
+    a float32 BLAS product, exact in any order too (its sums are added to the bias in float64).
+    """
+
+    def __init__(self, layer: DenseLayer, needed: FixedType, bound: int, prod_bound: int, w_exp: int, b_exp: int):
+        acc_t = layer.accum_type
+        self.needed = needed
+        self.bound = bound  # |accumulator| in accumulator LSBs, bias included
+        self.wraps = not acc_t.contains(needed)
+        self.float32 = (
+            prod_bound < _FLOAT32_EXACT_LIMIT
+            and _float32_exact(layer.input_type)
+            and _float32_exact(layer.weight_type)
+            and abs(w_exp) <= _FLOAT32_MAX_FRAC
+        )
+        weights = np.ldexp(layer.weight_type.to_float(layer.weights), w_exp)  # exact: a power of two
+        self.weights = weights.astype(np.float32) if self.float32 else weights
+        self.bias = np.ldexp(acc_t.to_float(acc_t.requantize(layer.bias, layer.bias_type.frac)), b_exp)
+
+    def accumulate(self, x: np.ndarray) -> np.ndarray:
+        """``x @ weights + bias`` as a fresh float64 array (exact)."""
+        if self.float32:
+            acc = (x if x.dtype == np.float32 else x.astype(np.float32)) @ self.weights
+            return np.add(acc, self.bias)  # float64: exact (acc and bias are exact, the sum < 2**53)
+        acc = x @ self.weights
+        acc += self.bias
+        return acc
+
+
+def _dense_operands(layer: DenseLayer, w_exp: int = 0, b_exp: int = 0) -> "_DenseOperands | None":
+    """The float operands of ``layer`` when its float evaluation is provably exact, else ``None``."""
     needed = layer.lossless_accumulator()
     if not _accum_is_lossless(layer, needed):
         return None
-    acc_t, result_t = layer.accum_type, layer.result_type
+    acc_t = layer.accum_type
     x_max = max(abs(layer.input_type.min_mantissa), abs(layer.input_type.max_mantissa))
     shift = acc_t.frac - layer.input_type.frac - layer.weight_type.frac
-    bound = (x_max * int(np.abs(layer.weights).sum(axis=0).max(initial=0)) << shift) + int(
-        np.abs(acc_t.requantize(layer.bias, layer.bias_type.frac)).max(initial=0)
-    )
+    prod_bound = x_max * int(np.abs(layer.weights).sum(axis=0).max(initial=0))  # in product LSBs
+    bound = (prod_bound << shift) + int(np.abs(acc_t.requantize(layer.bias, layer.bias_type.frac)).max(initial=0))
     if bound >= _FLOAT_EXACT_LIMIT:
         return None
-    weights = layer.weight_type.to_float(layer.weights)
-    bias = acc_t.to_float(acc_t.requantize(layer.bias, layer.bias_type.frac))
-    accum_wraps = not acc_t.contains(needed)
+    return _DenseOperands(layer, needed, bound, prod_bound, w_exp, b_exp)
+
+
+def _float32_exact(t: FixedType) -> bool:
+    """Every value of ``t`` is a float32, far from float32's subnormals and overflow once scaled."""
+    return t.width <= 24 and abs(t.frac) <= _FLOAT32_MAX_FRAC
+
+
+def _dense_plan(layer: DenseLayer, in_exp: int = 0) -> "_Plan | None":
+    """``in_exp``: the inputs come as real values times ``2**in_exp`` (mantissas: the input frac)."""
+    if abs(in_exp) > _FUSE_MAX_FRAC or abs(layer.weight_type.frac) > _FUSE_MAX_FRAC:
+        return None
+    ops = _dense_operands(layer, w_exp=-in_exp)
+    if ops is None:
+        return None
+    acc_t, result_t, needed = layer.accum_type, layer.result_type, ops.needed
 
     def dense(x: np.ndarray) -> np.ndarray:
-        acc = x @ weights
-        acc += bias
-        if accum_wraps:
+        acc = ops.accumulate(x)
+        if ops.wraps:
             return result_t.round_values(acc_t.round_values(acc))
         return result_t.cast_values(acc, needed)
 
+    dense.float32_in = ops.float32
     return dense
+
+
+def _dense_relu_plan(dense: DenseLayer, relu: ActivationLayer, in_exp: int = 0, out: str = "real") -> "_Plan | None":
+    """``Dense`` and the ``relu`` after it in one pass, when the dense's output is its exact sum.
+
+    The weights (for inputs scaled by ``2**in_exp``) and the bias are scaled so that the sums
+    come out as the ReLU result type's (unrounded) mantissas: round in place, clamp at 0, handle
+    overflow only when the bound says it can happen.  Same arithmetic as the two plans in a row.
+    ``out``: ``"real"`` values (float64), or the result's integer ``"mantissas"`` as float64
+    or as ``"mantissas32"`` (float32, exact: at most 24 bits) for a product next.
+    """
+    if relu.function != "relu" or _activation_plan(relu) is None:
+        return None
+    result_t = relu.result_type
+    fr = result_t.frac
+    fracs = (fr, in_exp, dense.input_type.frac, dense.weight_type.frac, dense.accum_type.frac)
+    if max(abs(f) for f in fracs) > _FUSE_MAX_FRAC:
+        return None
+    ops = _dense_operands(dense, w_exp=fr - in_exp, b_exp=fr)
+    if ops is None or ops.wraps or not dense.result_type.contains(ops.needed):
+        return None
+    shift = fr - dense.accum_type.frac  # accumulator LSBs -> result LSBs
+    hi = ops.bound << shift if shift >= 0 else -((-ops.bound) >> -shift)  # ceil
+    if hi >= 2**52 or (out == "mantissas32" and not _float32_exact(result_t)):
+        return None
+    may_overflow = hi > result_t.max_mantissa
+    top_mantissa, rounding, down = float(result_t.max_mantissa), result_t.rounding, math.ldexp(1.0, -fr)
+
+    def dense_relu(x: np.ndarray) -> np.ndarray:
+        acc = round_float(ops.accumulate(x), rounding, in_place=True)
+        np.maximum(acc, 0.0, out=acc)
+        if may_overflow and acc.size:
+            top = acc.max()
+            if top > top_mantissa:
+                acc = result_t._overflow_float(acc, 0.0, top)
+        if out == "mantissas32":
+            return acc.astype(np.float32)  # integers below 2**24: exact
+        if out == "real":
+            acc *= down
+        return acc
+
+    dense_relu.float32_in = ops.float32
+    return dense_relu
 
 
 def _table_reader(table: LookupTable, input_type: FixedType) -> Callable[[np.ndarray], np.ndarray]:
