@@ -3,7 +3,7 @@
 
 Prints, for the jet tagger at ``ap_fixed<16,6>`` on N standard-normal samples:
 
-1. the median time of ``fw.predict`` and the time of every IR layer (``Emulator._layer``);
+1. the median time of ``fw.predict`` and the time of every IR layer (its integer rule, ``EMULATOR_RULES[kind].integer``);
 2. a cProfile of ``fw.predict`` (functions of ``fpga_aware/sim/emulator.py``, ``core/fixed.py``, ``core/ir.py``
    and the numpy calls they make), sorted by own time;
 3. a *what-if* prototype, only in this file: the same arithmetic for the layer kinds of this model
@@ -40,7 +40,8 @@ import fpga_aware as fa  # noqa: E402  (before TensorFlow)
 import numpy as np  # noqa: E402
 
 from bench_export import JET, PART, PRECISION, SEED, _models_dir, load_model  # noqa: E402
-from fpga_aware import emulator as emu_mod  # noqa: E402
+from fpga_aware.sim import emulator as emu_mod  # noqa: E402
+from fpga_aware.sim.emulator import EMULATOR_RULES, Emulator  # noqa: E402
 from fpga_aware.core.fixed import Overflow, Rounding  # noqa: E402
 from fpga_aware.sim.inputs import as_batch  # noqa: E402
 from fpga_aware.core.ir import ActivationLayer, DenseLayer  # noqa: E402
@@ -58,14 +59,16 @@ def median_time(fn, repeats: int) -> float:
 
 def per_layer(fw, x: np.ndarray, repeats: int) -> list[tuple[str, str, float]]:
     """Median time of each layer of the emulator's chain, fed with the real previous output."""
-    emulator = fw._emulator
     batch = as_batch(fw.ir, x)
     rows = []
-    values = batch
-    for layer in fw.ir.layers:
+    values = fw.ir.input_type.from_float(batch)  # mantissas of the input type
+    t = median_time(lambda: fw.ir.input_type.from_float(batch), repeats)
+    rows.append((fw.ir.input.name, f"input ->{fw.ir.input_type}", t))
+    for layer in fw.ir.layers[1:]:
         inp = values
-        t = median_time(lambda: emulator._layer(layer, inp), repeats)
-        values = emulator._layer(layer, inp)
+        rule = EMULATOR_RULES[layer.kind].integer
+        t = median_time(lambda: rule(layer, inp), repeats)
+        values = rule(layer, inp)
         desc = f"{layer.kind}"
         if isinstance(layer, DenseLayer):
             desc += f" {layer.n_in}x{layer.n_out} acc={layer.accum_type} res={layer.result_type}"
@@ -163,7 +166,7 @@ class FastPath:
                 if is_float:
                     v = v.astype(np.int64)
                     is_float = False
-                v = emu_mod.Emulator._layer(None, layer, v)  # _layer does not use self
+                v = EMULATOR_RULES[layer.kind].integer(layer, v)
         out_t = self.ir.output.result_type
         return (v if is_float else v.astype(np.float64)) * math.ldexp(1.0, -out_t.frac)
 
