@@ -91,6 +91,15 @@ ACTIVATIONS: dict[str, ActivationFunction] = {
         # tf-keras' definition: 0 below -2.5, 1 above 2.5 (so the end entries are exact there).
         ActivationFunction("hard_sigmoid", "table", lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0), (-2.5, 2.5),
                            "clip(0.2 x + 0.5, 0, 1), table"),
+        ActivationFunction("selu", "table", lambda x: SELU_SCALE * _elu(x, SELU_ALPHA), (-8.0, 0.0),
+                           "scale * elu(x, alpha): table, linear x >= 0 (slope scale)",
+                           linear_above=0.0, slope=lambda: SELU_SCALE,
+                           tail_error=lambda: SELU_SCALE * SELU_ALPHA * math.exp(-8.0)),
+        # softplus(x) - x = log(1 + exp(-x)) < exp(-8) for x >= 8; softplus(x) < exp(-8) below -8.
+        ActivationFunction("softplus", "table", _softplus, (-8.0, 8.0), "log(exp(x) + 1): table, linear x >= 8",
+                           linear_above=8.0, slope=lambda: 1.0, tail_error=lambda: math.exp(-8.0)),
+        ActivationFunction("softsign", "table", lambda x: x / (np.abs(x) + 1.0), (-8.0, 8.0),
+                           "x / (|x| + 1): table, coarser tables out to the input range", cascade=True),
     )
 }
 
