@@ -91,6 +91,10 @@ ACTIVATIONS: dict[str, ActivationFunction] = {
         # tf-keras' definition: 0 below -2.5, 1 above 2.5 (so the end entries are exact there).
         ActivationFunction("hard_sigmoid", "table", lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0), (-2.5, 2.5),
                            "clip(0.2 x + 0.5, 0, 1), table"),
+        # Below -8 the end entry (-alpha) is off by alpha * exp(-8) at most; x >= 0 is x * 1.
+        ActivationFunction("elu", "table", _elu, (-8.0, 0.0), "x if x > 0 else alpha (exp(x) - 1): table, linear x >= 0",
+                           parameters=(("alpha", 1.0),), linear_above=0.0, slope=lambda alpha=1.0: 1.0,
+                           tail_error=lambda alpha=1.0: abs(alpha) * math.exp(-8.0)),
         ActivationFunction("selu", "table", lambda x: SELU_SCALE * _elu(x, SELU_ALPHA), (-8.0, 0.0),
                            "scale * elu(x, alpha): table, linear x >= 0 (slope scale)",
                            linear_above=0.0, slope=lambda: SELU_SCALE,
