@@ -40,6 +40,7 @@ __all__ = [
     "DenseLayer",
     "ActivationLayer",
     "LookupTable",
+    "LinearTail",
     "SoftmaxLayer",
     "ScaleShiftLayer",
     "ModelIR",
@@ -170,37 +171,100 @@ class DenseLayer(Layer):
 class LookupTable:
     """A table read with an index computed from the raw bits of a fixed-point input.
 
-    ``index = clip((mantissa >> shift) - offset, 0, len(values) - 1)``; ``values`` are
-    mantissas of ``value_type``.  The emulator and the C++ compute the same integer index.
+    ``q = (mantissa >> shift) - offset``; ``index = clip(q, 0, len(values) - 1)``; ``values``
+    are mantissas of ``value_type``.  The emulator and the C++ compute the same integer index.
+
+    ``outer``: a coarser table (same ``value_type``) read instead wherever ``q`` lies outside
+    ``[0, len(values) - 1]``; it may have an ``outer`` of its own.  A chain of tables covers a
+    slowly varying function (softsign) over the whole input range with fine bins near 0; only
+    the last table of the chain clips its index.
     """
 
     shift: int
     offset: int
     values: np.ndarray
     value_type: FixedType
+    outer: "LookupTable | None" = None
 
     @property
     def size(self) -> int:
         return int(len(self.values))
 
-    def index(self, mantissa: np.ndarray) -> np.ndarray:
+    @property
+    def chain(self) -> list["LookupTable"]:
+        """This table and its outer tables, finest first."""
+        tables, t = [], self
+        while t is not None:
+            tables.append(t)
+            t = t.outer
+        return tables
+
+    def _q(self, mantissa: np.ndarray) -> np.ndarray:
         m = np.asarray(mantissa)
         if m.dtype == object:  # Python ints of a type wider than int64
             q = (m >> self.shift) - self.offset
-            return np.minimum(np.maximum(q, 0), self.size - 1).astype(np.int64)
-        m = m.astype(np.int64, copy=False)
-        return np.clip((m >> self.shift) - self.offset, 0, self.size - 1)
+            return np.minimum(np.maximum(q, -1), self.size).astype(np.int64)  # only the sign of overflow matters
+        return (m.astype(np.int64, copy=False) >> self.shift) - self.offset
+
+    def index(self, mantissa: np.ndarray) -> np.ndarray:
+        return np.clip(self._q(mantissa), 0, self.size - 1)
 
     def lookup(self, mantissa: np.ndarray) -> np.ndarray:
-        return self.values[self.index(mantissa)]
+        m = np.asarray(mantissa)
+        q = self._q(m)
+        out = self.values[np.clip(q, 0, self.size - 1)]
+        if self.outer is not None:
+            away = (q < 0) | (q >= self.size)
+            if away.any():
+                out = out.copy()
+                out[away] = self.outer.lookup(m[away])
+        return out
+
+
+@dataclass
+class LinearTail:
+    """``y = result_t(x * slope)`` for every input whose mantissa is ``>= threshold``.
+
+    ``slope`` is a mantissa of ``slope_type``; the product ``x * slope`` is exact
+    (``ap_fixed<Wx + Ws, Ix + Is>``) and then converted to the result type with its rounding
+    and overflow, like any cast.
+    """
+
+    threshold: int  #: a mantissa of the layer's input type
+    slope: int  #: a mantissa of ``slope_type``
+    slope_type: FixedType
+
+    @property
+    def slope_value(self) -> float:
+        return float(self.slope_type.to_float(np.array([self.slope]))[0])
 
 
 @dataclass
 class ActivationLayer(Layer):
-    """Element-wise activation: ``linear``, ``relu`` (exact) or ``sigmoid``/``tanh`` (table)."""
+    """Element-wise activation, exact (``linear``, ``relu``) or by table (the table functions of
+    :data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`).
+
+    A table function computes, for the input mantissa ``m`` of ``x``:
+
+    .. code-block:: text
+
+        if linear is not None and m >= linear.threshold:
+            y = result_t(x * linear.slope)        # exact product, one cast (ELU, SELU, softplus)
+        else:
+            t = table
+            while t.outer is not None and not (0 <= (m >> t.shift) - t.offset < t.size):
+                t = t.outer                      # softsign: coarser tables further out
+            y = t.values[clip((m >> t.shift) - t.offset, 0, t.size - 1)]
+
+    The table entries are result mantissas: the function at the bin centre, rounded to nearest.
+    ``parameters`` are the function's Keras arguments (ELU's ``alpha``), from which the table and
+    the slope were computed; no stage reads them for arithmetic.
+    """
 
     function: str = "linear"
-    table: LookupTable | None = None  #: sigmoid / tanh only; its values are result mantissas
+    table: LookupTable | None = None  #: table functions only; its values are result mantissas
+    linear: LinearTail | None = None  #: table functions that are linear above a threshold
+    parameters: dict = field(default_factory=dict)
     keras_class: str = "Activation"
 
     kind: ClassVar[str] = "activation"

@@ -17,11 +17,12 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.fixed import FixedType, Overflow, Rounding, smallest_type_for
-from fpga_aware.core.ir import LookupTable
+from fpga_aware.core.ir import LinearTail, LookupTable
 
 __all__ = [
     "function_table",
     "activation_table",
+    "linear_tail",
     "table_range",
     "softmax_tables",
     "EXP_DOMAIN",
@@ -72,20 +73,117 @@ def _clipped_domain(domain: tuple[float, float], input_type: FixedType) -> tuple
     return (input_type.min_value, input_type.max_value) if hi < lo else (lo, hi)
 
 
-def activation_table(function: str, input_type: FixedType, result_type: FixedType, size: int) -> LookupTable:
-    """The table of the activation ``function`` (one of :data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`)."""
+#: At most this many coarser tables follow a cascading function's table (softsign).
+MAX_OUTER_TABLES = 3
+
+
+def activation_table(function: str, input_type: FixedType, result_type: FixedType, size: int,
+                     params: dict | None = None) -> LookupTable:
+    """The table of the activation ``function`` (one of :data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`).
+
+    A function with a linear tail (:func:`linear_tail`) is tabulated below its threshold only.
+    A cascading one (softsign) gets coarser outer tables (:attr:`LookupTable.outer`), each
+    domain the widest power-of-two multiple that keeps the error of its bins (outside the finer
+    domain) within one result LSB or the fine table's own worst error, whichever is larger; the
+    last of at most :data:`MAX_OUTER_TABLES` covers the whole input range.
+    """
     f = activation(function)
     if not f.uses_table:
         raise ValueError(f"activation {function!r} is computed exactly, not by a table")
-    return function_table(f.reference, input_type, result_type, f.domain, size)
+    p = f.params(params)
+    func = lambda x: f.reference(x, **p)  # noqa: E731
+    lo, hi = f.domain
+    tail = linear_tail(function, input_type, result_type, params)
+    if tail is not None:  # inputs >= the threshold never read the table
+        hi = min(hi, (tail.threshold - 1) * input_type.lsb)
+    table = function_table(func, input_type, result_type, (lo, hi), size)
+    if f.cascade:
+        table.outer = _outer_tables(func, input_type, result_type, (lo, hi), size)
+    return table
 
 
-def table_range(function: str, input_type: FixedType) -> tuple[float, float]:
-    """The smallest and largest value ``function`` takes over its tabulated inputs (the domain
-    clipped to ``input_type``'s range, as :func:`function_table` clips it)."""
+def _outer_tables(func, input_type: FixedType, result_type: FixedType, domain: tuple[float, float],
+                  size: int) -> LookupTable | None:
+    """Coarser tables for inputs beyond ``domain`` out to the type's range (None if none is needed)."""
+    lo, hi = domain
+    if lo <= input_type.min_value and hi >= input_type.max_value:
+        return None
+    # Each outer table's bins may be as coarse as keeps them within one result LSB, or within
+    # the fine table's own worst error (its bin width times the slope near 0), whichever is larger.
+    bound = max(result_type.lsb, _worst_error(func, function_table(func, input_type, result_type, domain, size),
+                                              input_type, domain=(math.inf, -math.inf)))
+    tables: list[LookupTable] = []
+    while True:
+        last = len(tables) == MAX_OUTER_TABLES - 1
+        wider = (input_type.min_value, input_type.max_value)
+        scale = 2.0
+        while not last:  # the widest power-of-two domain whose bins stay within one LSB
+            cand = (max(lo * scale, input_type.min_value), min(hi * scale, input_type.max_value))
+            if _worst_error(func, function_table(func, input_type, result_type, cand, size), input_type,
+                            domain=(lo, hi)) > bound:
+                break
+            wider = cand
+            if cand == (input_type.min_value, input_type.max_value):
+                break
+            scale *= 2.0
+        if scale == 2.0 and not last:  # not even twice as wide: take it anyway (progress)
+            wider = (max(lo * 2, input_type.min_value), min(hi * 2, input_type.max_value))
+        tables.append(function_table(func, input_type, result_type, wider, size))
+        lo, hi = wider
+        if lo <= input_type.min_value and hi >= input_type.max_value:
+            break
+    for inner, outer in zip(tables, tables[1:]):
+        inner.outer = outer
+    return tables[0]
+
+
+def _worst_error(func, table: LookupTable, input_type: FixedType, domain: tuple[float, float]) -> float:
+    """Largest ``|f(x) - entry|`` over the bins of ``table`` outside ``domain`` (``f`` monotone
+    over each bin: its ends decide)."""
+    bin_width = 2.0 ** table.shift * input_type.lsb
+    starts = (table.offset + np.arange(table.size)) * bin_width
+    ends = starts + bin_width - input_type.lsb
+    keep = (ends > domain[1]) | (starts < domain[0])
+    values = table.value_type.to_float(table.values)[keep]
+    return float(max(np.abs(func(starts[keep]) - values).max(initial=0.0),
+                     np.abs(func(ends[keep]) - values).max(initial=0.0)))
+
+
+def linear_tail(function: str, input_type: FixedType, result_type: FixedType,
+                params: dict | None = None) -> LinearTail | None:
+    """``function``'s linear part: ``y = result_t(x * slope)`` for ``x >= linear_above``.
+
+    ``None`` when the function has none or no input of ``input_type`` reaches it.  The slope is
+    a fixed-point constant exact to within a quarter of a result LSB at the largest input (its
+    exact value when it has fewer fractional bits, e.g. 1).
+    """
     f = activation(function)
-    lo, hi = _clipped_domain(f.domain, input_type)
-    values = f.reference(np.linspace(lo, hi, 4097))
+    if f.linear_above is None:
+        return None
+    threshold = math.ceil(f.linear_above * 2.0**input_type.frac)
+    if threshold > input_type.max_mantissa:
+        return None
+    slope = float(f.slope(**f.params(params)))
+    x_max = max(abs(input_type.min_value), abs(input_type.max_value), input_type.lsb)
+    frac = max(0, result_type.frac + math.ceil(math.log2(x_max)) + 2)
+    m = int(round(slope * 2.0**frac))
+    while frac > 0 and m % 2 == 0:
+        m //= 2
+        frac -= 1
+    return LinearTail(threshold=max(threshold, input_type.min_mantissa), slope=m,
+                      slope_type=smallest_type_for(min(m, -1), max(m, 0), frac))
+
+
+def table_range(function: str, input_type: FixedType, params: dict | None = None) -> tuple[float, float]:
+    """The smallest and largest value ``function`` takes over its tabulated inputs (the domain
+    clipped to ``input_type``'s range, as :func:`function_table` clips it; a cascading
+    function's whole range; the linear tail excluded, its casts handle overflow as any cast)."""
+    f = activation(function)
+    p = f.params(params)
+    lo, hi = ((input_type.min_value, input_type.max_value) if f.cascade else _clipped_domain(f.domain, input_type))
+    if f.linear_above is not None:
+        hi = min(hi, max(lo, f.linear_above))
+    values = f.reference(np.linspace(lo, hi, 4097), **p)
     return float(values.min()), float(values.max())
 
 

@@ -57,7 +57,9 @@ fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
 * every output neuron of a dense layer: ``LUT_PER_NEURON`` LUTs and ``FF_PER_NEURON`` FFs of
   fixed overhead (bias, cast, control and the part of Vivado's estimate that does not scale
   with the number of weights: it is most of a small pruned design).
-* ReLU and saturating casts: ``LUT_PER_ACTIVATION_BIT`` per output bit; tables: LUT ROM or BRAM.
+* ReLU and saturating casts: ``LUT_PER_ACTIVATION_BIT`` per output bit; tables: LUT ROM or BRAM
+  (each table of a chain, plus a multiplexer among them); a linear tail (ELU, SELU, softplus):
+  the constant product ``x * slope`` (none for a power of two), a comparison and a multiplexer.
 * pipeline registers: wherever the schedule inserts a register, the bits of the values alive
   there (the layer inputs, the partial sums at that adder-tree level, the outputs), times
   ``FF_PER_REGISTER_BIT``.
@@ -552,26 +554,73 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
 def _activation_cost(layer: ActivationLayer, part: Part, sched: _Schedule) -> LayerCost:
     cycles0, ff0 = sched.cycles, sched.ff
     lut: dict[str, float] = {}
-    bram = 0
+    bram = dsp = 0
+    ff: dict[str, float] = {}
+    fields: dict[str, int] = {}
     if activation(layer.function).uses_table:
         bram = _table_activation_cost(layer, sched, lut)
+        if layer.linear is not None:
+            dsp, fields = _linear_tail_cost(layer, part, sched, lut, ff)
     else:
         ACTIVATION_COSTS[layer.function](layer, sched, lut)
-    return _finish_layer(layer, sched, cycles0, ff0, lut, {}, bram_18k=bram)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, bram_18k=bram, dsp=dsp, **fields)
 
 
 def _table_activation_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float]) -> int:
-    """Index arithmetic and the ROM of a table activation; returns its BRAM_18K."""
+    """Index arithmetic and the ROM of a table activation (each table of a chain: its own index,
+    range test and ROM, one result multiplexer); returns its BRAM_18K."""
     n = layer.n_out
+    chain = layer.table.chain
+    bram = 0
+    registered = False
+    lut["index"] = lut["table"] = 0.0
+    for table in chain:
+        index_bits = max(1, _log2_ceil(table.size))
+        lut["index"] += n * index_bits * 2 * LUT_PER_ADDER_BIT  # subtract offset, clip / range test
+        b, rom_lut, reg = _rom(table, n)
+        bram += b
+        lut["table"] += rom_lut
+        registered = registered or reg
     index_bits = max(1, _log2_ceil(layer.table.size))
-    lut["index"] = n * index_bits * 2 * LUT_PER_ADDER_BIT  # subtract offset, clip
-    bram, lut["table"], registered = _rom(layer.table, n)
     sched.chain(_adder_ns(index_bits), n * layer.input_type.width)
     if registered:
         sched.register(1)
     else:
         sched.chain(LUTROM_NS, n * index_bits)
+    if len(chain) > 1:  # choose among the tables' entries
+        width = layer.table.value_type.width
+        lut["table_mux"] = n * width * _log2_ceil(len(chain)) * LUT_PER_MUX_BIT_LEVEL
+        sched.chain(MUX_LEVEL_NS * _log2_ceil(len(chain)), n * width * len(chain))
     return bram
+
+
+def _linear_tail_cost(layer: ActivationLayer, part: Part, sched: _Schedule, lut: dict[str, float],
+                      ff: dict[str, float]) -> tuple[int, dict[str, int]]:
+    """``x >= threshold ? result_t(x * slope) : table``: a constant product per value (none when
+    the slope is a power of two), the comparison and the result multiplexer."""
+    n = layer.n_out
+    tail = layer.linear
+    wx, wr = layer.input_type.width, layer.result_type.width
+    m = abs(int(tail.slope))
+    if m.bit_length() > 62:  # an estimate: keep the top bits (the width decides the DSP tiling)
+        m = (m >> (m.bit_length() - 62)) | 1
+    a = np.array([m], dtype=np.int64)
+    lut["compare"] = n * wx * LUT_PER_ADDER_BIT
+    lut["linear_mux"] = n * wr * LUT_PER_ACTIVATION_BIT
+    dsp = n_dsp = 0
+    if a[0] and a[0] & (a[0] - 1):
+        n_dsp, slices, adder_bits, depth_ns = _constant_products(a, wx, tail.slope_type.signed, part)
+        dsp = n * slices
+        lut["linear_product"] = n * (adder_bits * LUT_PER_ADDER_BIT + n_dsp * LUT_PER_DSP_PRODUCT)
+        ff["dsp"] = n * n_dsp * FF_PER_DSP_PRODUCT
+        if n_dsp:
+            sched.chain(DSP_INPUT_NS, n * wx)
+            sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+        else:
+            sched.chain(depth_ns, n * wx)
+    sched.chain(ACTIVATION_NS, n * (wx + wr))
+    return dsp, {"n_mult": n if dsp or "linear_product" in lut else 0,
+                 "n_dsp_mult": n * n_dsp, "n_lut_mult": n * (1 - n_dsp) if "linear_product" in lut else 0}
 
 
 def _cast_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float], key: str) -> None:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fpga_aware.core.activations import TABLE_FUNCTIONS
+from fpga_aware.core.activations import TABLE_FUNCTIONS, activation
 from fpga_aware.core.config import ConfigError, FirmwareConfig, LayerConfig
 from fpga_aware.core.fixed import FixedType, PrecisionError, exact_accumulator
 from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ScaleShiftLayer, SoftmaxLayer
 from fpga_aware.core.registry import Registry
-from fpga_aware.core.tables import softmax_tables
+from fpga_aware.core.tables import linear_tail, softmax_tables
 from fpga_aware.frontend.errors import InvalidModelError, LayerPrecisionError
 from fpga_aware.frontend.overflow import checked_table, quantize_checked
 from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingInput, PendingScaleShift
@@ -177,15 +177,17 @@ class ActivationBuilder:
         configured = cfg.precision.result or owner.precision.result
         default = x_type if item.function == "linear" else config.precision
         result = configured or item.result_type or default
-        table = None
+        table = linear = None
+        params = activation(item.function).params(item.parameters)
         if item.function in TABLE_FUNCTIONS:
             source = cfg if cfg.precision.result else owner
             saturate = "result" in source.precision.explicit_overflow
             table = checked_table(item.function, x_type, result, size, saturate, item.name,
-                                  item.owner if source is owner and owner.precision.result else item.name)
+                                  item.owner if source is owner and owner.precision.result else item.name, params)
+            linear = linear_tail(item.function, x_type, result, params)
         return ActivationLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
-                               result_type=result, function=item.function, table=table,
-                               keras_class=item.keras_class)
+                               result_type=result, function=item.function, table=table, linear=linear,
+                               parameters=params, keras_class=item.keras_class)
 
 
 @IR_BUILDERS.register("softmax")

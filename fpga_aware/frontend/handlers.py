@@ -180,6 +180,12 @@ def qactivation(layer, kernel_mask=None) -> list:
     return [PendingActivation(layer.name, function, result_type, cls)]
 
 
+@KERAS_HANDLERS.register("ELU")
+def elu(layer, kernel_mask=None) -> list:
+    """Keras' ``ELU(alpha)`` layer: the ``elu`` table function with its ``alpha``."""
+    return [PendingActivation(layer.name, "elu", None, type(layer).__name__, parameters={"alpha": float(layer.alpha)})]
+
+
 @KERAS_HANDLERS.register("BatchNormalization")
 def batch_normalization(layer, kernel_mask=None) -> list:
     """Per channel ``x * scale + shift`` (folded into a preceding float Dense by :mod:`.folding`)."""

@@ -87,12 +87,12 @@ def quantize_checked(values: np.ndarray, t: FixedType, where: str, *, layer: str
 
 
 def checked_table(function: str, x_type: FixedType, result: FixedType, size: int, saturate: bool, name: str,
-                  config_name: str):
-    """The sigmoid/tanh table; entries more than one LSB outside ``result`` raise unless its
+                  config_name: str, params: dict | None = None):
+    """A table function's table; entries more than one LSB outside ``result`` raise unless its
     overflow mode was named (a rounding step past the top is saturated: an error below one LSB)."""
-    table = activation_table(function, x_type, result, size)
+    table = activation_table(function, x_type, result, size, params)
     if not saturate:
-        lo, hi = table_range(function, x_type)
+        lo, hi = table_range(function, x_type, params)
         if hi > result.max_value + result.lsb or lo < result.min_value - result.lsb:
             worst = hi if hi > result.max_value + result.lsb else lo
             fits = _fitting_type(_round_exact(lo, result), _round_exact(hi, result), result)

@@ -12,7 +12,7 @@ Every item records where it came from: ``keras_layer`` is the name of the layer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -66,6 +66,7 @@ class PendingActivation:
     owner: str | None = None  # the Dense whose fused activation this is (its config applies)
     keras_layer: str | None = None
     pruned: bool = False
+    parameters: dict = field(default_factory=dict)  # a parameterised function's (ELU's alpha)
 
     @property
     def kind(self) -> str:

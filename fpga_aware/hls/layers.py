@@ -43,6 +43,9 @@ HLS_ACTIVATIONS.register("linear")("linear")
 HLS_ACTIVATIONS.register("relu")("relu")
 
 
+#: Most tables ``fa::table_read`` chains (a table and its coarser outer tables).
+MAX_TABLE_CHAIN = 4
+
 #: ap_fixed's default width limit (AP_INT_MAX_W) and the largest it may be raised to.
 AP_DEFAULT_MAX_W = 1024
 AP_LARGEST_MAX_W = 4096
@@ -232,20 +235,56 @@ def _activation_context(layer: ActivationLayer, ctx: LayerContext) -> None:
         raise ProjectDefinitionError(f"layer {layer.name!r}: {err.args[0]}") from None
     if layer.n_in != layer.n_out:
         raise ProjectDefinitionError(f"layer {layer.name!r}: an activation keeps its size")
-    ctx["table"] = None
+    ctx["table"] = ctx["linear"] = None
     if not uses_table:
         ctx["function"] = HLS_ACTIVATIONS[function]
         return
     ctx["function"] = function
     table = layer.table
-    ctx["table"] = _table_context(table, layer.input_type, layer, function)
+    if not isinstance(table, LookupTable):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {function} table is missing")
+    chain = table.chain
+    if len(chain) > MAX_TABLE_CHAIN:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {len(chain)} chained tables, fa::table_read reads "
+                                     f"at most {MAX_TABLE_CHAIN}")
+    if any(t.value_type != table.value_type for t in chain):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: chained tables of different value types")
+    levels, base = [], 0
+    for t in chain:  # one array: the tables one after another, finest first
+        levels.append({**_table_context(t, layer.input_type, layer, function), "base": base})
+        base += t.size
+    ctx["table"] = levels[0]
+    ctx["tables"] = levels + [levels[-1]] * (MAX_TABLE_CHAIN - len(levels))  # unused: the last again
+    ctx["n_tables"] = len(levels)
     ctx.add_typedef("table_t", table.value_type.cpp())
     ctx.add_storage("table_bits_t", mantissa_storage(table.value_type))
-    ctx.add_array(int_array(f"{layer.cname}_table", f"{layer.cname}_table_bits_t", table.values,
-                     f"{function} table: {table.size} entries ({table.value_type.cpp()} mantissas), "
-                     f"index clip((raw >> {table.shift}) - ({table.offset}), 0, {table.size - 1})",
-                     table.value_type))
-    ctx["summary"] = [f"{function} by table lookup, {table.size} entries."]
+    values = np.concatenate([np.asarray(t.values) for t in chain])
+    ctx["table_entries"] = int(len(values))
+    reads = "; ".join(f"entries {lv['base']}..{lv['base'] + lv['size'] - 1}: index (raw >> {lv['shift']}) - "
+                      f"({lv['offset']})" for lv in levels)
+    ctx.add_array(int_array(f"{layer.cname}_table", f"{layer.cname}_table_bits_t", values,
+                     f"{function} table: {len(values)} entries ({table.value_type.cpp()} mantissas); {reads}; "
+                     f"the first table whose index is in range, else the last one clipped", table.value_type))
+    ctx["summary"] = [f"{function} by table lookup, {len(values)} entries in {len(levels)} table(s)."]
+    tail = layer.linear
+    if tail is not None:
+        x = layer.input_type
+        if not x.min_mantissa <= tail.threshold <= x.max_mantissa or signed_bits(tail.threshold) > 64:
+            raise ProjectDefinitionError(f"layer {layer.name!r}: linear threshold {tail.threshold} is not a "
+                                         f"64-bit mantissa of {x.cpp()}")
+        check_mantissas(np.array([tail.slope], dtype=object), tail.slope_type, "slope", layer)
+        s = tail.slope_type
+        ctx["linear"] = {"threshold": int(tail.threshold)}
+        ctx.widths.append(converted_width(x.width + s.width, x.integer + s.integer, layer.result_type))
+        ctx.add_typedef("slope_t", s.cpp())
+        ctx.add_storage("slope_bits_t", mantissa_storage(s))
+        ctx.add_array(int_array(f"{layer.cname}_slope", f"{layer.cname}_slope_bits_t", np.array([tail.slope], dtype=object),
+                                f"slope of the linear part ({s.cpp()} mantissa, {tail.slope_value!r})", s))
+        ctx["summary"].append(f"Linear for raw input >= {tail.threshold}: y = result_t(x * {tail.slope_value!r}).")
+    if tail is not None or len(levels) > 1 or layer.parameters:  # sigmoid/tanh manifests stay as they were
+        ctx.manifest.update(table_entries=int(len(values)), tables=len(levels),
+                            linear_threshold=None if tail is None else int(tail.threshold),
+                            parameters=dict(layer.parameters))
 
 
 @HLS_CONTEXTS.register("softmax")

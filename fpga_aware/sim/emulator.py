@@ -282,6 +282,8 @@ def _layer_types(layer: Layer) -> list[FixedType]:
         table = getattr(layer, attr, None)
         if table is not None:
             types.append(table.value_type)
+    if getattr(layer, "linear", None) is not None:
+        types.append(layer.linear.slope_type)
     return types
 
 
@@ -424,8 +426,20 @@ def _table_reader(table: LookupTable, input_type: FixedType) -> Callable[[np.nda
 
 def _activation_plan(layer: ActivationLayer) -> "_Plan | None":
     if activation(layer.function).uses_table:
-        return _table_reader(layer.table, layer.input_type)
+        if layer.linear is None and layer.table.outer is None:
+            return _table_reader(layer.table, layer.input_type)
+        return _through_mantissas(layer)
     return ACTIVATION_RULES[layer.function].plan(layer)
+
+
+def _through_mantissas(layer: ActivationLayer) -> _Plan:
+    """The integer rule on the exact mantissas of float-exact values (tails and table chains)."""
+    input_t, result_t = layer.input_type, layer.result_type
+
+    def read(x: np.ndarray) -> np.ndarray:
+        return result_t.to_float(_activation(layer, np.ldexp(x, input_t.frac).astype(np.int64)))
+
+    return read
 
 
 def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
@@ -538,7 +552,15 @@ def _wide_operands(x: np.ndarray, x_type: FixedType, w_type: FixedType) -> np.nd
 # ---------------------------------------------------------------------- activations
 def _activation(layer: ActivationLayer, x: np.ndarray) -> np.ndarray:
     if activation(layer.function).uses_table:
-        return layer.table.lookup(x)
+        y = layer.table.lookup(x)
+        tail = layer.linear
+        if tail is not None:  # y = result_t(x * slope) where m >= threshold (the product is exact)
+            above = x >= tail.threshold
+            if above.any():
+                xs = _wide_operands(x[above], layer.input_type, tail.slope_type)
+                y[above] = layer.result_type.requantize(xs * int(tail.slope),
+                                                        layer.input_type.frac + tail.slope_type.frac)
+        return y
     return ACTIVATION_RULES[layer.function].integer(layer, x)
 
 
