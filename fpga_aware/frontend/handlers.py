@@ -21,8 +21,8 @@ from fpga_aware.core.activations import KERAS_ACTIVATIONS
 from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.frontend.errors import InvalidModelError, UnsupportedLayerError
-from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingScaleShift
-from fpga_aware.frontend.quantizers import activation_quantizer_type, quantized_weights
+from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingScaleShift, PendingStep
+from fpga_aware.frontend.quantizers import activation_quantizer_type, quantized_weights, step_quantizer
 
 __all__ = [
     "KERAS_HANDLERS",
@@ -124,6 +124,11 @@ def _fused_activation(layer) -> PendingActivation | None:
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
+    if cls == "QDense":  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
+        step = step_quantizer(activation, f"layer {layer.name!r} activation")
+        if step is not None:
+            short = step.split("(")[0]
+            return PendingStep(f"{layer.name}_{short}", activation, step, cls, owner=layer.name)
     if hasattr(activation, "bits"):  # QDense(activation=quantized_relu(...))
         function, result_type = activation_quantizer_type(activation, f"layer {layer.name!r} activation")
         return PendingActivation(f"{layer.name}_{function}", function, result_type, cls, owner=layer.name)
@@ -211,6 +216,9 @@ def qactivation(layer, kernel_mask=None) -> list:
     """A QKeras QActivation: a quantizer (exact type), or a plain activation given by name."""
     cls = type(layer).__name__
     quantizer = layer.quantizer
+    step = step_quantizer(quantizer, f"layer {layer.name!r}")
+    if step is not None:  # binary, ternary, quantized_tanh, quantized_sigmoid, binary_tanh
+        return [PendingStep(layer.name, quantizer, step, cls)]
     if isinstance(quantizer, str) or callable(quantizer) and not hasattr(quantizer, "bits"):
         return [PendingActivation(layer.name, _named_activation(layer, layer.activation), None, cls)]
     function, result_type = activation_quantizer_type(quantizer, f"layer {layer.name!r}")
