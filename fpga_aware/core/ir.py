@@ -43,6 +43,7 @@ __all__ = [
     "LinearTail",
     "SoftmaxLayer",
     "ScaleShiftLayer",
+    "StepLayer",
     "ModelIR",
     "LAYER_CLASSES",
     "LAYER_KINDS",
@@ -311,9 +312,29 @@ class ScaleShiftLayer(Layer):
     kind: ClassVar[str] = "scale_shift"
 
 
+@dataclass
+class StepLayer(Layer):
+    """Element-wise monotone staircase (a QKeras step quantizer: binary, ternary,
+    quantized_tanh, quantized_sigmoid, binary_tanh).
+
+    ``y = levels[k]`` with ``k`` the number of ``thresholds`` ``t`` such that ``x >= t``:
+    ``thresholds`` are ascending mantissas of ``input_type`` (at least one), ``levels``
+    (one more) mantissas of ``result_type``.  Only comparisons and a choice: exact for every
+    width.  :attr:`function` names the quantizer it reproduces (for messages).
+    """
+
+    thresholds: np.ndarray = None  # type: ignore[assignment]
+    levels: np.ndarray = None  # type: ignore[assignment]
+    function: str = ""
+    keras_class: str = "QActivation"
+
+    kind: ClassVar[str] = "step"
+
+
 #: Every IR layer class, and the one list of layer kinds (``Layer.kind``) each pipeline stage
 #: registers an entry for (see :mod:`fpga_aware.conformance`).
-LAYER_CLASSES: tuple[type[Layer], ...] = (InputLayer, DenseLayer, ActivationLayer, SoftmaxLayer, ScaleShiftLayer)
+LAYER_CLASSES: tuple[type[Layer], ...] = (InputLayer, DenseLayer, ActivationLayer, SoftmaxLayer, ScaleShiftLayer,
+                                          StepLayer)
 LAYER_KINDS: tuple[str, ...] = tuple(cls.kind for cls in LAYER_CLASSES)
 
 

@@ -755,3 +755,18 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         latency_ns=total * float(config.clock_period),
         layers=costs,
     )
+
+
+@COST_RULES.register("step")
+def _step_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
+    """A comparator with a constant per threshold and element, then a choice among the levels."""
+    n, w_in, w_out = layer.n_out, layer.input_type.width, layer.result_type.width
+    n_thr = len(layer.thresholds)
+    mux_levels = _log2_ceil(n_thr + 1)
+    cycles0, ff0 = sched.cycles, sched.ff
+    lut = {
+        "comparators": n * n_thr * w_in * LUT_PER_ADDER_BIT,
+        "select": n * w_out * mux_levels * LUT_PER_MUX_BIT_LEVEL,
+    }
+    sched.chain(_adder_ns(w_in) + mux_levels * MUX_LEVEL_NS, n * w_in)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, {})

@@ -2,7 +2,7 @@
 
 Each entry of :data:`IR_BUILDERS` (keyed by the IR kind, :attr:`Layer.kind
 <fpga_aware.core.ir.Layer.kind>`: ``input``, ``dense``, ``activation``, ``softmax``,
-``scale_shift``) has two functions:
+``scale_shift``, ``step``) has two functions:
 
 * ``accepted(item, chain) -> Accepted``: the ``layer_config`` options and precision keys that
   apply to such a layer (checked by :mod:`.layer_config` before anything is built);
@@ -22,12 +22,14 @@ import numpy as np
 from fpga_aware.core.activations import TABLE_FUNCTIONS, activation
 from fpga_aware.core.config import ConfigError, FirmwareConfig, LayerConfig
 from fpga_aware.core.fixed import FixedType, PrecisionError, exact_accumulator
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ScaleShiftLayer, SoftmaxLayer
+from fpga_aware.core.fixed import exact_type_for_values
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ScaleShiftLayer, SoftmaxLayer, StepLayer
 from fpga_aware.core.registry import Registry
 from fpga_aware.core.tables import linear_tail, softmax_tables
 from fpga_aware.frontend.errors import InvalidModelError, LayerPrecisionError
 from fpga_aware.frontend.overflow import checked_table, quantize_checked
-from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingInput, PendingScaleShift
+from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingInput, PendingScaleShift, PendingStep
+from fpga_aware.frontend.quantizers import staircase
 
 __all__ = ["IR_BUILDERS", "Accepted", "BuildContext", "OPTION_ORDER"]
 
@@ -247,3 +249,32 @@ class ScaleShiftBuilder:
             result_type=cfg.precision.result or config.precision, scale_type=scale_type,
             shift_type=shift_type, accum_type=accum, scale=scale, shift=shift,
         )
+
+
+# ---------------------------------------------------------------------------- step (QKeras step quantizers)
+@IR_BUILDERS.register("step")
+class StepBuilder:
+    @staticmethod
+    def accepted(item: PendingStep, chain: list) -> Accepted:
+        return _activation_accepted(item, tabulated=False)
+
+    @staticmethod
+    def build(item: PendingStep, x_type: FixedType, ctx: BuildContext) -> StepLayer:
+        """Thresholds on the input type (QKeras' own evaluation, :func:`.quantizers.staircase`);
+        levels in the configured result type, else the narrowest type holding them exactly."""
+        cfg = ctx.layer_config(item.name)
+        owner = _owner_config(item, ctx)
+        where = f"layer {item.name!r}"
+        thresholds, levels = staircase(item.quantizer, x_type, where)
+        if not thresholds:  # a constant on this input type: one threshold every input passes
+            thresholds, levels = [int(x_type.min_mantissa)], np.array([levels[0], levels[0]])
+        source = cfg if cfg.precision.result else owner
+        result = source.precision.result or exact_type_for_values(levels)
+        level_mantissas = quantize_checked(levels, result, f"{where} levels", layer=item.name,
+                                           what="quantizer output level", key="result",
+                                           allow_overflow="result" in source.precision.explicit_overflow)
+        dtype = np.int64 if x_type.uses_int64 else object
+        n = ctx.width
+        return StepLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
+                         result_type=result, thresholds=np.array(thresholds, dtype=dtype), levels=level_mantissas,
+                         function=item.function, keras_class=item.keras_class)

@@ -21,8 +21,8 @@ from fpga_aware.core.activations import KERAS_ACTIVATIONS
 from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.frontend.errors import InvalidModelError, UnsupportedLayerError
-from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingScaleShift
-from fpga_aware.frontend.quantizers import activation_quantizer_type, quantized_weights
+from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingScaleShift, PendingStep
+from fpga_aware.frontend.quantizers import activation_quantizer_type, quantized_weights, step_quantizer
 
 __all__ = [
     "KERAS_HANDLERS",
@@ -75,6 +75,32 @@ def _check_finite(layer_name: str, what: str, values: np.ndarray) -> None:
         raise InvalidModelError(f"layer {layer_name!r}: {bad} {what} value(s) are NaN or infinite")
 
 
+def leading_copies(layer) -> int:
+    """How many vectors a layer acting on the last axis sees: the product of the other axes.
+
+    A Dense (or a BatchNormalization) on a ``(4, 3)`` input acts on each of the 4 rows; the
+    IR works on the flattened, C-order (row-major) vector, so its numbers are repeated per row
+    (block-diagonal for a Dense).  See :func:`block_diagonal`.
+    """
+    try:
+        shape = layer.input_shape
+    except AttributeError:  # never called itself (inside tfmot's wrapper): one vector; the IR
+        return 1            # builder then names a shape mismatch (a Dense's n_in vs its input)
+    if isinstance(shape, list):  # a layer with one inbound node: a list of one shape
+        shape = shape[0]
+    return int(np.prod([int(d) for d in shape[1:-1]], dtype=np.int64)) if len(shape) > 2 else 1
+
+
+def block_diagonal(kernel: np.ndarray, copies: int) -> np.ndarray:
+    """``kernel`` repeated on the diagonal: a Dense on the last axis of a flattened tensor.
+
+    Input ``r * n_in + i`` feeds output ``r * n_out + o`` with ``kernel[i, o]``; the zeros off
+    the diagonal are not stored (the IR stores only nonzero weights), so the copies cost what
+    the hardware builds.
+    """
+    return kernel if copies == 1 else np.kron(np.eye(copies), kernel)
+
+
 def _activation_name(activation) -> str:
     return getattr(activation, "__name__", None) or str(activation)
 
@@ -98,6 +124,11 @@ def _fused_activation(layer) -> PendingActivation | None:
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
+    if cls == "QDense":  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
+        step = step_quantizer(activation, f"layer {layer.name!r} activation")
+        if step is not None:
+            short = step.split("(")[0]
+            return PendingStep(f"{layer.name}_{short}", activation, step, cls, owner=layer.name)
     if hasattr(activation, "bits"):  # QDense(activation=quantized_relu(...))
         function, result_type = activation_quantizer_type(activation, f"layer {layer.name!r} activation")
         return PendingActivation(f"{layer.name}_{function}", function, result_type, cls, owner=layer.name)
@@ -131,8 +162,12 @@ def _dense(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
             bias, bias_type = quantized_weights(bq, bias, f"layer {layer.name!r} bias_quantizer")
         elif not layer.use_bias:
             bias_type = FixedType(1, 1, False)
+    copies = leading_copies(layer)  # quantizers (alpha='auto') saw the Keras kernel: tile after them
+    kernel, bias = block_diagonal(kernel, copies), np.tile(bias, copies)
     dense = PendingDense(layer.name, kernel, bias, weight_type, bias_type, quantized, cls)
     activation = _fused_activation(layer)
+    if activation is not None and activation.kind == "softmax" and copies > 1:
+        raise unsupported(layer, "softmax over the last axis of a multi-dimensional tensor")
     if activation is not None:
         dense.fused_activation = True
     return [dense] if activation is None else [dense, activation]
@@ -150,9 +185,16 @@ def qdense(layer, kernel_mask=None) -> list:
     return _dense(layer, kernel_mask, quantizers=True)
 
 
+def _checked_softmax(layer, item: PendingActivation) -> list:
+    if item.kind == "softmax" and leading_copies(layer) > 1:
+        raise unsupported(layer, "softmax over the last axis of a multi-dimensional tensor")
+    return [item]
+
+
 @KERAS_HANDLERS.register("Activation")
 def activation(layer, kernel_mask=None) -> list:
-    return [PendingActivation(layer.name, _named_activation(layer, layer.activation), None, type(layer).__name__)]
+    item = PendingActivation(layer.name, _named_activation(layer, layer.activation), None, type(layer).__name__)
+    return _checked_softmax(layer, item)
 
 
 @KERAS_HANDLERS.register("ReLU")
@@ -166,7 +208,7 @@ def relu(layer, kernel_mask=None) -> list:
 def softmax(layer, kernel_mask=None) -> list:
     if layer.axis not in (-1, 1):
         raise unsupported(layer, f"softmax over axis {layer.axis}")
-    return [PendingActivation(layer.name, "softmax", None, type(layer).__name__)]
+    return _checked_softmax(layer, PendingActivation(layer.name, "softmax", None, type(layer).__name__))
 
 
 @KERAS_HANDLERS.register("QActivation")
@@ -174,6 +216,9 @@ def qactivation(layer, kernel_mask=None) -> list:
     """A QKeras QActivation: a quantizer (exact type), or a plain activation given by name."""
     cls = type(layer).__name__
     quantizer = layer.quantizer
+    step = step_quantizer(quantizer, f"layer {layer.name!r}")
+    if step is not None:  # binary, ternary, quantized_tanh, quantized_sigmoid, binary_tanh
+        return [PendingStep(layer.name, quantizer, step, cls)]
     if isinstance(quantizer, str) or callable(quantizer) and not hasattr(quantizer, "bits"):
         return [PendingActivation(layer.name, _named_activation(layer, layer.activation), None, cls)]
     function, result_type = activation_quantizer_type(quantizer, f"layer {layer.name!r}")
@@ -199,7 +244,8 @@ def batch_normalization(layer, kernel_mask=None) -> list:
     shift = np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * scale
     _check_finite(layer.name, "scale", scale)
     _check_finite(layer.name, "shift", shift)
-    return [PendingScaleShift(layer.name, scale, shift, type(layer).__name__)]
+    copies = leading_copies(layer)  # channel-wise on a flattened (C-order) tensor
+    return [PendingScaleShift(layer.name, np.tile(scale, copies), np.tile(shift, copies), type(layer).__name__)]
 
 
 @KERAS_HANDLERS.register("Dropout", "Flatten")

@@ -4,8 +4,21 @@ Supported layers: InputLayer, Dense, QDense, Activation / ReLU / Softmax (linear
 tanh, softmax), QActivation (quantized_relu, quantized_bits), BatchNormalization (folded into
 the preceding float Dense when nothing sits in between, else a scale/shift layer), Dropout and
 Flatten (no-ops), and any of these inside tensorflow-model-optimization's pruning wrapper (the
-kernel is taken times its current mask).  Sequential and single-chain functional models only.  Anything else raises
+kernel is taken times its current mask).  Sequential and single-chain functional models only;
+Sequential/functional sub-models nested in them are flattened into the chain (their layers keep
+their names; a sub-model's own InputLayer is dropped).  A model needs no Dense layer: an
+activation, a BatchNormalization, a softmax or a QActivation alone converts.  Anything else raises
 :class:`UnsupportedLayerError` naming the layer and listing what is supported.
+
+Multi-dimensional tensors: the IR is a chain of flat vectors, the Keras tensor flattened in
+C order (row-major, as ``Flatten`` and ``numpy.reshape`` do), so ``Flatten`` is a true no-op
+and outputs come in Keras' layout flattened (``predict(x).reshape(model.output_shape)``).  A
+Dense on the last axis of a ``(..., n_in)`` tensor is one dense layer whose kernel is block
+diagonal (the Keras kernel once per leading index, :func:`~.handlers.block_diagonal`): only
+nonzero weights are stored, so the copies cost exactly what the hardware builds.  A
+BatchNormalization acts per channel of the last axis (its scale and shift repeated per leading
+index); element-wise activations do not care; a softmax over the last axis of a
+multi-dimensional tensor is refused.
 
 Stored numbers never overflow silently: a weight, bias, scale, shift or table entry outside its
 type raises :class:`WeightOverflowError` unless that layer's ``layer_config`` precision names the
@@ -94,15 +107,40 @@ def _layer_chain(model) -> list:
         previous = None
         for layer in layers:
             inbound = []
-            for node in layer._inbound_nodes:
+            for node in _own_nodes(layer, model):
                 inbound.extend(node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers])
-            if previous is not None and (len(layer._inbound_nodes) != 1 or inbound != [previous]):
+            if previous is not None and (len(_own_nodes(layer, model)) != 1 or inbound != [previous]):
                 raise InvalidModelError(
                     f"layer {layer.name!r} does not take its only input from {previous.name!r}; "
                     "only single-chain models (Sequential or a straight functional chain) are supported"
                 )
             previous = layer
-    return layers
+    return _flattened(layers, k)
+
+
+def _own_nodes(layer, model) -> list:
+    """The nodes of ``layer`` that belong to ``model``'s graph (a sub-model used inside another
+    model has a node there too, which is the outer model's business)."""
+    own = getattr(model, "_network_nodes", None)
+    if own is None:
+        return list(layer._inbound_nodes)
+    return [node for i, node in enumerate(layer._inbound_nodes) if f"{layer.name}_ib-{i}" in own]
+
+
+def _flattened(layers: list, k) -> list:
+    """Nested Sequential/functional sub-models replaced by their own layers, in order.
+
+    A sub-model's ``InputLayer`` changes no value and is dropped (the outer model's input
+    is the model input); the sub-model must itself be a single chain (checked recursively).
+    """
+    out: list = []
+    for layer in layers:
+        if isinstance(layer, k.Model):
+            inner = _layer_chain(layer)
+            out.extend(item for item in inner if type(item).__name__ != "InputLayer")
+        else:
+            out.append(layer)
+    return out
 
 
 def _input_shape(model) -> tuple[int, ...]:
@@ -176,19 +214,11 @@ def _checked_walk(model: Any, config: FirmwareConfig) -> _Walk:
     """The walk of ``model``, checked as a whole and against ``config`` (before any IR layer is built)."""
     walk = _walk(model)
     chain = walk.chain
-    if not any(item.kind == "dense" for item in chain):
-        raise InvalidModelError(f"model {model.name!r} has no Dense/QDense layer to implement")
     names = [item.name for item in chain]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise InvalidModelError(f"layer names must be unique, repeated: {sorted(duplicates)}")
     check_layer_config(config, chain, walk.folded, walk.no_ops, names)
-    shape = chain[0].shape
-    if len(shape) > 1 and not any(type(layer).__name__ == "Flatten" for layer in walk.layers):
-        raise UnsupportedLayerError(
-            f"model input shape {shape} is multi-dimensional without a Flatten layer; Dense layers "
-            "must see a 1-D input"
-        )
     return walk
 
 

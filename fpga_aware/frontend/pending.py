@@ -19,7 +19,8 @@ import numpy as np
 
 from fpga_aware.core.fixed import FixedType
 
-__all__ = ["PendingInput", "PendingDense", "PendingActivation", "PendingScaleShift", "PENDING_CLASSES"]
+__all__ = ["PendingInput", "PendingDense", "PendingActivation", "PendingScaleShift", "PendingStep",
+           "PENDING_CLASSES"]
 
 
 @dataclass
@@ -88,5 +89,21 @@ class PendingScaleShift:
     kind: ClassVar[str] = "scale_shift"
 
 
+@dataclass
+class PendingStep:
+    """A QKeras step quantizer (binary, ternary, quantized_tanh, quantized_sigmoid, binary_tanh):
+    the quantizer itself; its thresholds depend on the input type, so the IR builder finds them."""
+
+    name: str
+    quantizer: object  # the QKeras quantizer (or the function binary_tanh)
+    function: str  # its description, e.g. "ternary(threshold=0.2)"
+    keras_class: str
+    owner: str | None = None  # the Dense whose fused activation this is (its config applies)
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "step"
+
+
 #: Every pending class (its ``kind`` is the IR layer kind it becomes).
-PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift)
+PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift, PendingStep)

@@ -10,10 +10,25 @@
   ``auto_po2`` scale) are evaluated by QKeras itself on the kernel; the weights are then stored
   in the narrowest type that holds every quantized value exactly — checked, never approximated.
 
+* Step quantizers as activations (``binary``, ``ternary``, ``quantized_tanh``,
+  ``quantized_sigmoid`` and the function ``binary_tanh``): each is a monotone staircase of its
+  input, so for a given fixed-point input type it *is* its thresholds (the smallest input
+  mantissa of each step) and its levels; :func:`staircase` finds them by bisection on QKeras'
+  own float32 evaluation of the quantizer, so the firmware's comparisons reproduce QKeras
+  bit for bit on every input value the type holds (and a sample of inputs is re-checked).
+  ``binary``/``ternary`` with ``alpha='auto'`` scale by statistics of the batch and stochastic
+  rounding is random: both are refused as activations.
+* ``binary``/``ternary`` kernels accept ``alpha='auto'`` too (a per-output float32 scale
+  computed from the kernel alone, hence deterministic): the weights are stored exactly, in the
+  narrowest type that holds every scaled value.
+
 Anything else raises :class:`UnsupportedQuantizerError` naming the layer and the quantizer.
 """
 
 from __future__ import annotations
+
+import bisect
+import inspect
 
 import numpy as np
 
@@ -23,10 +38,15 @@ __all__ = [
     "UnsupportedQuantizerError",
     "activation_quantizer_type",
     "quantized_weights",
+    "step_quantizer",
+    "staircase",
+    "STEP_QUANTIZERS",
 ]
 
-SUPPORTED_WEIGHT_QUANTIZERS = ("quantized_bits", "quantized_po2", "binary", "ternary")
-SUPPORTED_ACTIVATION_QUANTIZERS = ("quantized_bits", "quantized_relu")
+SUPPORTED_WEIGHT_QUANTIZERS = ("quantized_bits", "quantized_po2", "binary", "ternary", "binary_tanh")
+#: Activation quantizers that are a monotone staircase of their input (an IR ``step`` layer).
+STEP_QUANTIZERS = ("binary", "ternary", "quantized_tanh", "quantized_sigmoid", "binary_tanh")
+SUPPORTED_ACTIVATION_QUANTIZERS = ("quantized_bits", "quantized_relu", *STEP_QUANTIZERS)
 
 
 class UnsupportedQuantizerError(ValueError):
@@ -34,6 +54,8 @@ class UnsupportedQuantizerError(ValueError):
 
 
 def _quantizer_name(quantizer) -> str:
+    if inspect.isfunction(quantizer):  # QKeras' binary_tanh is a function, not a class
+        return quantizer.__name__
     return type(quantizer).__name__
 
 
@@ -106,9 +128,9 @@ def quantized_weights(quantizer, values: np.ndarray, where: str) -> tuple[np.nda
         )
     if name in ("binary", "ternary") and not _alpha_is_unit(getattr(quantizer, "alpha", None)):
         alpha = quantizer.alpha
-        if alpha != "auto_po2":
+        if alpha not in ("auto_po2", "auto"):
             raise UnsupportedQuantizerError(
-                f"{where}: {quantizer} uses alpha={alpha!r}; only alpha=1, None or 'auto_po2' are supported"
+                f"{where}: {quantizer} uses alpha={alpha!r}; only alpha=1, None, 'auto' or 'auto_po2' are supported"
             )
     quantized = np.asarray(quantizer(np.asarray(values, dtype=np.float32)), dtype=np.float64)
     if not np.all(np.isfinite(quantized)):
@@ -118,3 +140,79 @@ def quantized_weights(quantizer, values: np.ndarray, where: str) -> tuple[np.nda
         if np.all(nominal.represents(quantized)):
             return quantized, nominal.with_modes(Rounding.TRN, Overflow.WRAP)
     return quantized, exact_type_for_values(quantized)
+
+
+# ---------------------------------------------------------------------------- step quantizers
+def step_quantizer(quantizer, where: str) -> str | None:
+    """The description of a step quantizer (``"ternary(threshold=0.2)"``), ``None`` for others.
+
+    Raises :class:`UnsupportedQuantizerError` for a step quantizer with no deterministic
+    per-value equivalent (stochastic rounding; ``alpha='auto'``, a scale from the batch).
+    """
+    name = _quantizer_name(quantizer)
+    if name not in STEP_QUANTIZERS:
+        return None
+    if inspect.isfunction(quantizer):
+        return name
+    _check_common(quantizer, where)
+    if name in ("binary", "ternary") and isinstance(getattr(quantizer, "alpha", None), str):
+        raise UnsupportedQuantizerError(
+            f"{where}: {quantizer} as an activation scales by alpha={quantizer.alpha!r}, computed from "
+            "each batch; only a fixed alpha (or None) has a firmware equivalent"
+        )
+    if name == "ternary" and isinstance(quantizer.threshold, str):
+        raise UnsupportedQuantizerError(f"{where}: {quantizer} uses threshold={quantizer.threshold!r}")
+    return str(quantizer)
+
+
+def _evaluator(quantizer, frac: int):
+    def values_at(mantissas) -> np.ndarray:
+        x = np.ldexp(np.array([float(m) for m in mantissas], dtype=np.float64), -frac)
+        out = np.asarray(quantizer(x.astype(np.float32)), dtype=np.float64).ravel()
+        if not np.all(np.isfinite(out)):
+            raise UnsupportedQuantizerError(f"{quantizer} produced NaN or infinite values")
+        return out
+
+    return values_at
+
+
+def staircase(quantizer, in_type: FixedType, where: str) -> tuple[list[int], np.ndarray]:
+    """``(thresholds, levels)`` of a monotone step quantizer on the values of ``in_type``.
+
+    ``thresholds`` are ascending input mantissas (Python ints), ``levels`` the float outputs
+    (one more): the quantizer's output at an input of mantissa ``m`` is ``levels[k]``, ``k`` the
+    number of thresholds ``<= m``.  Found by bisection on QKeras' float32 evaluation of the
+    quantizer over ``[min_mantissa, max_mantissa]``, then checked on a sample of inputs.
+    """
+    values_at = _evaluator(quantizer, in_type.frac)
+    lo, hi = int(in_type.min_mantissa), int(in_type.max_mantissa)
+    f_lo, f_hi = values_at([lo, hi])
+    pending = [(lo, hi, f_lo, f_hi)] if f_lo != f_hi else []
+    changes: list[tuple[int, float]] = []
+    while pending:  # intervals whose ends differ: split until the change is between neighbours
+        mids = [(a + b) // 2 for a, b, _, _ in pending if b - a > 1]
+        mid_values = iter(values_at(mids)) if mids else iter(())
+        split = []
+        for a, b, fa, fb in pending:
+            if b - a == 1:
+                changes.append((b, fb))
+                continue
+            m, fm = (a + b) // 2, next(mid_values)
+            if fm != fa:
+                split.append((a, m, fa, fm))
+            if fm != fb:
+                split.append((m, b, fm, fb))
+        pending = split
+    changes.sort()
+    thresholds = [m for m, _ in changes]
+    levels = np.array([f_lo, *(v for _, v in changes)], dtype=np.float64)
+    if np.any(np.diff(levels) <= 0):
+        raise UnsupportedQuantizerError(f"{where}: {quantizer} is not monotone on {in_type.cpp()} inputs")
+    # Re-check on a sample (the bisection assumes monotonicity): evenly spaced and every step edge.
+    span = hi - lo
+    sample = sorted({lo + span * i // 4096 for i in range(4097)} | {t for t in thresholds}
+                    | {t - 1 for t in thresholds})
+    expected = levels[[bisect.bisect_right(thresholds, m) for m in sample]]
+    if not np.array_equal(values_at(sample), expected):
+        raise UnsupportedQuantizerError(f"{where}: {quantizer} is not a monotone staircase on {in_type.cpp()} inputs")
+    return thresholds, levels

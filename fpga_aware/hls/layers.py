@@ -325,3 +325,25 @@ def _scale_shift_context(layer: ScaleShiftLayer, ctx: LayerContext) -> None:
     ctx.add_array(int_array(f"{c}_shift", f"{c}_shift_bits_t", shift, f"shift ({layer.shift_type.cpp()} mantissas)",
                      layer.shift_type))
     ctx["summary"] = [f"Per-channel scale and shift over {layer.n_out} channels."]
+
+
+@HLS_CONTEXTS.register("step")
+def _step_context(layer, ctx: LayerContext) -> None:
+    c = layer.cname
+    thresholds, levels = np.asarray(layer.thresholds), np.asarray(layer.levels)
+    if thresholds.ndim != 1 or thresholds.size < 1 or levels.shape != (thresholds.size + 1,):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: a step needs thresholds and one level more")
+    if layer.n_in != layer.n_out:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: a step keeps its size")
+    check_mantissas(thresholds, layer.input_type, "threshold", layer)
+    check_mantissas(levels, layer.result_type, "level", layer)
+    ctx["n_thresholds"] = int(thresholds.size)
+    ctx.add_storage("threshold_bits_t", mantissa_storage(layer.input_type))
+    ctx.add_storage("level_bits_t", mantissa_storage(layer.result_type))
+    ctx.add_array(int_array(f"{c}_thresholds", f"{c}_threshold_bits_t", thresholds,
+                            f"{thresholds.size} ascending thresholds ({layer.input_type.cpp()} mantissas)",
+                            layer.input_type))
+    ctx.add_array(int_array(f"{c}_levels", f"{c}_level_bits_t", levels,
+                            f"{levels.size} levels ({layer.result_type.cpp()} mantissas)", layer.result_type))
+    ctx.manifest.update(function=layer.function, n_thresholds=int(thresholds.size))
+    ctx["summary"] = [f"{layer.function}: {thresholds.size} threshold(s), {levels.size} levels."]

@@ -36,6 +36,7 @@ from fpga_aware.core.ir import (
     ModelIR,
     ScaleShiftLayer,
     SoftmaxLayer,
+    StepLayer,
 )
 from fpga_aware.core.registry import Registry
 
@@ -601,3 +602,25 @@ EMULATOR_RULES.register("dense")(EmulatorRule(integer=_dense, plan=_dense_plan))
 EMULATOR_RULES.register("activation")(EmulatorRule(integer=_activation, plan=_activation_plan))
 EMULATOR_RULES.register("softmax")(EmulatorRule(integer=_softmax, plan=_softmax_plan))
 EMULATOR_RULES.register("scale_shift")(EmulatorRule(integer=_scale_shift))  # rare: the integer path
+
+
+# ---------------------------------------------------------------------- step (QKeras step quantizers)
+def _step(layer: StepLayer, x: np.ndarray) -> np.ndarray:
+    """``levels[#{t in thresholds: x >= t}]``, on mantissas (exact for any width)."""
+    thresholds = layer.thresholds
+    if x.dtype != object and thresholds.dtype != object:
+        k = np.searchsorted(thresholds, x, side="right")
+    else:
+        k = np.zeros(x.shape, dtype=np.int64)
+        for t in thresholds:
+            k += (x >= t).astype(np.int64)
+    return layer.levels[k]
+
+
+def _step_plan(layer: StepLayer) -> _Plan:
+    thresholds = layer.input_type.to_float(layer.thresholds)  # float-exact types only (see _plan)
+    levels = layer.result_type.to_float(layer.levels)
+    return lambda x: levels[np.searchsorted(thresholds, x, side="right")]
+
+
+EMULATOR_RULES.register("step")(EmulatorRule(integer=_step, plan=_step_plan))
