@@ -16,7 +16,8 @@ Each :class:`ActivationFunction` says how the firmware computes it:
   table and the slope are computed from them.
 
 ``softmax`` is an activation for Keras but a layer kind of its own in the IR (it reads the
-whole vector); :data:`KERAS_ACTIVATIONS` is what the frontend accepts by name.
+whole vector); so is ``leaky_relu`` (:data:`PARAMETRIC_FUNCTIONS`: a ``parametric_relu`` layer,
+which carries its slope).  :data:`KERAS_ACTIVATIONS` is what the frontend accepts by name.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["SELU_ALPHA", "SELU_SCALE", "ActivationFunction", "ACTIVATIONS", "KERAS_ACTIVATIONS", "TABLE_FUNCTIONS", "EXACT_FUNCTIONS", "activation"]
+__all__ = ["SELU_ALPHA", "SELU_SCALE", "ActivationFunction", "ACTIVATIONS", "KERAS_ACTIVATIONS", "TABLE_FUNCTIONS",
+           "EXACT_FUNCTIONS", "PARAMETRIC_FUNCTIONS", "activation"]
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,11 @@ ACTIVATIONS: dict[str, ActivationFunction] = {
 
 TABLE_FUNCTIONS = tuple(name for name, f in ACTIVATIONS.items() if f.uses_table)
 EXACT_FUNCTIONS = tuple(name for name, f in ACTIVATIONS.items() if not f.uses_table)
+#: Activation names that become a ``parametric_relu`` layer (:class:`~fpga_aware.core.ir.ParametricReLULayer`),
+#: with the slope of the Keras function's default (``tf.nn.leaky_relu``: ``alpha=0.2``).
+PARAMETRIC_FUNCTIONS = ("leaky_relu",)
 #: Activation names the frontend accepts (``Activation('softmax')`` becomes a softmax layer).
-KERAS_ACTIVATIONS = (*ACTIVATIONS, "softmax")
+KERAS_ACTIVATIONS = (*ACTIVATIONS, "softmax", *PARAMETRIC_FUNCTIONS)
 
 
 def activation(name: str) -> ActivationFunction:

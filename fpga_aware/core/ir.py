@@ -44,6 +44,7 @@ __all__ = [
     "SoftmaxLayer",
     "ScaleShiftLayer",
     "StepLayer",
+    "ParametricReLULayer",
     "ModelIR",
     "LAYER_CLASSES",
     "LAYER_KINDS",
@@ -331,10 +332,56 @@ class StepLayer(Layer):
     kind: ClassVar[str] = "step"
 
 
+@dataclass
+class ParametricReLULayer(Layer):
+    """The piecewise-linear ReLU family, computed exactly: Keras ``LeakyReLU``, ``PReLU``,
+    ``ThresholdedReLU``, ``ReLU(negative_slope=...)`` / ``ReLU(threshold=...)``,
+    ``Activation('leaky_relu')`` and QKeras ``quantized_relu(..., negative_slope=s)``.
+
+    Per value ``x[c]`` of channel ``c`` (what the firmware computes, and the emulator):
+
+    .. code-block:: text
+
+        if mantissa(x[c]) > threshold:            # integers: an exact comparison
+            y[c] = result_t(x[c])
+        else:
+            p = x[c] * alpha[c]                   # exact product (input_t.width + alpha_t.width bits)
+            y[c] = result_t(negative_t(p))        # negative_t is None: y[c] = result_t(p)
+
+    * ``threshold`` is an integer count of ``input_t`` LSBs: ``x > theta`` holds exactly when
+      ``mantissa(x) > floor(theta * 2**input_t.frac)``, which the frontend stores (clamped to
+      ``[min_mantissa - 1, max_mantissa]`` of ``input_t``, which changes no comparison).  It is
+      0 for the leaky ReLUs (at ``x = 0`` both branches give 0).
+    * ``alpha`` holds one mantissa of ``alpha_type`` per channel (``n_out`` of them; a scalar
+      slope is repeated); all zero for ``ThresholdedReLU`` (its negative branch is 0).
+    * ``negative_type``: the type the product is assigned to before ``result_t`` (its rounding
+      and overflow), for QKeras' separate clip of the negative branch; ``None`` for Keras layers.
+
+    Each conversion is ``ap_fixed``'s assignment (rounding, then overflow) of the result type.
+    """
+
+    alpha_type: FixedType = None  # type: ignore[assignment]
+    alpha: np.ndarray = None  # type: ignore[assignment]
+    threshold: int = 0
+    negative_type: FixedType | None = None
+    keras_class: str = "LeakyReLU"
+
+    kind: ClassVar[str] = "parametric_relu"
+
+    def alpha_values(self) -> np.ndarray:
+        return self.alpha_type.to_float(self.alpha)
+
+    @property
+    def threshold_value(self) -> float:
+        """The threshold as a real number (``x`` takes the positive branch when ``x > this``)."""
+        return float(self.input_type.to_float(np.array([self.threshold], dtype=object))[0])
+
+
 #: Every IR layer class, and the one list of layer kinds (``Layer.kind``) each pipeline stage
 #: registers an entry for (see :mod:`fpga_aware.conformance`).
 LAYER_CLASSES: tuple[type[Layer], ...] = (InputLayer, DenseLayer, ActivationLayer, SoftmaxLayer, ScaleShiftLayer,
-                                          StepLayer)
+                                          StepLayer,
+                                          ParametricReLULayer)
 LAYER_KINDS: tuple[str, ...] = tuple(cls.kind for cls in LAYER_CLASSES)
 
 

@@ -60,6 +60,10 @@ fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
 * ReLU and saturating casts: ``LUT_PER_ACTIVATION_BIT`` per output bit; tables: LUT ROM or BRAM
   (each table of a chain, plus a multiplexer among them); a linear tail (ELU, SELU, softplus):
   the constant product ``x * slope`` (none for a power of two), a comparison and a multiplexer.
+* parametric ReLUs (leaky, PReLU, thresholded): one constant product ``x * alpha[c]`` per channel
+  (the dense rule's constant products: zero and ``±2**k`` slopes cost nothing, the others LUT
+  shift-and-add or DSPs), a comparison of ``w_x`` bits (one LUT per bit, a carry chain) and a
+  select plus cast of the output, ``LUT_PER_ACTIVATION_BIT`` per output bit.
 * pipeline registers: wherever the schedule inserts a register, the bits of the values alive
   there (the layer inputs, the partial sums at that adder-tree level, the outputs), times
   ``FF_PER_REGISTER_BIT``.
@@ -91,6 +95,7 @@ from fpga_aware.core.ir import (
     Layer,
     LookupTable,
     ModelIR,
+    ParametricReLULayer,
     ScaleShiftLayer,
     SoftmaxLayer,
     Strategy,
@@ -710,6 +715,34 @@ def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> L
     else:
         sched.chain(lut_ns, n * wx)
     sched.chain(_adder_ns(wa), n * wa)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, nonzero_weights=int(nz.sum()),
+                         n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp, n_lut_mult=n_mult - n_dsp,
+                         n_shift=int(pow2.sum()))
+
+
+@COST_RULES.register("parametric_relu")
+def _parametric_relu_cost(layer: ParametricReLULayer, part: Part, sched: _Schedule) -> LayerCost:
+    a = np.abs(_int64_mantissas(layer.alpha))
+    nz = a != 0
+    pow2 = nz & ((a & (a - 1)) == 0)
+    n = layer.n_out
+    wx, wr = layer.input_type.width, layer.result_type.width
+    n_mult = int(np.count_nonzero(nz & ~pow2))
+    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.alpha_type.signed, part)
+    cycles0, ff0 = sched.cycles, sched.ff
+    lut = {
+        "lut_multipliers": lut_bits * LUT_PER_ADDER_BIT,
+        "dsp_glue": n_dsp * LUT_PER_DSP_PRODUCT,
+        "compare": n * wx * LUT_PER_ADDER_BIT,
+        "select": n * wr * LUT_PER_ACTIVATION_BIT,
+    }
+    ff = {"dsp": n_dsp * FF_PER_DSP_PRODUCT}
+    if n_dsp:  # the product is the slowest path; the comparison runs beside it
+        sched.chain(DSP_INPUT_NS, n * wx)
+        sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+    else:
+        sched.chain(max(lut_ns, _adder_ns(wx)), n * wx)
+    sched.chain(ACTIVATION_NS, n * (wx + wr))
     return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, nonzero_weights=int(nz.sum()),
                          n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp, n_lut_mult=n_mult - n_dsp,
                          n_shift=int(pow2.sum()))

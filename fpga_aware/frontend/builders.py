@@ -2,7 +2,7 @@
 
 Each entry of :data:`IR_BUILDERS` (keyed by the IR kind, :attr:`Layer.kind
 <fpga_aware.core.ir.Layer.kind>`: ``input``, ``dense``, ``activation``, ``softmax``,
-``scale_shift``, ``step``) has two functions:
+``scale_shift``, ``step``, ``parametric_relu``) has two functions:
 
 * ``accepted(item, chain) -> Accepted``: the ``layer_config`` options and precision keys that
   apply to such a layer (checked by :mod:`.layer_config` before anything is built);
@@ -15,20 +15,37 @@ Adding an IR kind is one ``@IR_BUILDERS.register("kind")`` class here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
 from fpga_aware.core.activations import TABLE_FUNCTIONS, activation
 from fpga_aware.core.config import ConfigError, FirmwareConfig, LayerConfig
-from fpga_aware.core.fixed import FixedType, PrecisionError, exact_accumulator
-from fpga_aware.core.fixed import exact_type_for_values
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ScaleShiftLayer, SoftmaxLayer, StepLayer
+from fpga_aware.core.fixed import FixedType, PrecisionError, exact_accumulator, exact_type_for_values
+from fpga_aware.core.ir import (
+    ActivationLayer,
+    DenseLayer,
+    InputLayer,
+    Layer,
+    ParametricReLULayer,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    StepLayer,
+)
 from fpga_aware.core.registry import Registry
 from fpga_aware.core.tables import linear_tail, softmax_tables
 from fpga_aware.frontend.errors import InvalidModelError, LayerPrecisionError
 from fpga_aware.frontend.overflow import checked_table, quantize_checked
-from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingInput, PendingScaleShift, PendingStep
+from fpga_aware.frontend.pending import (
+    PendingActivation,
+    PendingDense,
+    PendingInput,
+    PendingParametricReLU,
+    PendingScaleShift,
+    PendingStep,
+)
 from fpga_aware.frontend.quantizers import staircase
 
 __all__ = ["IR_BUILDERS", "Accepted", "BuildContext", "OPTION_ORDER"]
@@ -278,3 +295,64 @@ class StepBuilder:
         return StepLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type,
                          result_type=result, thresholds=np.array(thresholds, dtype=dtype), levels=level_mantissas,
                          function=item.function, keras_class=item.keras_class)
+
+
+# ---------------------------------------------------------------------------- parametric ReLU
+def _threshold_mantissa(theta: float, x_type: FixedType) -> int:
+    """``floor(theta * 2**frac)`` (exact), clamped to ``[min_mantissa - 1, max_mantissa]`` of ``x_type``:
+    a mantissa ``m`` of ``x_type`` is ``> theta`` exactly when it is ``> `` this integer."""
+    t = math.floor(Fraction(theta) * Fraction(2) ** x_type.frac)
+    return int(min(max(t, x_type.min_mantissa - 1), x_type.max_mantissa))
+
+
+@IR_BUILDERS.register("parametric_relu")
+class ParametricReLUBuilder:
+    """Types: ``result`` configured (the layer's, else the owning Dense's), else the QKeras
+    quantizer's, else the model ``precision``; the slope type (``precision['weight']``) configured,
+    else the QKeras quantizer's, else the narrowest type holding every slope *exactly* (Keras'
+    float32 slopes always have one).  A configured slope type rounds the slopes with its rounding
+    mode and raises when one overflows it (unless it names its overflow mode)."""
+
+    @staticmethod
+    def accepted(item: PendingParametricReLU, chain: list) -> Accepted:
+        keys = frozenset({"weight", "result"})
+        if item.owner:
+            return Accepted(frozenset({"precision"}), keys, f"the {item.function} activation of {item.owner!r} "
+                            "(weight = the slope alpha)", owner=item.owner)
+        return Accepted(frozenset({"precision"}), keys, f"{item.keras_class} layer (weight = the slope alpha)")
+
+    @staticmethod
+    def build(item: PendingParametricReLU, x_type: FixedType, ctx: BuildContext) -> ParametricReLULayer:
+        config = ctx.config
+        cfg = ctx.layer_config(item.name)
+        owner = _owner_config(item, ctx)
+        n = ctx.width
+        alpha = np.asarray(item.alpha, dtype=np.float64).ravel()
+        if alpha.size == 1:
+            alpha = np.repeat(alpha, n)
+        if alpha.size != n:
+            raise InvalidModelError(f"layer {item.name!r} has {alpha.size} slopes (alpha) but receives {n} values")
+        result = cfg.precision.result or owner.precision.result or item.result_type or config.precision
+        alpha_type = cfg.precision.weight
+        if alpha_type is not None:
+            mantissas = quantize_checked(alpha, alpha_type, f"layer {item.name!r} alpha", layer=item.name,
+                                         what="slope (alpha)", key="weight",
+                                         allow_overflow="weight" in cfg.precision.explicit_overflow)
+        else:
+            alpha_type = item.alpha_type
+            if alpha_type is None:
+                try:
+                    alpha_type = exact_type_for_values(alpha)
+                except PrecisionError as err:
+                    raise LayerPrecisionError(
+                        f"layer {item.name!r}: its slopes (alpha) have no exact fixed-point type ({err}); name "
+                        f"one with layer_config={{{item.name!r}: {{'precision': {{'weight': 'ap_fixed<W,I>'}}}}}}"
+                    ) from None
+            mantissas = alpha_type.from_float(alpha)
+            if not np.array_equal(alpha_type.to_float(mantissas), alpha):  # pragma: no cover - exact by construction
+                raise LayerPrecisionError(f"layer {item.name!r}: slopes (alpha) not exact in {alpha_type.cpp()}")
+        return ParametricReLULayer(
+            name=item.name, cname=ctx.cnames[item.name], n_in=n, n_out=n, input_type=x_type, result_type=result,
+            alpha_type=alpha_type, alpha=mantissas, threshold=_threshold_mantissa(item.threshold, x_type),
+            negative_type=item.negative_type, keras_class=item.keras_class,
+        )

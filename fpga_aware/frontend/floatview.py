@@ -9,7 +9,8 @@ IR's order and under the IR's names, with
   a Dense applies itself, that Dense (``owner``);
 * the float values the frontend quantizes: ``weights``/``bias`` of a dense layer (the Keras
   kernel times its pruning mask, a folded BatchNormalization multiplied in; QKeras quantizer
-  outputs for QDense), ``scale``/``shift`` of a scale/shift layer;
+  outputs for QDense), ``scale``/``shift`` of a scale/shift layer, ``alpha`` (one slope per
+  value) and ``threshold`` of a parametric ReLU;
 * ``output_layer``: the Keras layer whose output tensor is this IR layer's output in float.
 
 It needs no firmware configuration: the float numbers do not depend on the chosen types.
@@ -38,7 +39,7 @@ class FloatLayer:
     """One IR layer as the frontend saw it in float, and the Keras layer it came from."""
 
     name: str  #: the IR layer name
-    kind: str  #: the IR layer kind (``input``, ``dense``, ``activation``, ``softmax``, ``scale_shift``)
+    kind: str  #: the IR layer kind (``input``, ``dense``, ``activation``, ``softmax``, ``scale_shift``, ...)
     #: The layer of ``model.layers`` it came from (for a pruned layer, tfmot's wrapper); ``None``
     #: for the input of a model without an ``InputLayer`` in ``model.layers``.
     keras_layer: str | None
@@ -58,15 +59,17 @@ class FloatLayer:
     bias: np.ndarray | None = field(default=None, repr=False)  #: dense: float bias
     scale: np.ndarray | None = field(default=None, repr=False)  #: scale_shift: gamma / sqrt(var + eps)
     shift: np.ndarray | None = field(default=None, repr=False)  #: scale_shift: beta - mean * scale
+    alpha: np.ndarray | None = field(default=None, repr=False)  #: parametric_relu: the float32 slopes
+    threshold: float | None = None  #: parametric_relu: ``x > threshold`` takes the positive branch
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the arrays (their shapes instead)."""
         out: dict[str, Any] = {
             k: getattr(self, k) for k in ("name", "kind", "keras_layer", "keras_class", "pruned", "folded",
                                           "folded_keras_layer", "owner", "fused_activation", "function",
-                                          "output_layer")
+                                          "output_layer", "threshold")
         }
-        for k in ("weights", "bias", "scale", "shift"):
+        for k in ("weights", "bias", "scale", "shift", "alpha"):
             value = getattr(self, k)
             if value is not None:
                 out[f"{k}_shape"] = list(value.shape)
@@ -134,5 +137,6 @@ def float_view_of(model_name: str, chain: list, folded: dict[str, str], no_ops: 
             fused_activation=owns, function=getattr(item, "function", None), output_layer=output_layer,
             weights=_floats(getattr(item, "kernel", None)), bias=_floats(getattr(item, "bias", None)),
             scale=_floats(getattr(item, "scale", None)), shift=_floats(getattr(item, "shift", None)),
+            alpha=_floats(getattr(item, "alpha", None)), threshold=getattr(item, "threshold", None),
         ))
     return FloatView(model_name=model_name, layers=tuple(layers), folded=dict(folded), no_ops=dict(no_ops))

@@ -13,6 +13,7 @@ builder in :mod:`.builders` when it becomes a new IR kind).
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -21,8 +22,20 @@ from fpga_aware.core.activations import KERAS_ACTIVATIONS
 from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.frontend.errors import InvalidModelError, UnsupportedLayerError
-from fpga_aware.frontend.pending import PendingActivation, PendingDense, PendingScaleShift, PendingStep
-from fpga_aware.frontend.quantizers import activation_quantizer_type, quantized_weights, step_quantizer
+from fpga_aware.frontend.pending import (
+    PendingActivation,
+    PendingDense,
+    PendingParametricReLU,
+    PendingScaleShift,
+    PendingStep,
+)
+from fpga_aware.frontend.quantizers import (
+    activation_quantizer_type,
+    has_negative_slope,
+    leaky_relu_quantizer_types,
+    quantized_weights,
+    step_quantizer,
+)
 
 __all__ = [
     "KERAS_HANDLERS",
@@ -120,7 +133,34 @@ def input_layer(layer, kernel_mask=None) -> list:
     return []
 
 
-def _fused_activation(layer) -> PendingActivation | None:
+def _leaky_relu_default_alpha(function) -> float:
+    """The slope of ``Activation('leaky_relu')``: the default of ``tf.nn.leaky_relu`` (0.2)."""
+    try:
+        default = inspect.signature(function).parameters["alpha"].default
+    except (TypeError, ValueError, KeyError):
+        default = inspect.Parameter.empty
+    return 0.2 if default is inspect.Parameter.empty else float(np.float32(default))
+
+
+def _named_items(layer, name: str, function, item_name: str, cls: str, owner: str | None = None) -> list:
+    """The pending item of an activation given by name (``leaky_relu`` is a parametric ReLU)."""
+    if name == "leaky_relu":
+        alpha = np.array([_leaky_relu_default_alpha(function)])
+        return [PendingParametricReLU(item_name, "leaky_relu", alpha, 0.0, cls, owner=owner)]
+    return [PendingActivation(item_name, name, None, cls, owner=owner)]
+
+
+def _quantizer_items(quantizer, item_name: str, cls: str, where: str, owner: str | None = None) -> list:
+    """The pending item of a QKeras activation quantizer (``negative_slope``: a parametric ReLU)."""
+    if has_negative_slope(quantizer):
+        slope, result_type, alpha_type, negative_type = leaky_relu_quantizer_types(quantizer, where)
+        return [PendingParametricReLU(item_name, "leaky_relu", np.array([slope]), 0.0, cls, result_type=result_type,
+                                      alpha_type=alpha_type, negative_type=negative_type, owner=owner)]
+    function, result_type = activation_quantizer_type(quantizer, where)
+    return [PendingActivation(item_name, function, result_type, cls, owner=owner)]
+
+
+def _fused_activation(layer) -> PendingActivation | PendingParametricReLU | None:
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
@@ -130,12 +170,15 @@ def _fused_activation(layer) -> PendingActivation | None:
             short = step.split("(")[0]
             return PendingStep(f"{layer.name}_{short}", activation, step, cls, owner=layer.name)
     if hasattr(activation, "bits"):  # QDense(activation=quantized_relu(...))
-        function, result_type = activation_quantizer_type(activation, f"layer {layer.name!r} activation")
-        return PendingActivation(f"{layer.name}_{function}", function, result_type, cls, owner=layer.name)
+        suffix = "leaky_relu" if has_negative_slope(activation) else None
+        if suffix is None:
+            suffix, _ = activation_quantizer_type(activation, f"layer {layer.name!r} activation")
+        return _quantizer_items(activation, f"{layer.name}_{suffix}", cls, f"layer {layer.name!r} activation",
+                                owner=layer.name)[0]
     name = _named_activation(layer, activation)
     if name == "linear":
         return None
-    return PendingActivation(f"{layer.name}_{name}", name, None, cls, owner=layer.name)
+    return _named_items(layer, name, activation, f"{layer.name}_{name}", cls, owner=layer.name)[0]
 
 
 def _dense(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
@@ -193,15 +236,61 @@ def _checked_softmax(layer, item: PendingActivation) -> list:
 
 @KERAS_HANDLERS.register("Activation")
 def activation(layer, kernel_mask=None) -> list:
-    item = PendingActivation(layer.name, _named_activation(layer, layer.activation), None, type(layer).__name__)
-    return _checked_softmax(layer, item)
+    name = _named_activation(layer, layer.activation)
+    items = _named_items(layer, name, layer.activation, layer.name, type(layer).__name__)
+    return [checked for item in items for checked in _checked_softmax(layer, item)]
+
+
+def _float32(value) -> float:
+    """A Keras layer's float option as the float32 Keras computes with (exactly, as a double)."""
+    return float(np.float32(np.asarray(value, dtype=np.float64)))
 
 
 @KERAS_HANDLERS.register("ReLU")
 def relu(layer, kernel_mask=None) -> list:
-    if layer.max_value is not None or float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
-        raise unsupported(layer, "only ReLU() without max_value, negative_slope or threshold")
-    return [PendingActivation(layer.name, "relu", None, type(layer).__name__)]
+    """``ReLU()``; ``ReLU(negative_slope=s)`` (a leaky ReLU) or ``ReLU(threshold=t)`` (a thresholded one)."""
+    cls = type(layer).__name__
+    slope, threshold = _float32(layer.negative_slope), _float32(layer.threshold)
+    if layer.max_value is not None:
+        raise unsupported(layer, f"max_value={float(layer.max_value)!r}: a clip at max_value is not implemented; "
+                                 "ReLU supports negative_slope or threshold, not both, and no max_value")
+    if slope != 0.0 and threshold != 0.0:
+        raise unsupported(layer, f"negative_slope={slope!r} with threshold={threshold!r}: the slope then applies "
+                                 "to x - threshold, which is not implemented; use one of the two")
+    if slope != 0.0:
+        return [PendingParametricReLU(layer.name, "leaky_relu", np.array([slope]), 0.0, cls)]
+    if threshold != 0.0:
+        return [PendingParametricReLU(layer.name, "thresholded_relu", np.array([0.0]), threshold, cls)]
+    return [PendingActivation(layer.name, "relu", None, cls)]
+
+
+@KERAS_HANDLERS.register("LeakyReLU")
+def leaky_relu(layer, kernel_mask=None) -> list:
+    """``x >= 0 ? x : alpha * x`` (alpha as float32, as Keras computes)."""
+    alpha = _float32(layer.alpha)
+    _check_finite(layer.name, "alpha", np.array([alpha]))
+    return [PendingParametricReLU(layer.name, "leaky_relu", np.array([alpha]), 0.0, type(layer).__name__)]
+
+
+@KERAS_HANDLERS.register("PReLU")
+def prelu(layer, kernel_mask=None) -> list:
+    """Per-channel trained slopes, broadcast over the input shape (``shared_axes``) and flattened."""
+    alpha = np.asarray(layer.alpha.numpy(), dtype=np.float64)
+    _check_finite(layer.name, "alpha", alpha)
+    shape = tuple(int(d) for d in layer.input_shape[1:])
+    try:
+        full = np.broadcast_to(alpha, shape)
+    except ValueError:
+        raise unsupported(layer, f"alpha of shape {alpha.shape} does not broadcast to its input {shape}") from None
+    return [PendingParametricReLU(layer.name, "prelu", np.ascontiguousarray(full).ravel(), 0.0, type(layer).__name__)]
+
+
+@KERAS_HANDLERS.register("ThresholdedReLU")
+def thresholded_relu(layer, kernel_mask=None) -> list:
+    """``x > theta ? x : 0`` (theta as float32, as Keras compares)."""
+    theta = _float32(layer.theta)
+    _check_finite(layer.name, "theta", np.array([theta]))
+    return [PendingParametricReLU(layer.name, "thresholded_relu", np.array([0.0]), theta, type(layer).__name__)]
 
 
 @KERAS_HANDLERS.register("Softmax")
@@ -220,9 +309,8 @@ def qactivation(layer, kernel_mask=None) -> list:
     if step is not None:  # binary, ternary, quantized_tanh, quantized_sigmoid, binary_tanh
         return [PendingStep(layer.name, quantizer, step, cls)]
     if isinstance(quantizer, str) or callable(quantizer) and not hasattr(quantizer, "bits"):
-        return [PendingActivation(layer.name, _named_activation(layer, layer.activation), None, cls)]
-    function, result_type = activation_quantizer_type(quantizer, f"layer {layer.name!r}")
-    return [PendingActivation(layer.name, function, result_type, cls)]
+        return _named_items(layer, _named_activation(layer, layer.activation), layer.activation, layer.name, cls)
+    return _quantizer_items(quantizer, layer.name, cls, f"layer {layer.name!r}")
 
 
 @KERAS_HANDLERS.register("ELU")

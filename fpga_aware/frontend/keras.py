@@ -1,7 +1,9 @@
 """Keras (tf-keras) model → :class:`~fpga_aware.core.ir.ModelIR`, built once.
 
 Supported layers: InputLayer, Dense, QDense, Activation / ReLU / Softmax (linear, relu, sigmoid,
-tanh, softmax), QActivation (quantized_relu, quantized_bits), BatchNormalization (folded into
+tanh, hard_sigmoid, softmax, leaky_relu), LeakyReLU, PReLU, ThresholdedReLU and ReLU(negative_slope |
+threshold) (a ``parametric_relu`` layer), QActivation (quantized_relu, also with a power-of-two
+negative_slope, quantized_bits), BatchNormalization (folded into
 the preceding float Dense when nothing sits in between, else a scale/shift layer), Dropout and
 Flatten (no-ops), and any of these inside tensorflow-model-optimization's pruning wrapper (the
 kernel is taken times its current mask).  Sequential and single-chain functional models only;
@@ -36,7 +38,9 @@ Default types (each overridable per layer through ``layer_config``):
   the accumulator type (no wrap-around before the ReLU, unlike hls4ml's default);
 * accumulator: the narrowest type that cannot overflow for *these* nonzero weights and the
   input type (see :func:`fpga_aware.core.fixed.exact_accumulator`);
-* activations: quantizer type for QActivation, ``precision`` otherwise (linear keeps its input).
+* activations: quantizer type for QActivation, ``precision`` otherwise (linear keeps its input);
+* parametric ReLUs: the slopes (``precision['weight']``) in the narrowest type holding every
+  float32 slope exactly, unless configured; the threshold compared exactly on the input's mantissa.
 
 Where each part lives: the model walk, :func:`build_ir`, :func:`parse` and :func:`float_view`
 here; one handler per Keras class in :mod:`.handlers` (:data:`~.handlers.KERAS_HANDLERS`); the

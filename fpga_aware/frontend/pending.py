@@ -20,6 +20,7 @@ import numpy as np
 from fpga_aware.core.fixed import FixedType
 
 __all__ = ["PendingInput", "PendingDense", "PendingActivation", "PendingScaleShift", "PendingStep",
+           "PendingParametricReLU",
            "PENDING_CLASSES"]
 
 
@@ -105,5 +106,28 @@ class PendingStep:
     kind: ClassVar[str] = "step"
 
 
+@dataclass
+class PendingParametricReLU:
+    """A leaky / parametric / thresholded ReLU: ``x > threshold ? x : alpha * x`` (float numbers).
+
+    ``alpha``: the slope, per channel once flattened (one value: every channel); ``threshold``:
+    the real threshold.  A QKeras ``quantized_relu(negative_slope=...)`` gives its exact types.
+    """
+
+    name: str
+    function: str  #: ``leaky_relu``, ``prelu`` or ``thresholded_relu`` (for the float view and messages)
+    alpha: np.ndarray
+    threshold: float
+    keras_class: str
+    result_type: FixedType | None = None  # from a QKeras quantizer
+    alpha_type: FixedType | None = None  # from a QKeras quantizer (a power of two, exact)
+    negative_type: FixedType | None = None  # QKeras: the negative branch's own clip
+    owner: str | None = None  # the Dense whose fused activation this is (its result type applies)
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "parametric_relu"
+
+
 #: Every pending class (its ``kind`` is the IR layer kind it becomes).
-PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift, PendingStep)
+PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift, PendingStep, PendingParametricReLU)

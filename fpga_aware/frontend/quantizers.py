@@ -6,6 +6,12 @@
   ``ap_ufixed<bits, integer, ...>`` without ``keep_negative``).
 * ``quantized_relu(bits, integer)``: ``ap_ufixed<bits, integer, AP_RND_CONV, AP_SAT>`` applied
   after a ReLU.
+* ``quantized_relu(bits, integer, negative_slope=2**-k)`` (``k >= 0``): QKeras computes, with
+  ``F = bits - 1 - integer``, ``clip(round_half_even(x * 2**F), 0, 2**(bits-1) - 1)`` for
+  ``x >= 0`` and ``clip(round_half_even(x * 2**-k * 2**F), -2**(bits-1-k), 0)`` below, times
+  ``2**-F`` — exactly a parametric ReLU (:func:`leaky_relu_quantizer_types`) with result type
+  ``ap_fixed<bits, integer+1, AP_RND_CONV, AP_SAT>`` and the negative branch clipped by
+  ``ap_fixed<bits-k, integer+1-k, AP_RND_CONV, AP_SAT>``.
 * Weight quantizers (``quantized_po2``, ``binary``, ``ternary``, ``quantized_bits`` with an
   ``auto_po2`` scale) are evaluated by QKeras itself on the kernel; the weights are then stored
   in the narrowest type that holds every quantized value exactly — checked, never approximated.
@@ -37,6 +43,8 @@ from fpga_aware.core.fixed import FixedType, Overflow, Rounding, exact_type_for_
 __all__ = [
     "UnsupportedQuantizerError",
     "activation_quantizer_type",
+    "has_negative_slope",
+    "leaky_relu_quantizer_types",
     "quantized_weights",
     "step_quantizer",
     "staircase",
@@ -111,6 +119,43 @@ def activation_quantizer_type(quantizer, where: str) -> tuple[str, FixedType]:
         f"{where}: activation quantizer {name} is not supported; supported: "
         f"{', '.join(SUPPORTED_ACTIVATION_QUANTIZERS)}"
     )
+
+
+def has_negative_slope(quantizer) -> bool:
+    """A ``quantized_relu`` with a nonzero ``negative_slope`` (a parametric ReLU, not a ReLU)."""
+    return _quantizer_name(quantizer) == "quantized_relu" and float(getattr(quantizer, "negative_slope", 0.0)) != 0.0
+
+
+def leaky_relu_quantizer_types(quantizer, where: str) -> tuple[float, FixedType, FixedType, FixedType | None]:
+    """``(slope, result_type, alpha_type, negative_type)`` of ``quantized_relu(..., negative_slope=s)``.
+
+    Bit-exact for ``s = 2**-k``, ``0 <= k <= bits - 1`` (see the module notes); ``negative_type``
+    is ``None`` when ``s == 1`` (the result type's own clip is QKeras' then).
+    """
+    _check_common(quantizer, where)
+    if quantizer.use_sigmoid or quantizer.relu_upper_bound is not None:
+        raise UnsupportedQuantizerError(
+            f"{where}: {quantizer} uses use_sigmoid/relu_upper_bound, which are not supported"
+        )
+    if float(getattr(quantizer, "qnoise_factor", 1.0)) != 1.0:
+        raise UnsupportedQuantizerError(
+            f"{where}: {quantizer} has qnoise_factor={quantizer.qnoise_factor!r}; only 1.0 (fully quantized) "
+            "has a fixed-point equivalent"
+        )
+    slope = float(quantizer.negative_slope)
+    bits = int(quantizer.bits)
+    integer = int(np.asarray(quantizer.integer))
+    mant, exp = np.frexp(slope)
+    k = 1 - int(exp)  # slope = 2**-k when mant == 0.5
+    if mant != 0.5 or k < 0 or k > bits - 1:
+        raise UnsupportedQuantizerError(
+            f"{where}: {quantizer} has negative_slope={slope!r}; supported: a power of two 2**-k with "
+            f"0 <= k <= bits - 1 = {bits - 1} (1, 0.5, 0.25, ...)"
+        )
+    result_type = FixedType(bits, integer + 1, True, Rounding.RND_CONV, Overflow.SAT)
+    alpha_type = FixedType(1, 1 - k, False)  # mantissa 1: exactly 2**-k
+    negative_type = None if k == 0 else FixedType(bits - k, integer + 1 - k, True, Rounding.RND_CONV, Overflow.SAT)
+    return slope, result_type, alpha_type, negative_type
 
 
 def quantized_weights(quantizer, values: np.ndarray, where: str) -> tuple[np.ndarray, FixedType]:

@@ -17,7 +17,16 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.fixed import FixedType
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer, LookupTable, ScaleShiftLayer, SoftmaxLayer, Strategy
+from fpga_aware.core.ir import (
+    ActivationLayer,
+    DenseLayer,
+    Layer,
+    LookupTable,
+    ParametricReLULayer,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    Strategy,
+)
 from fpga_aware.core.registry import Registry
 from fpga_aware.hls.cpp import (
     ap_type,
@@ -347,3 +356,46 @@ def _step_context(layer, ctx: LayerContext) -> None:
                             f"{levels.size} levels ({layer.result_type.cpp()} mantissas)", layer.result_type))
     ctx.manifest.update(function=layer.function, n_thresholds=int(thresholds.size))
     ctx["summary"] = [f"{layer.function}: {thresholds.size} threshold(s), {levels.size} levels."]
+
+
+@HLS_CONTEXTS.register("parametric_relu")
+def _parametric_relu_context(layer: ParametricReLULayer, ctx: LayerContext) -> None:
+    """``alpha_t``, ``negative_t`` (the exact product type when the IR has none: the conversion is then
+    the identity) and ``threshold_t`` (the input's LSB, one bit wider: holds ``[min - 1, max]``)."""
+    c = layer.cname
+    x, a, result = layer.input_type, layer.alpha_type, layer.result_type
+    if not isinstance(a, FixedType):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: alpha_type is missing")
+    alpha = np.asarray(layer.alpha)
+    if alpha.shape != (layer.n_out,) or layer.n_in != layer.n_out:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: alpha must have {layer.n_out} entries")
+    check_mantissas(alpha, a, "alpha", layer)
+    threshold = int(layer.threshold)
+    if not x.min_mantissa - 1 <= threshold <= x.max_mantissa:
+        raise ProjectDefinitionError(
+            f"layer {layer.name!r}: threshold {threshold} lies outside [{x.min_mantissa - 1}, {x.max_mantissa}]")
+    if x.width + 1 > 1024:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: a {x.width}-bit input leaves no room for its threshold")
+    threshold_t = FixedType(x.width + 1, x.integer + 1, True)
+    prod_w, prod_i, prod_s = x.width + a.width, x.integer + a.integer, x.signed or a.signed
+    negative = layer.negative_type
+    negative_cpp = negative.cpp() if negative is not None else ap_type(prod_w, prod_i, prod_s)
+    neg_w, neg_i = (negative.width, negative.integer) if negative is not None else (prod_w, prod_i)
+    neg_frac = neg_w - neg_i
+    ctx.widths += [prod_w, prod_w + max(0, max(1 - neg_frac, 1) - prod_i),  # the product and fa::convert's widening
+                   converted_width(neg_w, neg_i, result), threshold_t.width]
+    ctx.add_typedef("alpha_t", a.cpp())
+    ctx.add_typedef("negative_t", negative_cpp)
+    ctx.add_typedef("threshold_t", threshold_t.cpp())
+    ctx.add_storage("alpha_bits_t", mantissa_storage(a))
+    ctx.add_storage("threshold_bits_t", mantissa_storage(threshold_t))
+    ctx.add_array(int_array(f"{c}_alpha", f"{c}_alpha_bits_t", alpha,
+                            f"{layer.n_out} slopes ({a.cpp()} mantissas), one per channel", a))
+    ctx.add_array(int_array(f"{c}_threshold", f"{c}_threshold_bits_t", np.array([threshold], dtype=object),
+                            f"threshold ({threshold_t.cpp()} mantissa): x > threshold takes y = x", threshold_t))
+    n_slopes = len({int(v) for v in alpha.tolist()})
+    ctx.manifest.update(threshold=threshold, distinct_slopes=n_slopes)
+    ctx["summary"] = [
+        f"Parametric ReLU over {layer.n_out} values: y = x > {layer.threshold_value!r} ? x : alpha * x "
+        f"({n_slopes} distinct slope{'s' if n_slopes != 1 else ''}, alpha_t {a.cpp()}, negative_t {negative_cpp}).",
+    ]

@@ -34,6 +34,7 @@ from fpga_aware.core.ir import (
     Layer,
     LookupTable,
     ModelIR,
+    ParametricReLULayer,
     ScaleShiftLayer,
     SoftmaxLayer,
     StepLayer,
@@ -276,7 +277,8 @@ def emulate(ir: ModelIR, x) -> np.ndarray:
 
 def _layer_types(layer: Layer) -> list[FixedType]:
     types = [layer.input_type, layer.result_type]
-    for attr in ("weight_type", "bias_type", "accum_type", "scale_type", "shift_type", "diff_type", "sum_type"):
+    for attr in ("weight_type", "bias_type", "accum_type", "scale_type", "shift_type", "diff_type", "sum_type",
+                 "alpha_type", "negative_type"):
         if getattr(layer, attr, None) is not None:
             types.append(getattr(layer, attr))
     for attr in ("table", "exp_table", "inv_table"):
@@ -597,6 +599,39 @@ def _scale_shift(layer: ScaleShiftLayer, x: np.ndarray) -> np.ndarray:
     return layer.result_type.requantize(acc, acc_t.frac)
 
 
+# ---------------------------------------------------------------------- parametric ReLU
+def _parametric_relu(layer: ParametricReLULayer, x: np.ndarray) -> np.ndarray:
+    """``x > threshold ? result_t(x) : result_t(negative_t(x * alpha))`` on mantissas (any width)."""
+    in_t, alpha_t, result_t, neg_t = layer.input_type, layer.alpha_type, layer.result_type, layer.negative_type
+    xs = _wide_operands(x, in_t, alpha_t)
+    alpha = layer.alpha if xs.dtype != object else np.asarray(layer.alpha).astype(object)
+    product = xs * alpha[None, :]  # exact: int64 below 2**62, else Python ints
+    product_frac = in_t.frac + alpha_t.frac
+    if neg_t is not None:
+        product = neg_t.requantize(product, product_frac)
+        product_frac = neg_t.frac
+    negative = result_t.requantize(product, product_frac)
+    positive = result_t.requantize(x, in_t.frac)
+    return np.where(x > layer.threshold, positive, negative)
+
+
+def _parametric_relu_plan(layer: ParametricReLULayer) -> "_Plan | None":
+    """Float64 when the product has at most 53 significant bits (exact); every cast by ``round_values``."""
+    in_t, alpha_t, result_t, neg_t = layer.input_type, layer.alpha_type, layer.result_type, layer.negative_type
+    if in_t.width + alpha_t.width > 53 or max(abs(in_t.frac), abs(alpha_t.frac)) > _FUSE_MAX_FRAC:
+        return None
+    alpha = alpha_t.to_float(layer.alpha)[None, :]
+    threshold = layer.threshold_value  # an integer count of input LSBs: exact
+
+    def parametric_relu(x: np.ndarray) -> np.ndarray:
+        product = x * alpha  # exact: at most 53 significant bits
+        if neg_t is not None:
+            product = neg_t.round_values(product)
+        return np.where(x > threshold, result_t.cast_values(x, in_t), result_t.round_values(product))
+
+    return parametric_relu
+
+
 # ---------------------------------------------------------------------- the rules of each kind
 EMULATOR_RULES.register("dense")(EmulatorRule(integer=_dense, plan=_dense_plan))
 EMULATOR_RULES.register("activation")(EmulatorRule(integer=_activation, plan=_activation_plan))
@@ -624,3 +659,4 @@ def _step_plan(layer: StepLayer) -> _Plan:
 
 
 EMULATOR_RULES.register("step")(EmulatorRule(integer=_step, plan=_step_plan))
+EMULATOR_RULES.register("parametric_relu")(EmulatorRule(integer=_parametric_relu, plan=_parametric_relu_plan))
