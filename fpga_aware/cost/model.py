@@ -692,60 +692,68 @@ def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCos
                          n_dsp_mult=n if on_dsp else 0, n_lut_mult=0 if on_dsp else n)
 
 
-@COST_RULES.register("scale_shift")
-def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> LayerCost:
-    a = np.abs(_int64_mantissas(layer.scale))
+@dataclass(frozen=True)
+class _ChannelProducts:
+    """One constant product ``x * c[i]`` per channel (scale-shift's scales, a PReLU's slopes)."""
+
+    n_dsp: int
+    lut_ns: float
+    lut: dict  #: LUT breakdown of the products
+    ff: dict  #: FF breakdown of the products
+    counts: dict  #: the LayerCost counts: nonzero_weights, n_mult, dsp, n_dsp_mult, n_lut_mult, n_shift
+
+
+def _per_channel_products(constants, wx: int, signed: bool, part: Part) -> _ChannelProducts:
+    """Zero and ``+-2**k`` constants cost nothing; the others are LUT shift-and-adds or DSPs."""
+    a = np.abs(_int64_mantissas(constants))
     nz = a != 0
     pow2 = nz & ((a & (a - 1)) == 0)
+    n_mult = int(np.count_nonzero(nz & ~pow2))
+    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, signed, part)
+    return _ChannelProducts(
+        n_dsp=n_dsp, lut_ns=lut_ns,
+        lut={"lut_multipliers": lut_bits * LUT_PER_ADDER_BIT, "dsp_glue": n_dsp * LUT_PER_DSP_PRODUCT},
+        ff={"dsp": n_dsp * FF_PER_DSP_PRODUCT},
+        counts=dict(nonzero_weights=int(nz.sum()), n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp,
+                    n_lut_mult=n_mult - n_dsp, n_shift=int(pow2.sum())),
+    )
+
+
+@COST_RULES.register("scale_shift")
+def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> LayerCost:
     wx = layer.input_type.width
     wa = layer.accum_type.width
     n = layer.n_out
-    n_mult = int(np.count_nonzero(nz & ~pow2))
-    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.scale_type.signed, part)
+    p = _per_channel_products(layer.scale, wx, layer.scale_type.signed, part)
+    n_dsp, lut_ns = p.n_dsp, p.lut_ns
     cycles0, ff0 = sched.cycles, sched.ff
-    lut = {
-        "lut_multipliers": lut_bits * LUT_PER_ADDER_BIT,
-        "dsp_glue": n_dsp * LUT_PER_DSP_PRODUCT,
-        "adders": n * wa * LUT_PER_ADDER_BIT,
-    }
-    ff = {"dsp": n_dsp * FF_PER_DSP_PRODUCT}
+    lut = {**p.lut, "adders": n * wa * LUT_PER_ADDER_BIT}
+    ff = dict(p.ff)
     if n_dsp:
         sched.chain(DSP_INPUT_NS, n * wx)
         sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
     else:
         sched.chain(lut_ns, n * wx)
     sched.chain(_adder_ns(wa), n * wa)
-    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, nonzero_weights=int(nz.sum()),
-                         n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp, n_lut_mult=n_mult - n_dsp,
-                         n_shift=int(pow2.sum()))
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, **p.counts)
 
 
 @COST_RULES.register("parametric_relu")
 def _parametric_relu_cost(layer: ParametricReLULayer, part: Part, sched: _Schedule) -> LayerCost:
-    a = np.abs(_int64_mantissas(layer.alpha))
-    nz = a != 0
-    pow2 = nz & ((a & (a - 1)) == 0)
     n = layer.n_out
     wx, wr = layer.input_type.width, layer.result_type.width
-    n_mult = int(np.count_nonzero(nz & ~pow2))
-    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.alpha_type.signed, part)
+    p = _per_channel_products(layer.alpha, wx, layer.alpha_type.signed, part)
+    n_dsp, lut_ns = p.n_dsp, p.lut_ns
     cycles0, ff0 = sched.cycles, sched.ff
-    lut = {
-        "lut_multipliers": lut_bits * LUT_PER_ADDER_BIT,
-        "dsp_glue": n_dsp * LUT_PER_DSP_PRODUCT,
-        "compare": n * wx * LUT_PER_ADDER_BIT,
-        "select": n * wr * LUT_PER_ACTIVATION_BIT,
-    }
-    ff = {"dsp": n_dsp * FF_PER_DSP_PRODUCT}
+    lut = {**p.lut, "compare": n * wx * LUT_PER_ADDER_BIT, "select": n * wr * LUT_PER_ACTIVATION_BIT}
+    ff = dict(p.ff)
     if n_dsp:  # the product is the slowest path; the comparison runs beside it
         sched.chain(DSP_INPUT_NS, n * wx)
         sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
     else:
         sched.chain(max(lut_ns, _adder_ns(wx)), n * wx)
     sched.chain(ACTIVATION_NS, n * (wx + wr))
-    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, nonzero_weights=int(nz.sum()),
-                         n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp, n_lut_mult=n_mult - n_dsp,
-                         n_shift=int(pow2.sum()))
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, **p.counts)
 
 
 # ============================================================================ entry point

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpga_aware.core.cpus import available_cpus
+from fpga_aware.core.cpus import available_cpus, run_on_threads
 from fpga_aware.hls.writer import CXXFLAGS, read_manifest
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -207,12 +207,7 @@ class CSimLibrary:
             a, b = span  # row slices of C-contiguous arrays are C-contiguous: no copies
             self._predict(arr[a:b], out[a:b], b - a)
 
-        if workers == 1:
-            for span in spans:
-                run(span)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(run, spans))
+        run_on_threads(run, spans, workers)
         return out
 
 

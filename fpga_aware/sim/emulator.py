@@ -18,14 +18,13 @@ as ``ap_fixed::to_double`` rounds them (nearest, ties to even).
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from fpga_aware.core.activations import activation
-from fpga_aware.core.cpus import available_cpus
+from fpga_aware.core.cpus import available_cpus, run_on_threads
 from fpga_aware.core.fixed import INT64_WIDTH, FixedType, Overflow, round_float
 from fpga_aware.sim.inputs import InputShapeError, InputValueError, as_batch
 from fpga_aware.core.ir import (
@@ -134,12 +133,7 @@ class Emulator:
             out[start:start + _CHUNK_ROWS] = self._predict_chunk(batch[start:start + _CHUNK_ROWS])
 
         with _single_blas_thread():  # one BLAS thread per chunk; the chunks run in parallel instead
-            if workers <= 1:
-                for start in starts:
-                    run(start)
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    list(pool.map(run, starts))
+            run_on_threads(run, starts, workers)
         return out
 
     def _predict_chunk(self, values: np.ndarray) -> np.ndarray:
