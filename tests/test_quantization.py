@@ -213,8 +213,8 @@ def test_already_quantized_layer_is_unsupported():
 
 
 def test_unsupported_activation_raises():
-    model = k.Sequential([k.layers.Input((8,)), k.layers.Dense(4, activation="elu", name="fc")])
-    with pytest.raises(ValueError, match=r"layer 'fc' \(Dense\) has activation 'elu'; supported activations are linear, relu"):
+    model = k.Sequential([k.layers.Input((8,)), k.layers.Dense(4, activation="swish", name="fc")])
+    with pytest.raises(ValueError, match=r"layer 'fc' \(Dense\) has activation 'swish'; supported activations are linear, relu"):
         quantize(model)
 
 
