@@ -28,7 +28,7 @@ Multiplications (the rules that decide DSPs)
 Latency and initiation interval
 -------------------------------
 Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAINTY)`` ns
-(Vivado HLS's default 12.5 % uncertainty) with the delays below; a register is inserted when
+(12.5 %, Vivado HLS's default, which build_prj.tcl sets explicitly) with the delays below; a register is inserted when
 the next operation would not fit.  A DSP multiplier, a BRAM read and a BRAM/LUT ROM read are
 registered.  Per dense layer this is the hls4ml formula
 ``L = L_mult + (R - 1) * II_mult + L_activ`` with ``II_mult = 1`` plus the adder tree
@@ -88,6 +88,7 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.hardware import CLOCK_UNCERTAINTY, LUTRAM_MAX_DEPTH, in_block_ram, weight_memory_depth
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -122,8 +123,8 @@ LUT_MULT_MAX_WIDTH_SUM = 20
 
 # --- timing (ns; roughly Vivado HLS's UltraScale+ -2 operator delays, tuned so that the
 # published designs get 10 / 15 / 521 cycles for 9 / 15 / 518-522)
-#: Vivado HLS default clock uncertainty, as a fraction of the clock period.
-CLOCK_UNCERTAINTY = 0.125
+#: Clock uncertainty, as a fraction of the clock period: :data:`fpga_aware.core.hardware.CLOCK_UNCERTAINTY`
+#: (imported above; build_prj.tcl sets the same figure).
 #: Carry-chain adder delay: ``ADDER_NS + ADDER_NS_PER_BIT * width``.
 ADDER_NS = 0.35
 ADDER_NS_PER_BIT = 0.01
@@ -174,8 +175,8 @@ FF_PER_SLOT_BIT_RESOURCE = 2.7
 FF_PER_NEURON = 14.0
 
 # --- memories
-#: Memories at most this deep are LUT RAM / LUT ROM, deeper ones block RAM.
-LUTRAM_MAX_DEPTH = 64
+#: Memories at most ``LUTRAM_MAX_DEPTH`` deep are LUT RAM / LUT ROM, deeper ones block RAM:
+#: :func:`fpga_aware.core.hardware.in_block_ram`, the rule the HLS writer binds storage by.
 #: 18 Kb block RAM aspect ratios: (depth, width).
 BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 #: Read ports of one block RAM (true dual port).
@@ -362,7 +363,7 @@ def _memory(depth: int, words: int, width: int) -> tuple[int, int]:
     """``(bram_18k, lut)`` of a memory: LUT RAM when shallow, block RAM otherwise."""
     if depth <= 0 or words <= 0:
         return 0, 0
-    if depth <= LUTRAM_MAX_DEPTH:
+    if not in_block_ram(depth):
         return 0, words * width * -(-depth // LUTRAM_BITS_PER_LUT)
     return _memory_blocks(depth, words, width), 0
 
@@ -370,7 +371,7 @@ def _memory(depth: int, words: int, width: int) -> tuple[int, int]:
 def _rom(table: LookupTable, reads: int) -> tuple[int, int, bool]:
     """``(bram_18k, lut, registered)`` of a lookup table read ``reads`` times per cycle."""
     width = table.value_type.width
-    if table.size <= LUTRAM_MAX_DEPTH:
+    if not in_block_ram(table.size):
         return 0, reads * width * -(-table.size // LUTRAM_BITS_PER_LUT), False
     copies = -(-reads // BRAM_PORTS)
     return copies * _memory_blocks(table.size, 1, width), 0, True
