@@ -47,40 +47,106 @@ echo "INFO: [HLS 200-111] Finished"
 exit 0
 """
 
-# Tcl stubs of the HLS commands build_prj.tcl uses; each call is logged.
+# Stand-ins for the HLS commands build_prj.tcl uses: each call is logged, and each validates
+# what it receives the way the tool named by argv[0] (vitis_hls or vivado_hls) would: the
+# C++ standard of -cflags, open_solution -flow_target (Vitis HLS only), the clock and its
+# uncertainty, config_array_partition's options (-maximum_size is Vivado HLS's; Vitis HLS
+# removed it).  A command the tool would reject raises a Tcl error: tclsh exits with status 1.
 TCL_STUBS = r"""
-set script [lindex $argv 0]
-set argv [lrange $argv 1 end]
+set tool [lindex $argv 0]
+set script [lindex $argv 1]
+set argv [lrange $argv 2 end]
 set argc [llength $argv]
+if {$tool ni {vitis_hls vivado_hls}} { error "stand-in called as $tool" }
+# -std values each front end takes (Vivado HLS 2019.2/2020.x: clang 3.1, no C++14).
+set accepted_std(vivado_hls) {c++98 c++0x c++11 gnu++98 gnu++0x gnu++11}
+set accepted_std(vitis_hls) {c++98 c++0x c++11 c++14 gnu++98 gnu++0x gnu++11 gnu++14}
+set config_options(vivado_hls) {-auto_partition_threshold -auto_promotion_threshold -include_extern_globals
+    -include_ports -maximum_size -scalarize_all -throughput_driven}
+set config_options(vitis_hls) {-auto_partition_threshold -auto_promotion_threshold -complete_threshold
+    -throughput_driven}
+array set state {project 0 solution 0 part 0 clock 0 uncertainty 0}
 proc _log {args} {
     set f [open $::env(FAKE_HLS_CALLS) a]
     puts $f [join $args " "]
     close $f
 }
-proc open_project {args} { _log open_project {*}$args; set ::prj [lindex $args end] }
-proc set_top {args} { _log set_top {*}$args }
-proc add_files {args} { _log add_files {*}$args }
-proc open_solution {args} { _log open_solution {*}$args }
-proc set_part {args} { _log set_part {*}$args }
-proc create_clock {args} { _log create_clock {*}$args }
-proc csim_design {args} { _log csim_design }
+proc _reject {message} { error "ERROR: \[$::tool stand-in\] $message" }
+proc _need {what command} {
+    if {!$::state($what)} { _reject "$command before $what" }
+}
+proc open_project {args} { _log open_project {*}$args; set ::prj [lindex $args end]; set ::state(project) 1 }
+proc set_top {args} { _need project set_top; _log set_top {*}$args }
+proc add_files {args} {
+    _need project add_files
+    set i [lsearch $args -cflags]
+    if {$i >= 0} {
+        foreach flag [lindex $args [expr {$i + 1}]] {
+            if {[string match -std=* $flag] && [string range $flag 5 end] ni $::accepted_std($::tool)} {
+                _reject "unsupported $flag"
+            }
+        }
+    }
+    _log add_files {*}$args
+}
+proc open_solution {args} {
+    _need project open_solution
+    set i [lsearch $args -flow_target]
+    if {$i >= 0} {
+        if {$::tool eq "vivado_hls"} { _reject "open_solution: unknown option -flow_target" }
+        if {[lindex $args [expr {$i + 1}]] ni {vivado vitis}} { _reject "bad -flow_target" }
+    }
+    _log open_solution {*}$args
+    set ::state(solution) 1
+}
+proc set_part {args} { _need solution set_part; _log set_part {*}$args; set ::state(part) 1 }
+proc create_clock {args} {
+    _need solution create_clock
+    set i [lsearch $args -period]
+    if {$i < 0 || ![string is double -strict [lindex $args [expr {$i + 1}]]]} { _reject "create_clock needs -period" }
+    _log create_clock {*}$args
+    set ::state(clock) 1
+}
+proc set_clock_uncertainty {args} {
+    _need clock set_clock_uncertainty
+    if {[llength $args] < 1 || [llength $args] > 2 || ![regexp {^[0-9]+(\.[0-9]+)?%?$} [lindex $args 0]]} {
+        _reject "set_clock_uncertainty <ns or percent> ?clock?, got $args"
+    }
+    if {[llength $args] == 2 && [lindex $args 1] ne "default"} { _reject "no clock [lindex $args 1]" }
+    _log set_clock_uncertainty {*}$args
+    set ::state(uncertainty) 1
+}
+proc config_array_partition {args} {
+    _need solution config_array_partition
+    foreach {option value} $args {
+        if {$option ni $::config_options($::tool)} { _reject "config_array_partition: unknown option $option" }
+        if {$option eq "-maximum_size" && ![string is integer -strict $value]} { _reject "-maximum_size $value" }
+    }
+    _log config_array_partition {*}$args
+}
+proc _ready {command} {
+    foreach what {solution part clock uncertainty} { _need $what $command }
+}
+proc csim_design {args} { _ready csim_design; _log csim_design }
 proc csynth_design {args} {
+    _ready csynth_design
     _log csynth_design
     set d [file join $::prj solution1 syn report]
     file mkdir $d
     file copy -force $::env(FAKE_HLS_REPORT) [file join $d "[string range $::prj 0 end-4]_csynth.xml"]
 }
-proc cosim_design {args} { _log cosim_design }
-proc export_design {args} { _log export_design {*}$args }
+proc cosim_design {args} { _ready cosim_design; _log cosim_design }
+proc export_design {args} { _ready export_design; _log export_design {*}$args }
 source $script
 """
 
 TCL_TOOL = r"""#!/bin/sh
-# Stand-in for vitis_hls that runs the Tcl script in tclsh with stubbed HLS commands.
-[ "$1" = "-f" ] || { echo "usage: vitis_hls -f script.tcl -tclargs ..."; exit 2; }
+# Stand-in for vitis_hls / vivado_hls (its own name tells which) that runs the Tcl script in
+# tclsh with the validating HLS commands.
+[ "$1" = "-f" ] || { echo "usage: $(basename "$0") -f script.tcl -tclargs ..."; exit 2; }
 script="$2"; shift 2
 [ "$1" = "-tclargs" ] && shift
-exec tclsh "$FAKE_HLS_STUBS" "$script" "$@"
+exec tclsh "$FAKE_HLS_STUBS" "$(basename "$0")" "$script" "$@"
 """
 
 
@@ -275,3 +341,72 @@ def test_switches_drive_the_written_build_script(tmp_path, fake_env, report_fixt
     assert [s for s in steps if s.endswith("_design")] == ["csim_design", "cosim_design", "export_design"]
     assert "open_project myproject_prj" in text  # no -reset: the synthesized design is kept
     assert "export_design -format ip_catalog" in text
+
+
+@pytest.fixture
+def written_project(tmp_path, report_fixture, monkeypatch):
+    """A project written by Firmware.write, and the validating Tcl stand-ins on PATH."""
+    if shutil.which("tclsh") is None:
+        pytest.skip("tclsh is not installed")
+    import tensorflow as tf
+
+    import fpga_aware as fa
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(3, input_shape=(4,), name="fc1")])
+    firmware = fa.to_firmware(model, "xc7z020-clg400-1", project_name="myproject", clock_period=4.0)
+    project = firmware.write(tmp_path / "written")
+    stubs = tmp_path / "stubs.tcl"
+    stubs.write_text(TCL_STUBS)
+    monkeypatch.setenv("FAKE_HLS_STUBS", str(stubs))
+    monkeypatch.setenv("FAKE_HLS_CALLS", str(tmp_path / "calls.txt"))
+    return project
+
+
+@pytest.mark.parametrize("tool", ["vitis_hls", "vivado_hls"])
+def test_build_script_passes_the_validating_stand_in(tmp_path, fake_env, written_project, tool):
+    exe = _executable(fake_env / tool, TCL_TOOL)
+    result = run_hls(written_project, csim=True, synth=True, cosim=True, export=True, tool=exe)
+    assert result.ok and result.report is not None
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert "add_files firmware/myproject.cpp -cflags -std=c++0x" in calls
+    assert "add_files -tb tb/myproject_test.cpp -cflags -std=c++0x" in calls
+    assert "add_files -tb tb/myproject_test.cpp -cflags -std=c++0x -DRTL_SIM" in calls
+    assert "create_clock -period 4.0 -name default" in calls
+    assert "set_clock_uncertainty 12.5% default" in calls  # the cost model's figure
+    partition = [c for c in calls if c.startswith("config_array_partition")]
+    solution = [c for c in calls if c.startswith("open_solution")]
+    if tool == "vivado_hls":
+        assert partition == ["config_array_partition -maximum_size 4096"]
+        assert solution == ["open_solution -reset solution1"]
+    else:
+        assert partition == []  # Vitis HLS has no -maximum_size
+        assert solution == ["open_solution -reset -flow_target vivado solution1"]
+    assert f"INFO: build_prj.tcl: running in {tool}" in result.log()
+    steps = [c.split()[0] for c in calls if c.split()[0].endswith("_design")]
+    assert steps == ["csim_design", "csynth_design", "cosim_design", "export_design"]
+
+
+@pytest.mark.parametrize("tool", ["vitis_hls", "vivado_hls"])
+@pytest.mark.parametrize("edit", ["c++14", "no_uncertainty", "maximum_size_everywhere"])
+def test_the_stand_in_rejects_what_the_tool_would(tmp_path, fake_env, written_project, tool, edit):
+    """The stand-ins are strict: the script of earlier versions (-std=c++14, no uncertainty)
+    fails where the real tools would fail or silently differ from the cost model."""
+    exe = _executable(fake_env / tool, TCL_TOOL)
+    script = written_project / "build_prj.tcl"
+    text = script.read_text()
+    if edit == "c++14":
+        edited = text.replace("-std=c++0x", "-std=c++14")
+        rejected = tool == "vivado_hls"
+    elif edit == "no_uncertainty":
+        edited = text.replace("set_clock_uncertainty", "# set_clock_uncertainty")
+        rejected = True
+    else:
+        edited = text.replace('if {$hls_tool eq "vivado_hls"} {\n    # Vivado HLS refuses', "if {1} {\n    #")
+        rejected = tool == "vitis_hls"
+    assert edited != text
+    script.write_text(edited)
+    if rejected:
+        with pytest.raises(SynthesisError, match="stand-in"):
+            run_hls(written_project, tool=exe)
+    else:
+        assert run_hls(written_project, tool=exe).ok

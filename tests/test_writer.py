@@ -350,7 +350,7 @@ def test_only_an_input_layer(tmp_path):
 # ------------------------------------------------------------------------------ scripts
 TCL_STUB = r"""
 set ::calls {}
-foreach cmd {open_project set_top add_files set_part create_clock csim_design csynth_design cosim_design export_design} {
+foreach cmd {open_project set_top add_files set_part create_clock set_clock_uncertainty config_array_partition csim_design csynth_design cosim_design export_design} {
     proc $cmd {args} [format {lappend ::calls [concat %s $args]} $cmd]
 }
 proc open_solution {args} {
@@ -380,11 +380,13 @@ def test_build_tcl_runs_the_selected_steps(tmp_path, small_ir, vivado):
                    cwd=path, check=True, capture_output=True, text=True, timeout=60)
     calls = (path / "calls.txt").read_text().splitlines()
     assert calls[0] == "open_project -reset myproject_prj" and "set_top myproject" in calls
-    assert "add_files firmware/myproject.cpp -cflags -std=c++14" in calls
-    assert "add_files -tb tb/myproject_test.cpp -cflags -std=c++14" in calls
+    assert "add_files firmware/myproject.cpp -cflags -std=c++0x" in calls
+    assert "add_files -tb tb/myproject_test.cpp -cflags -std=c++0x" in calls
     expected_solution = "open_solution -reset solution1" if vivado else "open_solution -reset -flow_target vivado solution1"
     assert expected_solution in calls
     assert "set_part xcvu9p-flga2104-2L-e" in calls and "create_clock -period 3.3 -name default" in calls
+    assert "set_clock_uncertainty 12.5% default" in calls
+    assert ("config_array_partition -maximum_size 4096" in calls) == bool(vivado)
     steps = [c.split()[0] for c in calls if c.split()[0].endswith("_design")]
     assert steps == ["csynth_design", "export_design"]
 

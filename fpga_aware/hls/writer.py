@@ -52,6 +52,7 @@ import jinja2
 import numpy as np
 
 from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.hardware import clock_uncertainty_tcl
 from fpga_aware.core.ir import (
     InputLayer,
     Layer,
@@ -82,8 +83,17 @@ MANIFEST_GENERATOR = "fpga_aware"
 MANIFEST_FORMAT = 1
 
 
-#: g++ flags of the C simulation (also written into build_lib.sh).
-CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra")
+#: g++ flags of the C simulation (also written into build_lib.sh).  C++11, the standard the HLS
+#: tools are given (:data:`HLS_CFLAGS`), so the C simulation compiles what they compile.
+CXXFLAGS = ("-std=c++11", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra")
+
+#: Compiler flags of the sources in build_prj.tcl: C++11 under the name Vivado HLS 2019.2/2020.x
+#: and Vitis HLS all accept (hls4ml's choice too); g++'s ``-std=c++0x`` is ``-std=c++11``.
+HLS_CFLAGS = "-std=c++0x"
+
+#: ``config_array_partition -maximum_size`` for Vivado HLS: at least this (hls4ml's default),
+#: more when the design partitions a larger array completely.
+ARRAY_PARTITION_MIN_SIZE = 4096
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -429,6 +439,7 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
     else:
         top_schedule = f"PIPELINE II={max([layer.reuse_factor for layer in dense], default=1)}"
 
+    max_partition = _largest_partitioned_array(ir)
     return {
         "version": _version(),
         "project": project,
@@ -442,9 +453,22 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "layers": layers,
         "top_schedule": top_schedule,
         "cxxflags": " ".join(CXXFLAGS),
+        "hls_cflags": HLS_CFLAGS,
+        "clock_uncertainty": clock_uncertainty_tcl(),
+        "max_partition": max_partition,
+        "array_partition_max": max(ARRAY_PARTITION_MIN_SIZE, max_partition),
         "wide_storage": any(ctype.startswith("fa::wide_bits") for ctx in layers for _, ctype, _ in ctx["storage"]),
         "ap_int_max_w": AP_LARGEST_MAX_W if max((w for ctx in layers for w in ctx.widths), default=0) > AP_DEFAULT_MAX_W else None,
     }
+
+
+def _largest_partitioned_array(ir: ModelIR) -> int:
+    """Elements of the largest array the firmware partitions completely: layer inputs and
+    outputs, per-channel parameters, and the terms of a Latency-strategy dense layer (its
+    weights and index arrays are registers)."""
+    sizes = [max(layer.n_in, layer.n_out) for layer in ir.layers]
+    sizes += [layer.nonzero_weights for layer in ir.dense_layers() if layer.strategy == Strategy.LATENCY]
+    return max(sizes, default=1)
 
 
 def _check_cname(layer: Layer) -> None:
