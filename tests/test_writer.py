@@ -119,9 +119,12 @@ def test_multipliers_per_cycle_in_loop_bounds(tmp_path, strategy, reuse):
     assert f"static const unsigned mult_per_cycle = {per_cycle};" in params
     assert per_cycle == layer.multipliers_per_cycle
     top = (path / "firmware" / "myproject.cpp").read_text()
-    assert f"fa::dense_{strategy.value}<fc_config>(x, y, fc_w, fc_b, fc_w_in, fc_w_out);" in top
+    function = f"dense_{strategy.value}"
+    if strategy == Strategy.RESOURCE:  # a ROM ceil(nnz / per_cycle) words deep: block RAM beyond 64
+        function += "_bram" if math.ceil(nnz / per_cycle) > 64 else "_lutram"
+    assert f"fa::{function}<fc_config>(x, y, fc_w, fc_b, fc_w_in, fc_w_out);" in top
     layers = (path / "firmware" / "fa_layers.h").read_text()
-    body = layers[layers.index(f"void dense_{strategy.value}("):]
+    body = layers[layers.index(f"void {function}("):]
     body = body[: body.index("\n}\n")]
     assert "cycle < CONFIG_T::reuse_factor" in body and "j < CONFIG_T::mult_per_cycle" in body
     assert "k = cycle * CONFIG_T::mult_per_cycle + j" in body and "k < CONFIG_T::n_nonzero" in body
@@ -158,6 +161,35 @@ def test_empty_dense_layer_has_bias_only(tmp_path):
     text = (path / "firmware" / "weights" / "fc.h").read_text()
     assert _array(text, "fc_b")[0] == 4 and "fc_w[" not in text
     assert "fa::dense_bias_only<fc_config>(x, y, fc_b);" in (path / "firmware" / "myproject.cpp").read_text()
+    layers = (path / "firmware" / "fa_layers.h").read_text()
+    body = layers[layers.index("void dense_bias_only("):]
+    body = body[: body.index("\n}\n")]
+    assert "x_read[i] = x[i];" in body  # reads its input: a consumed channel under DATAFLOW
+
+
+@pytest.mark.parametrize("reuse", [1, 8, 64, 65, 200])
+def test_resource_weight_storage_follows_the_cost_model(tmp_path, reuse):
+    """BIND_STORAGE impl=bram (Vivado: ROM_nP_BRAM) exactly where the cost model counts block
+    RAM for the weights, LUT RAM otherwise: one rule (fpga_aware.core.hardware.in_block_ram)."""
+    from fpga_aware.cost.model import estimate_ir
+
+    rng = np.random.default_rng(5)
+    layer = _dense(rng, n_in=40, n_out=30, sparsity=0.0, reuse=reuse, strategy=Strategy.RESOURCE)
+    ir = _ir(layer)
+    path = write_project(ir, _config(), tmp_path / "p")
+    top = (path / "firmware" / "myproject.cpp").read_text()
+    nnz = layer.nonzero_weights
+    per_cycle = math.ceil(nnz / reuse)
+    in_bram = math.ceil(nnz / per_cycle) > 64
+    memory = "bram" if in_bram else "lutram"
+    assert f"fa::dense_resource_{memory}<fc_config>" in top
+    layers = (path / "firmware" / "fa_layers.h").read_text()
+    body = layers[layers.index(f"void dense_resource_{memory}("):]
+    body = body[: body.index("\n}\n")]
+    assert f"BIND_STORAGE variable=w type=rom_np impl={memory}" in body
+    assert f"RESOURCE variable=w core=ROM_nP_{memory.upper()}" in body
+    cost = next(c for c in estimate_ir(ir, _config()).layers if c.name == "fc")
+    assert (cost.bram_18k > 0) == in_bram
 
 
 # ------------------------------------------------------------------------------ names

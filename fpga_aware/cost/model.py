@@ -70,8 +70,8 @@ fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
 
 BRAM
 ----
-Resource-strategy weights are a memory ``R`` words deep, each word holding the
-``ceil(nnz / R)`` weights used in one cycle; whole weights are packed into the widest 18 Kb
+Resource-strategy weights are a memory ``ceil(nnz / ceil(nnz / R))`` (at most ``R``) words
+deep, each word holding the ``ceil(nnz / R)`` weights used in one cycle; whole weights are packed into the widest 18 Kb
 block aspect ratio that is deep enough (512x36, 1Kx18, 2Kx9, 4Kx4, 8Kx2, 16Kx1).  Memories
 at most ``LUTRAM_MAX_DEPTH`` deep are LUT RAM (``ceil(depth/64)`` LUTs per bit).  Lookup
 tables (sigmoid, tanh, softmax's exp and 1/x) are ROMs with two reads per BRAM copy.
@@ -535,7 +535,7 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
             ff["multiplier_slots"] = term_slots * (wx + ww + wa) * FF_PER_SLOT_BIT
         ff["accumulators"] = n_out * wa * FF_PER_REGISTER_BIT
         if strategy == Strategy.RESOURCE:
-            bram, lut["weight_memory"] = _memory(R, term_slots, ww)
+            bram, lut["weight_memory"] = _memory(weight_memory_depth(nnz, term_slots), term_slots, ww)
             sched.register(BRAM_READ_CYCLES + RESOURCE_LOOP_OVERHEAD_CYCLES)
         # L = L_mult + (R - 1) * II_mult + adder tree of one cycle + accumulation
         slot_bits = term_slots * (wx + ww)

@@ -17,6 +17,7 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.fixed import FixedType
+from fpga_aware.core.hardware import in_block_ram, weight_memory_depth
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -155,6 +156,8 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
         mult_per_cycle=mult_per_cycle,
         strategy=strategy.value,
         shifts=shifts,
+        # Where the Resource strategy's weight memory lives: the cost model's rule.
+        weight_memory="bram" if in_block_ram(weight_memory_depth(nnz, mult_per_cycle)) else "lutram",
     )
     ctx.manifest.update(
         nonzero_weights=layer.nonzero_weights,
