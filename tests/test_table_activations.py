@@ -128,3 +128,23 @@ def test_cost_rules_respond():
     assert costs["softsign"].bram_18k > costs["sigmoid"].bram_18k  # two chained tables
     small = fa.to_firmware(_model("elu"), layer_config={"act": {"table_size": 64}}).estimate().layers[-1]
     assert small.bram_18k == 0 and small.lut < costs["elu"].lut + 64 * 16  # a 64-entry LUT ROM
+
+
+@pytest.mark.parametrize("precision", ["ap_fixed<16,6>", "ap_fixed<24,10>", "ap_fixed<8,3>", "ap_fixed<6,1>",
+                                       "ap_fixed<4,4>"])
+@pytest.mark.parametrize("size", [1024, 1000, 256])
+def test_softmax_exp_table_is_a_power_of_two_long(precision, size):
+    """4,096 entries, not 4,097 (one BRAM18 more per copy): the exp table's domain starts one bin
+    above -8, and still gives d = 0 (the largest input) its own, largest entry."""
+    from fpga_aware.core.tables import EXP_TYPE, softmax_tables
+
+    t = parse_precision(precision)
+    diff_t, exp_table, _, _ = softmax_tables(t, 10, size)
+    n = exp_table.size
+    assert n & (n - 1) == 0 and n <= 4 * size
+    raw = np.arange(diff_t.min_mantissa, 1, dtype=np.int64)  # every d <= 0
+    index = np.clip((raw >> exp_table.shift) - exp_table.offset, 0, n - 1)
+    assert index[-1] == n - 1 and (index[:-1] < n - 1).all()  # d = 0 alone in the last bin
+    e = exp_table.values[index]
+    assert (np.diff(e) >= 0).all() and int(e[-1]) > int(e[-2])  # monotone: the argmax cannot flip
+    assert EXP_TYPE.to_float(int(e[-1])) >= 1.0  # exp(0) = 1 is held

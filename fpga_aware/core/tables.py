@@ -187,6 +187,22 @@ def table_range(function: str, input_type: FixedType, params: dict | None = None
     return float(values.min()), float(values.max())
 
 
+def _exp_domain(diff_type: FixedType, n_bins: int) -> tuple[float, float]:
+    """:data:`EXP_DOMAIN` (clipped to ``diff_type``) with its low end raised by one bin when that
+    makes the exp table a power of two long.  The table gives ``d = 0`` (the largest input) a
+    bin of its own (``function_table``'s ``hi`` is inclusive), so the full domain takes
+    ``2**k + 1`` entries: 4,097 for 4,096 bins, one more BRAM18 per copy (65 for 64: block RAM
+    instead of LUT ROM).  Inputs below the raised end read the first entry, as inputs below
+    :data:`EXP_DOMAIN` always did; the entries themselves are unchanged."""
+    lo, hi = _clipped_domain(EXP_DOMAIN, diff_type)
+    bin_width = 2.0 ** max(-diff_type.frac, math.ceil(math.log2((hi - lo) / n_bins)))
+    last = math.floor(hi / bin_width) + 1
+    count = last - math.floor(lo / bin_width)
+    if count > 2 and (count - 1) & (count - 2) == 0:
+        return (last - (count - 1)) * bin_width, hi
+    return lo, hi
+
+
 def softmax_tables(input_type: FixedType, n: int, size: int):
     """``(diff_type, exp_table, sum_type, inv_table)`` of an argmax-preserving softmax over ``n`` inputs.
 
@@ -196,7 +212,8 @@ def softmax_tables(input_type: FixedType, n: int, size: int):
     the argmax cannot flip; only inputs within one bin (1/512 by default) of each other tie.
     """
     diff_type = FixedType(input_type.width + 1, input_type.integer + 1, signed=True)
-    exp_table = function_table(np.exp, diff_type, EXP_TYPE, EXP_DOMAIN, size * EXP_TABLE_SCALE)
+    exp_table = function_table(np.exp, diff_type, EXP_TYPE, _exp_domain(diff_type, size * EXP_TABLE_SCALE),
+                               size * EXP_TABLE_SCALE)
     max_e = int(exp_table.values.max())
     sum_type = smallest_type_for(0, max_e * n, EXP_TYPE.frac)
     sum_hi = 2.0 ** math.ceil(math.log2(max(n * EXP_TYPE.to_float(max_e), 1.0) + sum_type.lsb))
