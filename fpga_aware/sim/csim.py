@@ -323,7 +323,7 @@ def compile_project(
 ) -> CSimLibrary:
     """Compile (or reuse) the C simulation library of the project in ``project_dir``.
 
-    Flags: ``-std=c++14 -O2 -fPIC -fvisibility=hidden -Wall -Wextra`` and ``-isystem <ap_types>``
+    Flags: ``-std=c++11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra`` and ``-isystem <ap_types>``
     (only the bridge's three ``extern "C"`` functions are exported).  The translation units
     compile in parallel and link with ``-shared``: the firmware, the bridge, and (with at least
     :data:`SPLIT_MIN_CPUS` CPUs) every weights header with at least :data:`SPLIT_ENTRIES` numbers
