@@ -239,6 +239,15 @@ def _cmd_demo(args) -> int:
     return 0 if result.emulator_csim_mismatches == 0 else 1
 
 
+def _cmd_conformance(args) -> int:
+    from fpga_aware.conformance import missing_entries, stale_entries
+    from fpga_aware.core.ir import LAYER_KINDS
+
+    found = missing_entries() + [f"stale entry {s}" for s in stale_entries()]
+    print("\n".join(found) if found else f"every stage has every kind: {', '.join(LAYER_KINDS)}")
+    return 1 if found else 0
+
+
 # ============================================================================ parser
 def _positive_int(text: str) -> int:
     try:
@@ -340,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--prune-epochs", type=_positive_int, default=15, help="pruning epochs")
     demo.add_argument("--finetune-epochs", type=_positive_int, default=10, help="quantization-aware fine-tuning epochs")
     demo.set_defaults(func=_cmd_demo)
+
+    conf = sub.add_parser("conformance", parents=[common], help="list the pipeline stages a layer kind lacks",
+                          description="Every layer kind needs an entry in every stage (frontend, emulator, "
+                                      "cost, HLS, template): print what is missing (exit 1) or that nothing is.")
+    conf.set_defaults(func=_cmd_conformance)
     return parser
 
 

@@ -19,7 +19,7 @@ emulator rule, a cost rule and a C++ function in ``fa_layers.h``; table function
 their entry in :data:`~fpga_aware.core.activations.ACTIVATIONS`.
 
 ``tests/test_conformance.py`` asserts that :func:`missing_entries` is empty; run
-``python -m fpga_aware.conformance`` to list what a new kind still lacks.
+``fpga-aware conformance`` to list what a new kind still lacks.
 """
 
 from __future__ import annotations
@@ -108,11 +108,3 @@ def stale_entries() -> list[str]:
     stale += [f"{stage} activation: {key!r}" for stage, reg in activation_registries().items() for key in reg
               if key not in EXACT_FUNCTIONS]
     return stale
-
-
-if __name__ == "__main__":  # pragma: no cover - a developer's check
-    import sys
-
-    found = missing_entries() + [f"stale entry {s}" for s in stale_entries()]
-    print("\n".join(found) if found else f"every stage has every kind: {', '.join(LAYER_KINDS)}")
-    sys.exit(1 if found else 0)

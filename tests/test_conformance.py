@@ -43,3 +43,13 @@ def test_table_functions_have_a_reference_and_a_domain():
         assert lo < hi, name
         assert f.reference(__import__("numpy").array([lo, hi])).shape == (2,)
     assert set(TABLE_FUNCTIONS) | set(EXACT_FUNCTIONS) == set(ACTIVATIONS)
+
+
+def test_the_command_line_lists_what_is_missing(capsys, monkeypatch):
+    from fpga_aware.cli import main
+
+    assert main(["conformance"]) == 0
+    assert "every stage has every kind: input, dense" in capsys.readouterr().out
+    monkeypatch.setattr(conformance, "missing_entries", lambda: ["layer kind 'conv2d': no emulator rule (emulator)"])
+    assert main(["conformance"]) == 1
+    assert "conv2d" in capsys.readouterr().out
