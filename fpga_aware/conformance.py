@@ -46,17 +46,11 @@ TEMPLATE_MACROS = ("comment", "call", "config")
 def stage_registries() -> dict[str, Registry]:
     """The registry of each stage keyed by layer kind."""
     from fpga_aware.cost.model import COST_RULES
+    from fpga_aware.frontend.builders import IR_BUILDERS
     from fpga_aware.hls.layers import HLS_CONTEXTS
     from fpga_aware.sim.emulator import EMULATOR_RULES
 
-    stages = {"emulator": EMULATOR_RULES, "cost": COST_RULES, "hls": HLS_CONTEXTS}
-    try:
-        from fpga_aware.frontend.builders import IR_BUILDERS
-    except ImportError:  # pragma: no cover - before the frontend registry existed
-        pass
-    else:
-        stages = {"frontend": IR_BUILDERS, **stages}
-    return stages
+    return {"frontend": IR_BUILDERS, "emulator": EMULATOR_RULES, "cost": COST_RULES, "hls": HLS_CONTEXTS}
 
 
 def activation_registries() -> dict[str, Registry]:

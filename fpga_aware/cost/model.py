@@ -88,7 +88,7 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.config import FirmwareConfig
-from fpga_aware.core.hardware import CLOCK_UNCERTAINTY, LUTRAM_MAX_DEPTH, in_block_ram, weight_memory_depth
+from fpga_aware.core.hardware import CLOCK_UNCERTAINTY, in_block_ram, weight_memory_depth
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,

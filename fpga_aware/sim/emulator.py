@@ -110,7 +110,7 @@ class Emulator:
         self._chain = _fast_chain(ir.layers, [None, *self._plans])
         # Threads pay off only when a chunk's products outweigh the Python work per layer
         # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
-        macs = sum(layer.n_in * layer.n_out for layer in ir.layers if isinstance(layer, DenseLayer))
+        macs = sum(layer.n_weights for layer in ir.dense_layers())
         self._default_threads = available_cpus() if macs >= _PARALLEL_MACS_PER_ROW else 1
 
     # ------------------------------------------------------------------ public
