@@ -7,7 +7,9 @@ and products wider than 64 bits.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import math
 import os
 import shutil
@@ -169,6 +171,26 @@ def wide_ir(seed: int = 4) -> ModelIR:
     return ModelIR("wide", layers)
 
 
+def saturating_ir(seed: int = 9) -> ModelIR:
+    """Narrow saturating accumulators (the order of the sums matters) at many reuse factors, both
+    strategies, dense and sparse, multipliers and shifts."""
+    rng = np.random.default_rng(seed)
+    t = P("ap_fixed<10,4,AP_TRN,AP_SAT>")
+    acc = P("ap_fixed<12,5,AP_TRN,AP_SAT>")
+    layers = [_input(12, t)]
+    specs = [("s1", 12, 10, 1, LATENCY, 0.0), ("s2", 10, 10, 2, LATENCY, 0.3), ("s3", 10, 9, 3, RESOURCE, 0.0),
+             ("s4", 9, 9, 5, RESOURCE, 0.6), ("s5", 9, 8, 1, RESOURCE, 0.2), ("s6", 8, 8, 7, LATENCY, 0.5),
+             ("s7", 8, 7, 13, RESOURCE, 0.1), ("s8", 7, 6, 42, LATENCY, 0.0)]
+    for name, n_in, n_out, reuse, strategy, sparsity in specs:
+        layers.append(_dense(rng, name, n_in, n_out, t, t, w_t=P("ap_fixed<6,2>"), acc_t=acc, reuse=reuse,
+                             strategy=strategy, sparsity=sparsity))
+    layers.append(_dense(rng, "p1", 6, 6, t, t, w_t=P("ap_fixed<6,2>"), acc_t=acc, reuse=4, pow2=True,
+                         strategy=RESOURCE, sparsity=0.2))
+    layers.append(_dense(rng, "p2", 6, 5, t, t, w_t=P("ap_fixed<6,2>"), acc_t=acc, reuse=3, pow2=True, sparsity=0.0))
+    layers.append(_dense(rng, "s9", 5, 4, t, t, w_t=P("ap_fixed<6,2>"), acc_t=acc, reuse_is_nnz=True, strategy=RESOURCE))
+    return ModelIR("saturating", layers)
+
+
 def tiny_ir(seed: int = 5) -> ModelIR:
     """Small enough for the FA_TYPED_ROMS (HLS storage) build, which g++ compiles slowly."""
     rng = np.random.default_rng(seed)
@@ -193,6 +215,31 @@ def _requant_int(m: int, frac: int, t: FixedType) -> int:
     return (q - t.min_mantissa) % span + t.min_mantissa
 
 
+def _reference_dense(layer: DenseLayer, values: list[int]) -> list[int]:
+    """One dense layer with Python ints, in the firmware's order, derived here from the lane rule
+    (term k on lane k // C in cycle k % C, C = min(R, nnz)) rather than read from the schedule."""
+    acc_t, f_in = layer.accum_type, layer.input_type.frac
+    acc = [_requant_int(int(b), layer.bias_type.frac, acc_t) for b in layer.bias]
+    outs, ins, ws = (a.tolist() for a in layer.terms())
+    products = [_requant_int(values[i] * wv, f_in + layer.weight_type.frac, acc_t) for i, wv in zip(ins, ws)]
+    if layer.strategy == LATENCY and layer.reuse_factor == 1:  # fully parallel: term order
+        for o, product in zip(outs, products):
+            acc[o] = _requant_int(acc[o] + product, acc_t.frac, acc_t)
+        return acc
+    C = min(layer.reuse_factor, len(outs))
+    registers: dict[tuple[int, int], int] = {}  # (lane, output) -> partial sum, in cycle order
+    for k in sorted(range(len(outs)), key=lambda k: (k % C, k // C)):  # cycle by cycle
+        key = (k // C, outs[k])
+        registers[key] = _requant_int(registers.get(key, 0) + products[k], acc_t.frac, acc_t)
+    for o in range(layer.n_out):
+        level = [acc[o]] + [registers[key] for key in sorted(registers) if key[1] == o]
+        while len(level) > 1:  # balanced tree of neighbours
+            level = [_requant_int(level[j] + level[j + 1], acc_t.frac, acc_t) if j + 1 < len(level) else level[j]
+                     for j in range(0, len(level), 2)]
+        acc[o] = level[0]
+    return acc
+
+
 def reference_dense_relu(ir: ModelIR, x: np.ndarray) -> np.ndarray:
     """A tiny exact evaluator with Python integers, for dense / relu / linear chains."""
     rows = []
@@ -201,13 +248,8 @@ def reference_dense_relu(ir: ModelIR, x: np.ndarray) -> np.ndarray:
         for layer in ir.layers[1:]:
             f_in = layer.input_type.frac
             if isinstance(layer, DenseLayer):
-                acc_t = layer.accum_type
-                acc = [_requant_int(int(b), layer.bias_type.frac, acc_t) for b in layer.bias]
-                outs, ins, ws = layer.terms()
-                for o, i, wv in zip(outs.tolist(), ins.tolist(), ws.tolist()):
-                    product = _requant_int(values[i] * wv, f_in + layer.weight_type.frac, acc_t)
-                    acc[o] = _requant_int(acc[o] + product, acc_t.frac, acc_t)
-                values = [_requant_int(a, acc_t.frac, layer.result_type) for a in acc]
+                acc = _reference_dense(layer, values)
+                values = [_requant_int(a, layer.accum_type.frac, layer.result_type) for a in acc]
             elif isinstance(layer, ActivationLayer) and layer.function in ("relu", "linear"):
                 if layer.function == "relu":
                     values = [max(v, 0) for v in values]
@@ -264,7 +306,7 @@ def build(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------ bit exactness
-@pytest.mark.parametrize("factory", [mlp_ir, tables_ir, shifts_modes_ir], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("factory", [mlp_ir, tables_ir, shifts_modes_ir, saturating_ir], ids=lambda f: f.__name__)
 def test_csim_equals_emulator(build, factory):
     ir, path, library = build(factory)
     assert library.warnings == "", f"g++ warnings in the generated code:\n{library.warnings}"
@@ -294,6 +336,20 @@ def test_dense_relu_against_python_integers(build):
     _assert_same(library.predict(x), reference_dense_relu(ir, x), "the Python-int reference")
     # the emulator computes products wider than 63 bits with Python ints
     _assert_same(_emulate(ir, x), reference_dense_relu(ir, x), "the Python-int reference (emulator)")
+
+
+def test_saturating_accumulators_follow_the_schedule(build):
+    """Saturating sums depend on their order: C simulation, emulator and a Python-int reference of
+    the lane rule agree, and the sequential order would not (so the check has teeth)."""
+    ir, path, library = build(saturating_ir)
+    x = _inputs(ir, seed=13, n=600) * 3
+    expected = reference_dense_relu(ir, x)
+    _assert_same(library.predict(x), expected, "the Python-int reference of the schedule")
+    _assert_same(_emulate(ir, x), expected, "the Python-int reference of the schedule (emulator)")
+    sequential = ModelIR(ir.project_name, [ir.layers[0]] + [
+        DenseLayer(**{f.name: getattr(layer, f.name) for f in dataclasses.fields(layer)} | {"reuse_factor": 1,
+                   "strategy": LATENCY}) for layer in ir.layers[1:]])
+    assert np.any(reference_dense_relu(sequential, x) != expected), "the test data never saturates a partial sum"
 
 
 def test_typed_roms_give_the_same_results(build, tmp_path):
@@ -364,7 +420,9 @@ def test_large_weight_headers_compile_as_their_own_units(build, tmp_path, monkey
     monkeypatch.setattr(csim, "SPLIT_MIN_CPUS", 1)
     plan = csim._plan(path, tmp_path, (), find_ap_types(), csim._compiler())
     split = sorted(unit.object_name for unit in plan.units if unit.object_name.startswith("weights_"))
-    assert split == ["weights_fc1.o", "weights_fc2.o", "weights_fc3.o", "weights_fc4.o", "weights_softmax.o"]
+    manifest = json.loads((path / "fpga_aware_project.json").read_text())
+    large = sorted(f"weights_{entry['cname']}.o" for entry in manifest["layers"] if entry.get("stored_entries", 0) >= 100)
+    assert len(large) >= 3 and split == large
     split_library = compile_project(path, cache_dir=tmp_path)
     assert split_library.path != library.path and split_library.warnings == ""
     x = _inputs(ir, seed=8)

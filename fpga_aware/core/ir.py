@@ -19,6 +19,12 @@ Arithmetic of a :class:`DenseLayer` (what the firmware computes, and the emulato
 
 Zero weights are not stored and not multiplied.  When every nonzero weight of a layer is
 ``±2**k`` the product is a shift (:attr:`DenseLayer.uses_shifts`).
+
+That is the order of the Latency strategy at ``reuse_factor == 1``.  With shared multipliers
+(``reuse_factor > 1`` or the Resource strategy) the terms are scheduled on lanes and
+accumulate per (lane, output segment) before a static adder tree: the layer's
+:attr:`DenseLayer.schedule` (:mod:`fpga_aware.core.schedule`) defines that order, and every
+stage reads it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import numpy as np
 
 from fpga_aware.core.activations import KERAS_ACTIVATIONS
 from fpga_aware.core.fixed import FixedType, exact_accumulator
+from fpga_aware.core.schedule import DenseSchedule, build_schedule
 
 __all__ = [
     "Strategy",
@@ -150,13 +157,33 @@ class DenseLayer(Layer):
 
     @property
     def multipliers_per_cycle(self) -> int:
-        """Multiplier instances the schedule needs: ``ceil(nonzero / R)``."""
-        nnz = self.nonzero_weights
-        return -(-nnz // self.reuse_factor) if nnz else 0
+        """Multiplier lanes of the schedule: ``ceil(nonzero / R)``."""
+        return self.schedule.n_lanes
+
+    @property
+    def fully_parallel(self) -> bool:
+        """Latency strategy at reuse factor 1: every product a constant, summed in term order."""
+        return Strategy(self.strategy) == Strategy.LATENCY and int(self.reuse_factor) == 1
+
+    @property
+    def schedule(self) -> DenseSchedule:
+        """The layer's static multiplier schedule (:mod:`fpga_aware.core.schedule`).
+
+        Computed once and cached; a new ``weights`` array, reuse factor or strategy gives a new
+        one (the IR is not meant to be edited in place: change ``weights`` by assigning an array).
+        """
+        key = (int(self.reuse_factor), Strategy(self.strategy), id(self.weights), self.n_in, self.n_out)
+        cached = self.__dict__.get("_schedule")
+        if cached is None or cached[0] != key:
+            outs, ins, _ = self.terms()
+            sched = build_schedule(outs, ins, self.n_in, self.n_out, key[0],
+                                   combine="chain" if self.fully_parallel else "tree")
+            self.__dict__["_schedule"] = cached = (key, sched, self.weights)
+        return cached[1]
 
     @property
     def ii(self) -> int:
-        return self.reuse_factor
+        return self.schedule.ii if not self.fully_parallel else 1
 
     def lossless_accumulator(self) -> FixedType:
         """The narrowest accumulator holding every partial sum of these weights exactly."""

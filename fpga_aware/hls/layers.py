@@ -17,7 +17,7 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.fixed import FixedType
-from fpga_aware.core.hardware import in_block_ram, weight_memory_depth
+from fpga_aware.core.hardware import in_block_ram
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -83,6 +83,7 @@ class LayerContext(dict):
         super().__init__(
             index=index, cname=c, label=label(layer), kind=layer.kind, n_in=layer.n_in, n_out=layer.n_out,
             config=names.add(f"{c}_config", self._owner), types=[], storage=[], arrays=[], summary=[],
+            schedule=None,  # a static multiplier schedule (dense layers with shared multipliers)
         )
         x = layer.input_type
         self.widths: list[int] = [converted_width(x.width, x.integer, layer.result_type)]
@@ -148,16 +149,25 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
     outs, ins, mantissas = layer.terms()
     nnz = int(len(mantissas))
     shifts = nnz > 0 and layer.uses_shifts
-    mult_per_cycle = -(-nnz // reuse) if nnz else 0
+    sched = layer.schedule
+    lanes = nnz > 0 and not layer.fully_parallel  # the lane kernel (fa::dense_lanes_*)
+    if not lanes:
+        memory = "registers"
+    elif strategy == Strategy.LATENCY:
+        memory = "registers"  # weights are constants: an n_cycles:1 choice of constants per lane
+    else:  # where the Resource strategy's weight memory lives: the cost model's rule
+        memory = "bram" if in_block_ram(sched.n_cycles) else "lutram"
     ctx.update(
         nnz=nnz,
         n_weights=layer.n_in * layer.n_out,
         reuse=reuse,
-        mult_per_cycle=mult_per_cycle,
         strategy=strategy.value,
         shifts=shifts,
-        # Where the Resource strategy's weight memory lives: the cost model's rule.
-        weight_memory="bram" if in_block_ram(weight_memory_depth(nnz, mult_per_cycle)) else "lutram",
+        lanes=lanes,
+        weight_memory=memory,
+        n_lanes=sched.n_lanes,
+        n_cycles=sched.n_cycles,
+        n_registers=sched.n_registers,
     )
     ctx.manifest.update(
         nonzero_weights=layer.nonzero_weights,
@@ -166,6 +176,7 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
         strategy=strategy.value,
         uses_shifts=bool(shifts),
         multipliers_per_cycle=layer.multipliers_per_cycle,
+        schedule={key: value for key, value in sched.summary().items()} if lanes else None,
     )
     x, w, acc = layer.input_type, layer.weight_type, layer.accum_type
     ctx.widths += _accumulator_widths(x, w, acc, layer.result_type)
@@ -175,30 +186,75 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
     ctx.add_typedef("bias_t", layer.bias_type.cpp())
     ctx.add_typedef("accum_t", layer.accum_type.cpp())
     ctx.add_storage("bias_bits_t", mantissa_storage(layer.bias_type))
+    what = "shifts" if shifts else "multipliers"
     ctx["summary"] = [
         f"Dense {layer.n_in} -> {layer.n_out}: {nnz} nonzero weights of {layer.n_in * layer.n_out} stored "
         f"(sparsity {100.0 * (1 - nnz / (layer.n_in * layer.n_out)):.1f}%).",
-        f"Strategy {strategy.value}, reuse factor {reuse}: {mult_per_cycle} "
-        f"{'shifts' if shifts else 'multiplications'} per cycle.",
+        (f"Strategy {strategy.value}, reuse factor {reuse}: {sched.n_lanes} {what} lanes x {sched.n_cycles} cycles, "
+         f"{sched.n_registers} accumulator registers (schedules/{c}.h)." if lanes else
+         f"Strategy {strategy.value}, reuse factor 1: {nnz} {what}, every weight a constant."),
         f"weight_t {layer.weight_type.cpp()}, bias_t {layer.bias_type.cpp()}, accum_t {layer.accum_type.cpp()}.",
     ]
     if nnz:
-        ctx.add_storage("in_index_t", index_storage(layer.n_in - 1))
-        ctx.add_storage("out_index_t", index_storage(layer.n_out - 1))
+        if lanes:
+            ctx["schedule"] = _schedule_context(sched)
+            slot = sched.slot()
+
+            def stored(values: np.ndarray, fill: Any = 0) -> np.ndarray:
+                out = np.full(sched.n_slots, fill, dtype=np.asarray(values).dtype)
+                out[slot] = values
+                return out
+            order = f"{sched.n_cycles} words of {sched.n_lanes} (cycle * {sched.n_lanes} + lane; unused slots 0)"
+        else:
+            def stored(values: np.ndarray, fill: Any = 0) -> np.ndarray:
+                return np.asarray(values)
+            order = "by output then input"
+            ctx.add_storage("in_index_t", index_storage(layer.n_in - 1))
+            ctx.add_storage("out_index_t", index_storage(layer.n_out - 1))
         if shifts:
-            _shift_terms(layer, mantissas, ctx)
+            _shift_terms(layer, mantissas, ctx, stored, order)
         else:
             ctx.add_storage("weight_bits_t", mantissa_storage(layer.weight_type))
-            ctx.add_array(int_array(f"{c}_w", f"{c}_weight_bits_t", mantissas,
-                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), by output then input",
+            ctx.add_array(int_array(f"{c}_w", f"{c}_weight_bits_t", stored(mantissas),
+                             f"{nnz} nonzero weights ({layer.weight_type.cpp()} mantissas), {order}",
                              layer.weight_type))
-        ctx.add_array(int_array(f"{c}_w_in", f"{c}_in_index_t", ins, "input index of each stored weight"))
-        ctx.add_array(int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
+        if not lanes:
+            ctx.add_array(int_array(f"{c}_w_in", f"{c}_in_index_t", ins, "input index of each stored weight"))
+            ctx.add_array(int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
     ctx.add_array(int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)",
                      layer.bias_type))
 
 
-def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx: LayerContext) -> None:
+def _schedule_context(sched) -> dict[str, Any]:
+    """What ``templates/firmware/schedule.h.j2`` writes for a lane schedule, as plain integers.
+
+    ``select[c]``: ``(lane, input)`` for every lane in cycle ``c`` (a lane past its last term
+    repeats its last input: no new multiplexer input, and its product is not added).
+    ``segments[l]``: ``(register, end_cycle)`` of lane ``l``'s output segments, in cycle order.
+    ``lane_end[l]``: the cycle after lane ``l``'s last term.  ``levels``: the adder tree,
+    ``(dst_is_output, dst, src_register)`` per addition, level by level.
+    """
+    P, C = sched.n_lanes, sched.n_cycles
+    grid = np.full((P, C), -1, dtype=np.int64)
+    grid[sched.lane, sched.cycle] = sched.ins
+    lane_end = sched.lane_terms()
+    for lane in np.flatnonzero(lane_end < C):  # repeat the last input (only the last lane)
+        grid[lane, lane_end[lane]:] = grid[lane, lane_end[lane] - 1]
+    select = [list(enumerate(grid[:, c].tolist())) for c in range(C)]
+    segments: list[list[tuple[int, int]]] = [[] for _ in range(P)]
+    for r, (lane, end) in enumerate(zip(sched.register_lane.tolist(), sched.register_end.tolist())):
+        segments[lane].append((r, end))
+    n_out = sched.n_out
+    levels = [
+        [(d < n_out, d if d < n_out else d - n_out, s - n_out) for d, s in zip(dst.tolist(), src.tolist())]
+        for dst, src in sched.combine_levels
+    ]
+    return {"select": select, "segments": segments, "lane_end": lane_end.tolist(), "levels": levels,
+            "n_cycles": C, "n_lanes": P, "n_registers": sched.n_registers}
+
+
+def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx: LayerContext,
+                 stored: Callable[..., np.ndarray], order: str) -> None:
     """Weights +-2**e: store e - e_min and the sign; define the exact product types."""
     c = layer.cname
     x = layer.input_type
@@ -212,9 +268,9 @@ def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx: LayerContext) ->
     ctx.add_typedef("shift_base_t", ap_type(x.width, x.width - prod_frac, x.signed))
     ctx.add_typedef("shift_prod_t", ap_type(prod_width, prod_width - prod_frac, True))
     ctx.add_storage("shift_bits_t", index_storage(span))
-    ctx.add_array(int_array(f"{c}_w_shift", f"{c}_shift_bits_t", exponents - e_min,
-                     f"{len(mantissas)} nonzero weights +-2^e as e - ({e_min}), by output then input"))
-    ctx.add_array(bool_array(f"{c}_w_neg", mantissas < 0, "sign of each stored weight (true: negative)"))
+    ctx.add_array(int_array(f"{c}_w_shift", f"{c}_shift_bits_t", stored(exponents - e_min),
+                     f"{len(mantissas)} nonzero weights +-2^e as e - ({e_min}), {order}"))
+    ctx.add_array(bool_array(f"{c}_w_neg", stored(mantissas < 0, False), f"sign of each stored weight (true: negative), {order}"))
     ctx["summary"].append(f"All nonzero weights are +-2^e, e in [{e_min}, {e_max}]: shifts, no multipliers.")
 
 

@@ -26,9 +26,13 @@ of the exact width.  Types wider than 64 bits are stored as ``fa::wide_bits<N>``
 words of the raw two's complement bits, least significant word first; both forms), which
 ``fa::from_bits`` reassembles.
 
-Only the nonzero weights of a dense layer are written: ``<cname>_w`` has
-``DenseLayer.nonzero_weights`` entries, in :meth:`~fpga_aware.core.ir.DenseLayer.terms` order,
-with their input (``<cname>_w_in``) and output (``<cname>_w_out``) indices.
+Only the nonzero weights of a dense layer are written.  A fully parallel layer (Latency
+strategy, reuse factor 1) stores ``<cname>_w`` in :meth:`~fpga_aware.core.ir.DenseLayer.terms`
+order with constant input (``<cname>_w_in``) and output (``<cname>_w_out``) indices, folded
+away when the loop unrolls.  Every other layer follows its static schedule
+(:mod:`fpga_aware.core.schedule`): ``<cname>_w`` holds one word of ``n_lanes`` weights per
+cycle, and ``firmware/schedules/<cname>.h`` wires each lane's inputs, registers and adder tree
+with constant indices (no index memory).
 
 Output folder rules: a missing or empty folder is written; an earlier fpga_aware project
 is replaced only with ``overwrite=True`` (:class:`ProjectExistsError` otherwise); any
@@ -233,6 +237,8 @@ def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray
     for layer in context["layers"]:
         if layer["arrays"]:
             render("firmware/weights.h.j2", f"firmware/weights/{layer['cname']}.h", layer=layer)
+        if layer.get("schedule"):
+            render("firmware/schedule.h.j2", f"firmware/schedules/{layer['cname']}.h", layer=layer, s=layer["schedule"])
     render("project_bridge.cpp.j2", f"{project}_bridge.cpp")
     render("tb/project_test.cpp.j2", f"tb/{project}_test.cpp")
     render("build_prj.tcl.j2", "build_prj.tcl")
@@ -433,11 +439,12 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         previous = layer
         x_var = ctx["y"]
 
-    dense = ir.dense_layers()
-    if any(layer.strategy == Strategy.RESOURCE for layer in dense):
+    # A lane kernel's cycle loop must stay a loop (a PIPELINE above it would unroll it):
+    # layers with shared multipliers run under DATAFLOW, as hls4ml does for them.
+    if any(not layer.fully_parallel and layer.nonzero_weights for layer in ir.dense_layers()):
         top_schedule = "DATAFLOW"
     else:
-        top_schedule = f"PIPELINE II={max([layer.reuse_factor for layer in dense], default=1)}"
+        top_schedule = "PIPELINE II=1"
 
     max_partition = _largest_partitioned_array(ir)
     return {
@@ -467,7 +474,14 @@ def _largest_partitioned_array(ir: ModelIR) -> int:
     outputs, per-channel parameters, and the terms of a Latency-strategy dense layer (its
     weights and index arrays are registers)."""
     sizes = [max(layer.n_in, layer.n_out) for layer in ir.layers]
-    sizes += [layer.nonzero_weights for layer in ir.dense_layers() if layer.strategy == Strategy.LATENCY]
+    for layer in ir.dense_layers():
+        sched = layer.schedule
+        if layer.fully_parallel:
+            sizes.append(layer.nonzero_weights)  # weights and index arrays
+        else:  # registers, lanes, and the weights of the Latency strategy's constants
+            sizes += [sched.n_registers, sched.n_lanes]
+            if layer.strategy == Strategy.LATENCY:
+                sizes.append(sched.n_slots)
     return max(sizes, default=1)
 
 

@@ -530,15 +530,30 @@ def _dense(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
 
 
 def _dense_term_by_term(layer: DenseLayer, x: np.ndarray, bias: np.ndarray, prod_frac: int) -> np.ndarray:
-    """``acc += accum_t(x[i] * w)`` in the firmware's order, one term at a time (exact, slower)."""
+    """The firmware's accumulation in the order of the layer's schedule (exact, slower).
+
+    Cycle by cycle every lane adds ``accum_t(x[i] * w)`` to the register of its output segment
+    (no two lanes of one cycle share a register, so a cycle is one vectorised step); then the
+    schedule's adder levels add the registers to the biases (:mod:`fpga_aware.core.schedule`).
+    """
     acc_t = layer.accum_type
-    acc = np.repeat(bias[None, :], x.shape[0], axis=0)
-    outs, ins, w = layer.terms()
+    sched = layer.schedule
+    _, _, w = layer.terms()
     xs = _wide_operands(x, layer.input_type, layer.weight_type)
-    for o, i, wv in zip(outs, ins, w):
-        product = acc_t.requantize(xs[:, i] * int(wv), prod_frac)
-        acc[:, o] = acc_t.requantize(acc[:, o] + product, acc_t.frac)
-    return acc
+    batch = x.shape[0]
+    nodes = np.zeros((batch, layer.n_out + sched.n_registers), dtype=np.int64 if acc_t.uses_int64 else object)
+    nodes[:, : layer.n_out] = bias[None, :]
+    regs = nodes[:, layer.n_out :]  # a view: the registers
+    by_cycle = np.argsort(sched.cycle, kind="stable")
+    bounds = np.searchsorted(sched.cycle[by_cycle], np.arange(sched.n_cycles + 1))
+    for c in range(sched.n_cycles):
+        terms = by_cycle[bounds[c] : bounds[c + 1]]
+        products = acc_t.requantize(xs[:, sched.ins[terms]] * w[terms][None, :], prod_frac)
+        r = sched.register[terms]
+        regs[:, r] = acc_t.requantize(regs[:, r] + products, acc_t.frac)
+    for dst, src in sched.combine_levels:
+        nodes[:, dst] = acc_t.requantize(nodes[:, dst] + nodes[:, src], acc_t.frac)
+    return nodes[:, : layer.n_out]
 
 
 def _wide_operands(x: np.ndarray, x_type: FixedType, w_type: FixedType) -> np.ndarray:
