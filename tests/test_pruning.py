@@ -19,7 +19,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.prune import prune
 
 from fpga_aware._stack import keras, tensorflow
 from fpga_aware.training.masks import kept_count
-from fpga_aware.training.pruning import Prune, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
+from fpga_aware.training.pruning import Prune, balanced_mask, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
 
 tf = tensorflow()
 k = keras()
@@ -275,6 +275,64 @@ def test_block_mask_groups_consecutive_inputs_by_l2_norm():
     keep = block_mask(w, sparsity=0.5, block_size=2)  # 6 groups -> keep 3
     expected = np.array([[1, 0], [1, 0], [1, 1], [1, 1], [0, 0]], dtype=bool)
     np.testing.assert_array_equal(keep, expected)
+
+
+def check_balanced(weights, sparsity, r, keep):
+    """The properties of a balanced mask, checked from the weights alone."""
+    n_in, n_out = weights.shape
+    groups = n_in // r
+    kept_groups = kept_count(groups * n_out, sparsity)
+    counts = keep.sum(axis=0)
+    assert np.all(counts % r == 0), counts
+    assert keep.sum() == kept_groups * r
+    magnitude = np.abs(weights.astype(np.float64))
+    kept_scores, dropped_scores = [], []
+    for o in range(n_out):
+        column, mask = magnitude[:, o], keep[:, o]
+        if mask.any() and not mask.all():  # a column keeps its largest weights
+            assert column[mask].min() >= column[~mask].max(), o
+        ranked = np.sort(column)[::-1]
+        scores = ranked[r - 1 : groups * r : r]  # the smallest |w| of each whole group
+        c = counts[o] // r
+        kept_scores += list(scores[:c])
+        dropped_scores += list(scores[c:])
+    if kept_scores and dropped_scores:  # the kept groups are a top choice (ties either way)
+        assert min(kept_scores) >= max(dropped_scores)
+
+
+@pytest.mark.parametrize("shape,r", [((16, 8), 4), ((10, 7), 3), ((64, 32), 4), ((5, 3), 5), ((9, 4), 1)])
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.9, 0.999])
+def test_balanced_mask_keeps_whole_groups_of_the_reuse_factor(shape, r, sparsity):
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1] * 10 + r)
+    weights = rng.normal(size=shape).astype("float32")
+    check_balanced(weights, sparsity, r, balanced_mask(weights, sparsity, r))
+    ties = np.round(weights, 1)  # many equal magnitudes
+    ties[0, :] = 0.0
+    keep = balanced_mask(ties, sparsity, r)
+    check_balanced(ties, sparsity, r, keep)
+    np.testing.assert_array_equal(keep, balanced_mask(ties, sparsity, r))  # deterministic
+
+
+def test_balanced_mask_example_and_reuse_factor_one():
+    # columns ranked: col 0 |w| 4 3 2 1 -> groups (4, 3) score 3, (2, 1) score 1;
+    #                 col 1 |w| 9 8 0.5 0.1 -> groups score 8, 0.1.  Keep 2 of 4 groups.
+    w = np.array([[4.0, -0.5], [-1.0, 9.0], [3.0, 0.1], [2.0, -8.0]])
+    keep = balanced_mask(w, 0.5, 2)
+    np.testing.assert_array_equal(keep, np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=bool))
+    # the leftover ranks of n_in % R are always pruned: 3 groups of 1 weight, keep 2
+    keep = balanced_mask(np.array([[1.0], [5.0], [3.0]]), 0.0, 2)  # one whole group per column
+    np.testing.assert_array_equal(keep[:, 0], [False, True, True])
+    # R = 1 is plain magnitude pruning (distinct magnitudes: no tie decides)
+    distinct = np.random.default_rng(3).permutation(96).reshape(12, 8) + 1.0
+    for sparsity in (0.25, 0.5, 0.8):
+        np.testing.assert_array_equal(balanced_mask(distinct, sparsity, 1), magnitude_mask(distinct, sparsity))
+
+
+def test_balanced_mask_needs_reuse_factor_at_most_n_in():
+    with pytest.raises(ValueError, match=r"layer 'fc1': structure='balanced' needs reuse_factor <= n_in, got reuse_factor=9 for n_in=8"):
+        balanced_mask(np.ones((8, 2)), 0.5, 9, name="fc1")
+    with pytest.raises(ValueError, match=r"balanced pruning needs a 2-D kernel"):
+        balanced_mask(np.ones((8,)), 0.5, 2)
 
 
 # --------------------------------------------------------------------------- training

@@ -84,7 +84,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fpga_aware._stack import keras, tensorflow
-from fpga_aware.training.masks import block_mask, magnitude_mask
+from fpga_aware.training.masks import balanced_mask, block_mask, magnitude_mask
 from fpga_aware.training.schedule import DEFAULT_RAMP_FRACTION, polynomial_decay, should_prune
 
 tf = tensorflow()
@@ -109,6 +109,7 @@ __all__ = [
     "should_prune",
     "magnitude_mask",
     "block_mask",
+    "balanced_mask",
     "PRUNABLE_CLASSES",
     "DEFAULT_RAMP_FRACTION",
 ]
