@@ -55,6 +55,37 @@ Block structure (``structure='block'``)
     norm and pruned with the same threshold rule, applied to groups instead of weights:
     ``target_sparsity`` is the fraction of groups removed.
 
+Balanced structure (``structure='balanced'``, ``reuse_factor=R``)
+    Every output column keeps a multiple of ``R`` weights.  For a kernel ``(n_in, n_out)``
+    with ``R <= n_in``, each column's weights are ranked by magnitude (descending, ties by
+    input index) and the ranking is cut into ``n_in // R`` whole groups of ``R`` consecutive
+    ranks (the last ``n_in % R`` ranks of a column are always pruned, even at sparsity 0); a
+    group's score is the smallest magnitude in it, so the scores of a column's groups
+    descend.  The ``L = kept_count(total_groups, s)`` best groups over all columns are kept,
+    ``total_groups = n_out * (n_in // R)``: tfmot's kept count, but exactly ``L`` groups
+    (ties go to the earlier column, then the earlier group: a stable sort, so the mask is
+    deterministic).  ``target_sparsity`` is therefore the fraction of groups removed (the
+    weight sparsity that :attr:`Prune.sparsity` reports is higher when ``n_in % R != 0``);
+    each column keeps its ``c * R`` largest weights for some ``c >= 0`` and the layer keeps
+    exactly ``nnz = L * R`` weights (:func:`balanced_mask`).
+
+    Why: the firmware multiplies a dense layer's nonzero terms, sorted by output then input,
+    in ``R`` cycles on ``ceil(nnz / R)`` multipliers.  With ``nnz`` a multiple of ``R`` that is
+    exactly ``nnz / R`` multipliers, each busy in every cycle.  And with every column a
+    multiple of ``R``, an output-major schedule that gives term ``k`` to multiplier ``k // R``
+    in cycle ``k % R`` has each multiplier work on ``R`` terms of one output only (one
+    accumulator per multiplier, none straddling two outputs).  Note that the dense layers of
+    this package's templates (``templates/firmware/fa_layers.h.j2``) number the terms the other
+    way round, ``k = cycle * mult_per_cycle + j`` (multiplier ``k % mult_per_cycle``, cycle
+    ``k // mult_per_cycle``); there the exact multiplier count holds but a multiplier's ``R``
+    terms belong to different outputs.
+
+    ``reuse_factor`` is one integer for every pruned layer or a dict ``{layer name: R}`` with
+    an entry for every pruned plain layer (and no name the model lacks); both, and
+    ``R <= n_in``, are checked when training begins.  tfmot has no such structure:
+    :func:`prunable` refuses it, and layers already wrapped by tfmot keep their own masks
+    (a warning says so).
+
 tfmot-wrapped models
     Layers wrapped with tfmot's ``prune_low_magnitude`` (e.g. by :func:`prunable`) keep
     the schedule they were wrapped with: tfmot updates their masks inside the forward
@@ -69,7 +100,7 @@ Distribution
     context, which updates every replica of a ``tf.distribute.MirroredStrategy`` variable.
 
 The schedule (:func:`polynomial_decay`, :func:`should_prune`) lives in
-:mod:`fpga_aware.training.schedule` and the masks (:func:`magnitude_mask`, :func:`block_mask`,
+:mod:`fpga_aware.training.schedule` and the masks (:func:`magnitude_mask`, :func:`block_mask`, :func:`balanced_mask`,
 :func:`~fpga_aware.training.masks.kept_count`) in :mod:`fpga_aware.training.masks`, both numpy
 only; this module holds the Keras callback and the tfmot interop, and re-exports them.
 """
