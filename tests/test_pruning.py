@@ -1,4 +1,4 @@
-"""Tests of fpga_aware.training.pruning: tfmot's schedule and kept counts, masks, exact zeros, blocks, tfmot wrappers."""
+"""Tests of fpga_aware.training.pruning: tfmot's schedule and kept counts, masks, exact zeros, blocks, balanced, tfmot wrappers."""
 
 from fpga_aware import pruning  # first: sets up the tf-keras stack before TensorFlow loads
 
@@ -19,7 +19,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.prune import prune
 
 from fpga_aware._stack import keras, tensorflow
 from fpga_aware.training.masks import kept_count
-from fpga_aware.training.pruning import Prune, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
+from fpga_aware.training.pruning import Prune, balanced_mask, block_mask, magnitude_mask, polynomial_decay, prunable, should_prune, strip
 
 tf = tensorflow()
 k = keras()
@@ -277,6 +277,64 @@ def test_block_mask_groups_consecutive_inputs_by_l2_norm():
     np.testing.assert_array_equal(keep, expected)
 
 
+def check_balanced(weights, sparsity, r, keep):
+    """The properties of a balanced mask, checked from the weights alone."""
+    n_in, n_out = weights.shape
+    groups = n_in // r
+    kept_groups = kept_count(groups * n_out, sparsity)
+    counts = keep.sum(axis=0)
+    assert np.all(counts % r == 0), counts
+    assert keep.sum() == kept_groups * r
+    magnitude = np.abs(weights.astype(np.float64))
+    kept_scores, dropped_scores = [], []
+    for o in range(n_out):
+        column, mask = magnitude[:, o], keep[:, o]
+        if mask.any() and not mask.all():  # a column keeps its largest weights
+            assert column[mask].min() >= column[~mask].max(), o
+        ranked = np.sort(column)[::-1]
+        scores = ranked[r - 1 : groups * r : r]  # the smallest |w| of each whole group
+        c = counts[o] // r
+        kept_scores += list(scores[:c])
+        dropped_scores += list(scores[c:])
+    if kept_scores and dropped_scores:  # the kept groups are a top choice (ties either way)
+        assert min(kept_scores) >= max(dropped_scores)
+
+
+@pytest.mark.parametrize("shape,r", [((16, 8), 4), ((10, 7), 3), ((64, 32), 4), ((5, 3), 5), ((9, 4), 1)])
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.9, 0.999])
+def test_balanced_mask_keeps_whole_groups_of_the_reuse_factor(shape, r, sparsity):
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1] * 10 + r)
+    weights = rng.normal(size=shape).astype("float32")
+    check_balanced(weights, sparsity, r, balanced_mask(weights, sparsity, r))
+    ties = np.round(weights, 1)  # many equal magnitudes
+    ties[0, :] = 0.0
+    keep = balanced_mask(ties, sparsity, r)
+    check_balanced(ties, sparsity, r, keep)
+    np.testing.assert_array_equal(keep, balanced_mask(ties, sparsity, r))  # deterministic
+
+
+def test_balanced_mask_example_and_reuse_factor_one():
+    # columns ranked: col 0 |w| 4 3 2 1 -> groups (4, 3) score 3, (2, 1) score 1;
+    #                 col 1 |w| 9 8 0.5 0.1 -> groups score 8, 0.1.  Keep 2 of 4 groups.
+    w = np.array([[4.0, -0.5], [-1.0, 9.0], [3.0, 0.1], [2.0, -8.0]])
+    keep = balanced_mask(w, 0.5, 2)
+    np.testing.assert_array_equal(keep, np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=bool))
+    # the leftover ranks of n_in % R are always pruned: 3 groups of 1 weight, keep 2
+    keep = balanced_mask(np.array([[1.0], [5.0], [3.0]]), 0.0, 2)  # one whole group per column
+    np.testing.assert_array_equal(keep[:, 0], [False, True, True])
+    # R = 1 is plain magnitude pruning (distinct magnitudes: no tie decides)
+    distinct = np.random.default_rng(3).permutation(96).reshape(12, 8) + 1.0
+    for sparsity in (0.25, 0.5, 0.8):
+        np.testing.assert_array_equal(balanced_mask(distinct, sparsity, 1), magnitude_mask(distinct, sparsity))
+
+
+def test_balanced_mask_needs_reuse_factor_at_most_n_in():
+    with pytest.raises(ValueError, match=r"layer 'fc1': structure='balanced' needs reuse_factor <= n_in, got reuse_factor=9 for n_in=8"):
+        balanced_mask(np.ones((8, 2)), 0.5, 9, name="fc1")
+    with pytest.raises(ValueError, match=r"balanced pruning needs a 2-D kernel"):
+        balanced_mask(np.ones((8,)), 0.5, 2)
+
+
 # --------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def trained(digits):
@@ -384,6 +442,79 @@ def test_block_structure_prunes_whole_groups(digits):
         assert np.mean(all_zero) == pytest.approx(0.5, abs=0.01), name
 
 
+def test_balanced_structure_keeps_multiples_of_the_reuse_factor(digits):
+    import fpga_aware as fa
+
+    x, y = digits
+    model = compile_(mlp())
+    prune = Prune(target_sparsity=0.5, end_step=30, frequency=5, structure="balanced", reuse_factor=4)
+    watch = WatchZeros(prune)
+    model.fit(x[:640], y[:640], epochs=2, batch_size=32, callbacks=[prune, watch], verbose=0)
+    assert watch.violations == []
+    for name, kernel in kernels(model).items():
+        n_in, n_out = kernel.shape
+        counts = np.count_nonzero(kernel, axis=0)
+        assert np.all(counts % 4 == 0), f"{name}: {counts}"
+        assert counts.sum() == kept_count(n_out * (n_in // 4), 0.5) * 4, name
+        np.testing.assert_array_equal(kernel != 0, prune.masks[name])
+    # the firmware stores exactly those weights: nnz / R multipliers, no partly filled cycle
+    firmware = fa.to_firmware(model, reuse_factor=4)
+    for layer in firmware.ir.dense_layers():
+        assert layer.nonzero_weights == np.count_nonzero(kernels(model)[layer.name])
+        assert layer.multipliers_per_cycle * 4 == layer.nonzero_weights, layer.name
+    assert firmware.predict(x[:4]).shape == (4, 10)
+
+
+def test_balanced_reuse_factor_per_layer_on_qdense(digits):
+    from qkeras import QDense, quantized_bits
+
+    def qdense(units, **kw):
+        return QDense(units, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), **kw)
+
+    x, y = digits
+    model = compile_(mlp(dense=qdense))
+    reuse = {"fc1": 8, "out": 3}  # out: n_in = 32, so 10 whole groups of 3 per column, 2 inputs always pruned
+    prune = Prune(0.6, end_step=20, frequency=5, structure="balanced", reuse_factor=reuse)
+    model.fit(x[:320], y[:320], epochs=2, batch_size=32, callbacks=[prune], verbose=0)
+    for name, kernel in kernels(model).items():
+        r = reuse[name]
+        counts = prune.masks[name].sum(axis=0)
+        assert np.all(counts % r == 0), f"{name}: {counts}"
+        assert counts.sum() == kept_count(kernel.shape[1] * (kernel.shape[0] // r), 0.6) * r, name
+        assert np.all(kernel[~prune.masks[name]] == 0), name
+
+
+def test_balanced_layer_checks_at_train_begin():
+    with pytest.raises(ValueError, match=r"reuse_factor has no entry for pruned layer\(s\) \['out'\]"):
+        fit_one_batch(compile_(mlp()), Prune(end_step=10, structure="balanced", reuse_factor={"fc1": 4}))
+    with pytest.raises(ValueError, match=r"reuse_factor names unknown layer\(s\) \['fc9'\]; the model has: fc1 \(Dense\)"):
+        fit_one_batch(compile_(mlp()), Prune(end_step=10, structure="balanced", reuse_factor={"fc1": 4, "out": 4, "fc9": 2}))
+    # out has n_in = 32: refused before any training, whatever the schedule
+    model = compile_(mlp())
+    before = kernels(model)
+    with pytest.raises(ValueError, match=r"layer 'out': structure='balanced' needs reuse_factor <= n_in, got reuse_factor=40 for n_in=32"):
+        fit_one_batch(model, Prune(end_step=10, structure="balanced", reuse_factor=40))
+    for name, kernel in kernels(model).items():
+        np.testing.assert_array_equal(kernel, before[name])
+    # layers= restricts which layers need an entry
+    prune = Prune(end_step=1, frequency=1, structure="balanced", reuse_factor={"fc1": 4}, layers=["fc1"])
+    fit_one_batch(compile_(mlp()), prune)
+    assert np.all(prune.masks["fc1"].sum(axis=0) % 4 == 0) and set(prune.masks) == {"fc1"}
+
+
+def test_balanced_on_wrapped_layers_keeps_tfmot_masks(digits):
+    x, y = digits
+    wrapped = compile_(prunable(mlp(), 0.5, end_step=10, frequency=5))
+    prune = Prune(0.5, structure="balanced", reuse_factor=4)
+    with pytest.warns(UserWarning, match=r"structure='balanced'\) does not apply to") as record:
+        wrapped.fit(x[:320], y[:320], epochs=1, batch_size=32, callbacks=[prune], verbose=0)
+    messages = [str(w.message) for w in record]
+    assert all(any(f"apply to {name!r}" in m for m in messages) for name in ("fc1", "out")), messages
+    assert prune.sparsity == pytest.approx(0.5, abs=0.01)  # tfmot's unstructured masks, as with 'block'
+    with pytest.raises(ValueError, match=r"prunable\(\): structure='balanced' has no tfmot equivalent"):
+        prunable(mlp(), 0.5, end_step=10, structure="balanced")
+
+
 def test_tfmot_wrapped_model(digits):
     x, y = digits
     wrapped = prunable(mlp(), 0.5, end_step=30, frequency=5)
@@ -434,6 +565,16 @@ def test_wrapped_schedule_mismatch_warns(digits):
         (dict(structure="channel"), ValueError, r"structure must be one of"),
         (dict(structure="block"), ValueError, r"structure='block' needs block_size"),
         (dict(block_size=4), ValueError, r"block_size=4 is only used with structure='block'"),
+        (dict(structure="balanced"), ValueError, r"structure='balanced' needs reuse_factor, an integer >= 1 or a dict"),
+        (dict(reuse_factor=4), ValueError, r"reuse_factor=4 is only used with structure='balanced'"),
+        (dict(structure="block", block_size=4, reuse_factor=4), ValueError, r"reuse_factor=4 is only used with structure='balanced'"),
+        (dict(structure="balanced", reuse_factor=4, block_size=4), ValueError, r"block_size=4 is only used with structure='block'"),
+        (dict(structure="balanced", reuse_factor=0), ValueError, r"reuse_factor must be an integer >= 1 or a dict \{layer name: integer >= 1\}, got 0"),
+        (dict(structure="balanced", reuse_factor=2.0), ValueError, r"reuse_factor must be an integer >= 1 or a dict"),
+        (dict(structure="balanced", reuse_factor=True), ValueError, r"reuse_factor must be an integer >= 1 or a dict"),
+        (dict(structure="balanced", reuse_factor={}), ValueError, r"reuse_factor must name at least one layer"),
+        (dict(structure="balanced", reuse_factor={"fc1": 0}), ValueError, r"reuse_factor\['fc1'\] must be an integer >= 1, got 0"),
+        (dict(structure="balanced", reuse_factor={1: 4}), TypeError, r"reuse_factor keys must be layer names"),
         (dict(layers="fc1"), TypeError, r"layers must be a list of layer names"),
         (dict(layers=[]), ValueError, r"layers must name at least one layer"),
         (dict(ramp_fraction=0), ValueError, r"ramp_fraction must be in the range \(0, 1\]"),

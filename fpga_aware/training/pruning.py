@@ -55,6 +55,37 @@ Block structure (``structure='block'``)
     norm and pruned with the same threshold rule, applied to groups instead of weights:
     ``target_sparsity`` is the fraction of groups removed.
 
+Balanced structure (``structure='balanced'``, ``reuse_factor=R``)
+    Every output column keeps a multiple of ``R`` weights.  For a kernel ``(n_in, n_out)``
+    with ``R <= n_in``, each column's weights are ranked by magnitude (descending, ties by
+    input index) and the ranking is cut into ``n_in // R`` whole groups of ``R`` consecutive
+    ranks (the last ``n_in % R`` ranks of a column are always pruned, even at sparsity 0); a
+    group's score is the smallest magnitude in it, so the scores of a column's groups
+    descend.  The ``L = kept_count(total_groups, s)`` best groups over all columns are kept,
+    ``total_groups = n_out * (n_in // R)``: tfmot's kept count, but exactly ``L`` groups
+    (ties go to the earlier column, then the earlier group: a stable sort, so the mask is
+    deterministic).  ``target_sparsity`` is therefore the fraction of groups removed (the
+    weight sparsity that :attr:`Prune.sparsity` reports is higher when ``n_in % R != 0``);
+    each column keeps its ``c * R`` largest weights for some ``c >= 0`` and the layer keeps
+    exactly ``nnz = L * R`` weights (:func:`balanced_mask`).
+
+    Why: the firmware multiplies a dense layer's nonzero terms, sorted by output then input,
+    in ``R`` cycles on ``ceil(nnz / R)`` multipliers.  With ``nnz`` a multiple of ``R`` that is
+    exactly ``nnz / R`` multipliers, each busy in every cycle.  And with every column a
+    multiple of ``R``, an output-major schedule that gives term ``k`` to multiplier ``k // R``
+    in cycle ``k % R`` has each multiplier work on ``R`` terms of one output only (one
+    accumulator per multiplier, none straddling two outputs).  Note that the dense layers of
+    this package's templates (``templates/firmware/fa_layers.h.j2``) number the terms the other
+    way round, ``k = cycle * mult_per_cycle + j`` (multiplier ``k % mult_per_cycle``, cycle
+    ``k // mult_per_cycle``); there the exact multiplier count holds but a multiplier's ``R``
+    terms belong to different outputs.
+
+    ``reuse_factor`` is one integer for every pruned layer or a dict ``{layer name: R}`` with
+    an entry for every pruned plain layer (and no name the model lacks); both, and
+    ``R <= n_in``, are checked when training begins.  tfmot has no such structure:
+    :func:`prunable` refuses it, and layers already wrapped by tfmot keep their own masks
+    (a warning says so).
+
 tfmot-wrapped models
     Layers wrapped with tfmot's ``prune_low_magnitude`` (e.g. by :func:`prunable`) keep
     the schedule they were wrapped with: tfmot updates their masks inside the forward
@@ -69,7 +100,7 @@ Distribution
     context, which updates every replica of a ``tf.distribute.MirroredStrategy`` variable.
 
 The schedule (:func:`polynomial_decay`, :func:`should_prune`) lives in
-:mod:`fpga_aware.training.schedule` and the masks (:func:`magnitude_mask`, :func:`block_mask`,
+:mod:`fpga_aware.training.schedule` and the masks (:func:`magnitude_mask`, :func:`block_mask`, :func:`balanced_mask`,
 :func:`~fpga_aware.training.masks.kept_count`) in :mod:`fpga_aware.training.masks`, both numpy
 only; this module holds the Keras callback and the tfmot interop, and re-exports them.
 """
@@ -84,7 +115,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fpga_aware._stack import keras, tensorflow
-from fpga_aware.training.masks import block_mask, magnitude_mask
+from fpga_aware.training.masks import balanced_mask, block_mask, check_balanced_shape, magnitude_mask
 from fpga_aware.training.schedule import DEFAULT_RAMP_FRACTION, polynomial_decay, should_prune
 
 tf = tensorflow()
@@ -109,6 +140,7 @@ __all__ = [
     "should_prune",
     "magnitude_mask",
     "block_mask",
+    "balanced_mask",
     "PRUNABLE_CLASSES",
     "DEFAULT_RAMP_FRACTION",
 ]
@@ -119,7 +151,7 @@ log = logging.getLogger(__name__)
 PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense)
 _PRUNABLE_NAMES = "Dense, QDense"
 
-_STRUCTURES = (None, "unstructured", "block")
+_STRUCTURES = (None, "unstructured", "block", "balanced")
 
 
 # --------------------------------------------------------------------------- options
@@ -135,6 +167,17 @@ class _Options:
     structure: str | None
     block_size: int | None
     layers: tuple[str, ...] | None
+    #: ``structure='balanced'``: one reuse factor for every layer, or ``((layer name, R), ...)``.
+    reuse_factor: int | tuple[tuple[str, int], ...] | None = None
+
+    def reuse_factors(self) -> dict[str, int] | None:
+        """The per-layer reuse factors when given as a dict, else ``None``."""
+        return dict(self.reuse_factor) if isinstance(self.reuse_factor, tuple) else None
+
+    def reuse_factor_of(self, name: str) -> int:
+        """The reuse factor of layer ``name`` (``structure='balanced'``)."""
+        by_layer = self.reuse_factors()
+        return int(self.reuse_factor) if by_layer is None else by_layer[name]
 
 
 def _is_int(value: Any) -> bool:
@@ -150,6 +193,7 @@ def _validate(
     structure: Any,
     block_size: Any,
     layers: Any,
+    reuse_factor: Any = None,
 ) -> _Options:
     """Check every option and raise ``ValueError``/``TypeError`` naming the bad one."""
     if isinstance(target_sparsity, bool) or not isinstance(target_sparsity, (int, float, np.number)):
@@ -177,6 +221,10 @@ def _validate(
             )
     elif block_size is not None:
         raise ValueError(f"block_size={block_size!r} is only used with structure='block'")
+    if structure == "balanced":
+        reuse_factor = _validate_reuse_factor(reuse_factor)
+    elif reuse_factor is not None:
+        raise ValueError(f"reuse_factor={reuse_factor!r} is only used with structure='balanced'")
     if layers is not None:
         if isinstance(layers, str) or not all(isinstance(n, str) for n in layers):
             raise TypeError(f"layers must be a list of layer names, got {layers!r}")
@@ -192,7 +240,27 @@ def _validate(
         None if structure == "unstructured" else structure,
         None if block_size is None else int(block_size),
         layers,
+        reuse_factor,
     )
+
+
+def _validate_reuse_factor(reuse_factor: Any) -> int | tuple[tuple[str, int], ...]:
+    """``structure='balanced'``'s ``reuse_factor``: an integer >= 1 or ``{layer name: integer >= 1}``."""
+    allowed = "an integer >= 1 or a dict {layer name: integer >= 1}"
+    if reuse_factor is None:
+        raise ValueError(f"structure='balanced' needs reuse_factor, {allowed} (the layers' reuse factors)")
+    if isinstance(reuse_factor, dict):
+        if not reuse_factor:
+            raise ValueError(f"reuse_factor must name at least one layer; it is {allowed}")
+        for name, value in reuse_factor.items():
+            if not isinstance(name, str):
+                raise TypeError(f"reuse_factor keys must be layer names, got {name!r}")
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"reuse_factor[{name!r}] must be an integer >= 1, got {value!r}")
+        return tuple((name, int(value)) for name, value in reuse_factor.items())
+    if not _is_int(reuse_factor) or reuse_factor < 1:
+        raise ValueError(f"reuse_factor must be {allowed}, got {reuse_factor!r}")
+    return int(reuse_factor)
 
 
 # --------------------------------------------------------------------------- layers
@@ -338,8 +406,12 @@ class Prune(k.callbacks.Callback):
             the first fit: ``ramp_fraction`` of ``epochs * steps_per_epoch``.
         frequency: masks are recomputed every ``frequency`` steps from ``begin_step``.
         power: exponent of the polynomial decay.
-        structure: ``None``/``'unstructured'`` (weights) or ``'block'`` (groups).
+        structure: ``None``/``'unstructured'`` (weights), ``'block'`` (groups of
+            consecutive inputs) or ``'balanced'`` (a multiple of the reuse factor per output).
         block_size: group size for ``structure='block'``; use the layer's reuse factor.
+        reuse_factor: for ``structure='balanced'`` (required there, refused otherwise): the
+            reuse factor of every pruned layer, or a dict ``{layer name: reuse factor}`` with
+            an entry for every pruned layer; each must be ``<= n_in`` of its layer.
         layers: names of the layers to prune (default: every Dense/QDense).
         ramp_fraction: used only when ``end_step`` is ``None``; in ``(0, 1]``.
     """
@@ -355,10 +427,13 @@ class Prune(k.callbacks.Callback):
         block_size: int | None = None,
         layers: Sequence[str] | None = None,
         ramp_fraction: float = DEFAULT_RAMP_FRACTION,
+        reuse_factor: int | dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self._supports_tf_logs = True  # do not make Keras convert the logs at every batch
-        self.options = _validate(target_sparsity, begin_step, end_step, frequency, power, structure, block_size, layers)
+        self.options = _validate(
+            target_sparsity, begin_step, end_step, frequency, power, structure, block_size, layers, reuse_factor
+        )
         if isinstance(ramp_fraction, bool) or not isinstance(ramp_fraction, (int, float)) or not 0 < ramp_fraction <= 1:
             raise ValueError(f"ramp_fraction must be in the range (0, 1], got {ramp_fraction!r}")
         self.ramp_fraction = float(ramp_fraction)
@@ -428,7 +503,8 @@ class Prune(k.callbacks.Callback):
             )
 
     def _collect_targets(self) -> list[_Target]:
-        layers = _select_layers(_all_layers(self.model), self.options.layers, allow_wrapped=True)
+        candidates = _all_layers(self.model)
+        layers = _select_layers(candidates, self.options.layers, allow_wrapped=True)
         targets: list[_Target] = []
         for layer in layers:
             if _is_wrapped(layer):
@@ -436,8 +512,38 @@ class Prune(k.callbacks.Callback):
                 self._check_wrapper_schedule(layer)
             else:
                 targets.append(_plain_target(layer))
+        if self.options.structure == "balanced":
+            self._check_balanced(targets, candidates)
         log.info("Prune: pruning %s", ", ".join(t.name for t in targets))
         return targets
+
+    def _check_balanced(self, targets: list[_Target], candidates: Sequence[Any]) -> None:
+        """``structure='balanced'``: a reuse factor ``<= n_in`` for every plain pruned layer."""
+        by_layer = self.options.reuse_factors()
+        plain = [t for t in targets if not t.wrapped]
+        if by_layer is not None:
+            known = {n for layer in candidates for n in _layer_names(layer)}
+            unknown = [n for n in by_layer if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"reuse_factor names unknown layer(s) {unknown}; the model has: {_describe(candidates)}"
+                )
+            missing = [t.name for t in plain if t.name not in by_layer]
+            if missing:
+                raise ValueError(
+                    f"reuse_factor has no entry for pruned layer(s) {missing}: structure='balanced' "
+                    f"needs one for every pruned layer ({', '.join(t.name for t in plain)}), or one "
+                    "integer for all"
+                )
+        for target in plain:
+            check_balanced_shape(tuple(target.variable.shape), self.options.reuse_factor_of(target.name), target.name)
+        for name in dict.fromkeys(t.name for t in targets if t.wrapped):
+            warnings.warn(
+                f"Prune(structure='balanced') does not apply to {name!r}: it is wrapped by tfmot "
+                "prune_low_magnitude, whose own masks it keeps",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _check_wrapper_schedule(self, layer: Any) -> None:
         final = _final_sparsity(layer.pruning_schedule)
@@ -503,6 +609,8 @@ class Prune(k.callbacks.Callback):
             weights = target.variable.numpy()
             if self.options.structure == "block":
                 keep = block_mask(weights, sparsity, self.options.block_size)
+            elif self.options.structure == "balanced":
+                keep = balanced_mask(weights, sparsity, self.options.reuse_factor_of(target.name), target.name)
             else:
                 keep = magnitude_mask(weights, sparsity)
             target.mask.assign(keep)
@@ -560,6 +668,12 @@ def prunable(
     """
     if end_step is None:
         raise ValueError("prunable() needs end_step: tfmot's PolynomialDecay cannot derive it")
+    if structure == "balanced":
+        raise ValueError(
+            "prunable(): structure='balanced' has no tfmot equivalent (prune_low_magnitude prunes "
+            "weights or fixed blocks); prunable() takes structure None, 'unstructured' or 'block'. "
+            "Train the plain model with Prune(structure='balanced', reuse_factor=...) instead"
+        )
     opts = _validate(target_sparsity, begin_step, end_step, frequency, power, structure, block_size, layers)
     chosen = {layer.name for layer in _select_layers(model.layers, opts.layers, allow_wrapped=False)}
     schedule = _tfmot_schedule.PolynomialDecay(
