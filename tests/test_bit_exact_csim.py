@@ -48,6 +48,23 @@ def test_shared_models_emulator_equals_csim(name, weights, resource_options, str
     _assert_bit_exact(firmware, _inputs(model, rng))
 
 
+@pytest.mark.parametrize("strategy", ["latency", "resource"])
+@pytest.mark.parametrize("name, weights, options", SHARED_CASES[:3], ids=[c[1] or c[0] for c in SHARED_CASES[:3]])
+def test_shared_models_saturating_schedules_emulator_equals_csim(name, weights, options, strategy, rng):
+    """Shared multipliers with a narrow saturating accumulator (the schedule's order decides
+    the result): both strategies, at the cases' reuse factors and at R = 3 (lanes straddling
+    outputs)."""
+    model = load_shared_model(name, weights)
+    narrow = {layer.name: {"precision": {"accum": "ap_fixed<14,4,AP_TRN,AP_SAT>"}}
+              for layer in model.layers if hasattr(layer, "kernel")}
+    for reuse in (options["reuse_factor"], 3):
+        firmware = fa.to_firmware(model, strategy=strategy, precision="ap_fixed<16,6>", reuse_factor=reuse,
+                                  layer_config=narrow)
+        dense = firmware.ir.dense_layers()
+        assert all(layer.schedule.n_cycles == reuse and layer.accum_type.width == 14 for layer in dense)
+        _assert_bit_exact(firmware, _inputs(model, rng) * 4)
+
+
 # ------------------------------------------------------------------------------ property test
 ROUNDINGS = [r.value for r in Rounding]
 OVERFLOWS = [o.value for o in Overflow]

@@ -462,6 +462,10 @@ def test_balanced_structure_keeps_multiples_of_the_reuse_factor(digits):
     for layer in firmware.ir.dense_layers():
         assert layer.nonzero_weights == np.count_nonzero(kernels(model)[layer.name])
         assert layer.multipliers_per_cycle * 4 == layer.nonzero_weights, layer.name
+        # every lane of the schedule multiplies 4 terms of one output: one register per lane
+        summary = layer.schedule.summary()
+        assert summary["segment_boundaries"] == 0 and summary["padded_slots"] == 0, (layer.name, summary)
+        assert summary["registers"] == summary["lanes"]
     assert firmware.predict(x[:4]).shape == (4, 10)
 
 

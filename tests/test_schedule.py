@@ -149,6 +149,31 @@ def _project(reuse: int, strategy: str, pow2: bool = False) -> tuple[ModelIR, di
     return ir, render_project(ir, FirmwareConfig(project_name="sched"))
 
 
+def _wiring(header: str):
+    """``(lane, cycle) -> input index`` as the generated ``select`` of a schedule header wires it:
+    runs ``if (cycle < E) xl[l] = x[cycle + k];`` first, then the switch's per-cycle parts."""
+    body = header[header.index("static void select(unsigned cycle"):]
+    body = body[: body.index("\n    }\n")]
+    runs: dict[int, list[tuple[int, str]]] = {}
+    head = body.split("switch (cycle)")[0]
+    for end, lane, source in re.findall(r"(?:else )?(?:if \(cycle < (\d+)\) )?xl\[(\d+)\] = x\[([^\]]+)\];", head):
+        runs.setdefault(int(lane), []).append((int(end) if end else 1 << 30, source))
+    parts = dict(re.findall(r"void (select_\d+_\d+)\(.*?\{(.*?)\n    \}", header, flags=re.S))
+    cases = dict(re.findall(r"case (\d+):(.*?)break;", body, flags=re.S))
+
+    def wired(lane: int, cycle: int) -> int:
+        if lane in runs:
+            source = next(src for end, src in runs[lane] if cycle < end)
+            return int(eval(source, {"cycle": cycle}))  # "5", "cycle", "cycle + 4", "cycle - 12"
+        for part in re.findall(r"(select_\d+_\d+)\(x, xl\);", cases[str(cycle)]):
+            found = re.search(rf"xl\[{lane}\] = x\[(\d+)\];", parts[part])
+            if found:
+                return int(found.group(1))
+        raise AssertionError(f"lane {lane} has no input in cycle {cycle}")
+
+    return wired
+
+
 @pytest.mark.parametrize("pow2", [False, True], ids=["multipliers", "shifts"])
 @pytest.mark.parametrize("strategy", ["latency", "resource"])
 @pytest.mark.parametrize("reuse", [2, 3, 7, 60])
@@ -166,12 +191,12 @@ def test_generated_schedule_indices_are_constants(reuse, strategy, pow2):
         s = layer.schedule
         header = files[f"firmware/schedules/{layer.cname}.h"]
         for array, index in _INDEX.findall(header):
-            assert re.fullmatch(r"\d+|n_lanes|n_registers", index), f"{array}[{index}] in schedules/{layer.cname}.h"
+            assert re.fullmatch(r"\d+|cycle|cycle [+-] \d+|n_lanes|n_registers", index), \
+                f"{array}[{index}] in schedules/{layer.cname}.h"
         # every term's input is wired to its lane in its cycle
+        wiring = _wiring(header)
         for lane, cycle, i in zip(s.lane.tolist(), s.cycle.tolist(), s.ins.tolist()):
-            case = header[header.index(f"case {cycle}:"):]
-            case = case[: case.index("break;")]
-            assert f"xl[{lane}] = x[{i}];" in case
+            assert wiring(lane, cycle) == i, (layer.cname, lane, cycle)
         assert header.count("+= p[") == s.n_registers
         assert header.count("+= reg[") == s.n_registers
         assert f"{layer.cname}_w_in" not in top and f"{layer.cname}_w_in" not in files[f"firmware/weights/{layer.cname}.h"]

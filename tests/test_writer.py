@@ -106,33 +106,48 @@ def test_weight_header_holds_only_nonzero_weights(tmp_path):
 
 @pytest.mark.parametrize("strategy", [Strategy.LATENCY, Strategy.RESOURCE])
 @pytest.mark.parametrize("reuse", ["1", "3", "nnz", "nnz+10", "n_weights"])
-def test_multipliers_per_cycle_in_loop_bounds(tmp_path, strategy, reuse):
+def test_lane_schedule_sizes_the_loop(tmp_path, strategy, reuse):
     rng = np.random.default_rng(1)
     layer = _dense(rng, strategy=strategy)
     nnz = layer.nonzero_weights
     layer.reuse_factor = {"1": 1, "3": 3, "nnz": nnz, "nnz+10": nnz + 10, "n_weights": layer.n_weights}[reuse]
     path = write_project(_ir(layer), _config(), tmp_path / "p")
     params = (path / "firmware" / "parameters.h").read_text()
-    per_cycle = math.ceil(nnz / layer.reuse_factor)
     assert f"static const unsigned n_nonzero = {nnz};" in params
     assert f"static const unsigned reuse_factor = {layer.reuse_factor};" in params
-    assert f"static const unsigned mult_per_cycle = {per_cycle};" in params
-    assert per_cycle == layer.multipliers_per_cycle
     top = (path / "firmware" / "myproject.cpp").read_text()
-    function = f"dense_{strategy.value}"
-    if strategy == Strategy.RESOURCE:  # a ROM ceil(nnz / per_cycle) words deep: block RAM beyond 64
-        function += "_bram" if math.ceil(nnz / per_cycle) > 64 else "_lutram"
-    assert f"fa::{function}<fc_config>(x, y, fc_w, fc_b, fc_w_in, fc_w_out);" in top
+    if layer.reuse_factor == 1 and strategy == Strategy.LATENCY:  # fully parallel: constants
+        assert "fa::dense_latency<fc_config>(x, y, fc_w, fc_b, fc_w_in, fc_w_out);" in top
+        assert not (path / "firmware" / "schedules").exists() and "PIPELINE II=1" in top
+        return
+    lanes, cycles = math.ceil(nnz / layer.reuse_factor), min(layer.reuse_factor, nnz)
+    assert lanes == layer.multipliers_per_cycle and layer.ii == cycles
+    schedule = (path / "firmware" / "schedules" / "fc.h").read_text()
+    assert f"static const unsigned n_lanes = {lanes};" in schedule
+    assert f"static const unsigned n_cycles = {cycles};" in schedule
+    assert "typedef fc_lanes lanes;" in params and '#include "schedules/fc.h"' in params
+    memory = "registers" if strategy == Strategy.LATENCY else "bram" if cycles > 64 else "lutram"
+    assert f"fa::dense_lanes_{memory}<fc_config>(x, y, fc_w, fc_b);" in top and "DATAFLOW" in top
     layers = (path / "firmware" / "fa_layers.h").read_text()
-    body = layers[layers.index(f"void {function}("):]
+    body = layers[layers.index(f"void dense_lanes_{memory}("):]
     body = body[: body.index("\n}\n")]
-    assert "cycle < CONFIG_T::reuse_factor" in body and "j < CONFIG_T::mult_per_cycle" in body
-    assert "k = cycle * CONFIG_T::mult_per_cycle + j" in body and "k < CONFIG_T::n_nonzero" in body
-    if strategy == Strategy.RESOURCE:
-        assert "FA_PRAGMA(HLS PIPELINE II=1)" in body and "cyclic factor=CONFIG_T::mult_per_cycle" in body
-    else:
-        assert "FA_PRAGMA(HLS PIPELINE II=CONFIG_T::reuse_factor)" in body
-        assert "limit=CONFIG_T::mult_per_cycle" in body
+    assert "cycle < L::n_cycles" in body and "FA_PRAGMA(HLS PIPELINE II=1)" in body
+    assert "ALLOCATION" not in body and "w_in" not in body
+
+
+def test_lane_weights_are_one_word_per_cycle(tmp_path):
+    rng = np.random.default_rng(6)
+    layer = _dense(rng, sparsity=0.6, reuse=5, strategy=Strategy.RESOURCE)
+    path = write_project(_ir(layer), _config(), tmp_path / "p")
+    text = (path / "firmware" / "weights" / "fc.h").read_text()
+    s = layer.schedule
+    _, _, mantissas = layer.terms()
+    size, entries = _array(text, "fc_w")
+    assert size == len(entries) == s.n_lanes * s.n_cycles
+    stored = np.array([int(e) for e in entries])
+    assert stored[s.cycle * s.n_lanes + s.lane].tolist() == mantissas.tolist()  # word = cycle, lane = slot
+    assert np.count_nonzero(stored) == layer.nonzero_weights  # unused slots are 0
+    assert "fc_w_in" not in text and "fc_w_out" not in text  # no index memory
 
 
 def test_shift_layer_stores_exponents_and_signs(tmp_path):
@@ -178,13 +193,11 @@ def test_resource_weight_storage_follows_the_cost_model(tmp_path, reuse):
     ir = _ir(layer)
     path = write_project(ir, _config(), tmp_path / "p")
     top = (path / "firmware" / "myproject.cpp").read_text()
-    nnz = layer.nonzero_weights
-    per_cycle = math.ceil(nnz / reuse)
-    in_bram = math.ceil(nnz / per_cycle) > 64
+    in_bram = min(reuse, layer.nonzero_weights) > 64  # one word per cycle of the schedule
     memory = "bram" if in_bram else "lutram"
-    assert f"fa::dense_resource_{memory}<fc_config>" in top
+    assert f"fa::dense_lanes_{memory}<fc_config>" in top
     layers = (path / "firmware" / "fa_layers.h").read_text()
-    body = layers[layers.index(f"void dense_resource_{memory}("):]
+    body = layers[layers.index(f"void dense_lanes_{memory}("):]
     body = body[: body.index("\n}\n")]
     assert f"BIND_STORAGE variable=w type=rom_np impl={memory}" in body
     assert f"RESOURCE variable=w core=ROM_nP_{memory.upper()}" in body

@@ -3,14 +3,15 @@
 * :data:`CLOCK_UNCERTAINTY`: the clock uncertainty the cost model schedules with; the written
   ``build_prj.tcl`` sets it explicitly (``set_clock_uncertainty``), since Vitis HLS's default
   (27 %) differs from Vivado HLS's (12.5 %).
-* :func:`in_block_ram`: whether a memory (weights of a Resource-strategy layer, a lookup
-  table) is deep enough to be block RAM; shallower ones are LUT RAM / LUT ROM.  The cost model
+* :func:`in_block_ram`: whether a memory (weights of a Resource-strategy layer: one word of
+  ``n_lanes`` weights per cycle of its schedule, ``n_cycles`` deep; a lookup table) is deep
+  enough to be block RAM; shallower ones are LUT RAM / LUT ROM.  The cost model
   counts BRAM_18K by this rule and the writer binds the storage by it.
 """
 
 from __future__ import annotations
 
-__all__ = ["CLOCK_UNCERTAINTY", "LUTRAM_MAX_DEPTH", "in_block_ram", "weight_memory_depth", "clock_uncertainty_tcl"]
+__all__ = ["CLOCK_UNCERTAINTY", "LUTRAM_MAX_DEPTH", "in_block_ram", "clock_uncertainty_tcl"]
 
 #: Clock uncertainty as a fraction of the clock period (Vivado HLS's default, set explicitly).
 CLOCK_UNCERTAINTY = 0.125
@@ -22,12 +23,6 @@ LUTRAM_MAX_DEPTH = 64
 def in_block_ram(depth: int) -> bool:
     """Whether a memory ``depth`` words deep is block RAM (else LUT RAM / LUT ROM)."""
     return depth > LUTRAM_MAX_DEPTH
-
-
-def weight_memory_depth(n_terms: int, per_cycle: int) -> int:
-    """Words of a Resource-strategy weight memory: ``n_terms`` weights, ``per_cycle`` to a word
-    (the firmware's ``ARRAY_RESHAPE cyclic factor=mult_per_cycle``)."""
-    return -(-n_terms // per_cycle) if n_terms and per_cycle else 0
 
 
 def clock_uncertainty_tcl() -> str:

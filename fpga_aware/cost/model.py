@@ -22,8 +22,9 @@ Multiplications (the rules that decide DSPs)
 * A product wider than one DSP multiplier (25x18 for DSP48E1, 27x18 for DSP48E2, signed) is
   tiled: ``ceil`` chunks of each operand (top chunk signed, lower chunks one bit narrower), in
   the cheaper orientation.
-* With reuse factor ``R`` a layer schedules ``ceil(nnz / R)`` terms per cycle and needs
-  ``ceil(n_mult / R)`` shared multipliers; each is a DSP or LUT multiplier by the width rule.
+* With reuse factor ``R`` (or the Resource strategy) the cost is read from the layer's static
+  schedule (:attr:`DenseLayer.schedule`): ``P = ceil(nnz / R)`` lanes, each one shared
+  multiplier (DSP or LUT by the width rule; none for shifts) over ``C = min(R, nnz)`` cycles.
 
 Latency and initiation interval
 -------------------------------
@@ -31,29 +32,33 @@ Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAI
 (12.5 %, Vivado HLS's default, which build_prj.tcl sets explicitly) with the delays below; a register is inserted when
 the next operation would not fit.  A DSP multiplier, a BRAM read and a BRAM/LUT ROM read are
 registered.  Per dense layer this is the hls4ml formula
-``L = L_mult + (R - 1) * II_mult + L_activ`` with ``II_mult = 1`` plus the adder tree
-(``ceil(log2(terms))`` levels per output; with ``R > 1`` over the ``ceil(terms / R)`` terms of
-one cycle, plus the accumulation).  Layers run one after another; ``II`` is the largest reuse
-factor (1 for a fully parallel design).
+``L = L_mult + (C - 1) * II_mult + L_activ`` with ``II_mult = 1`` plus the adder tree
+(``ceil(log2(terms))`` levels per output when fully parallel; with a schedule, the register's
+accumulation and the schedule's ``combine_levels``).  Layers run one after another; ``II`` is
+the largest schedule's cycle count (1 for a fully parallel design).
 
 LUT and FF
 ----------
 Physical terms (one LUT per adder bit, one FF per register bit) plus four per-item constants
 fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
 
-* adders: one per accumulated term (``terms - 1`` per output, a nonzero bias is a term) with
-  ``R == 1``, ``ceil(nnz / R)`` accumulating adders plus one per output with ``R > 1``;
-  ``accum`` width LUTs each.  Each DSP product absorbs ``DSP_ABSORBED_ADDS`` of them into the
+* adders: one per accumulated term (``terms - 1`` per output, a nonzero bias is a term) when
+  fully parallel; with a schedule, one accumulating adder per register (a lane's output
+  segment) plus one adder of the final tree per register; ``accum`` width LUTs each.  Each DSP product absorbs ``DSP_ABSORBED_ADDS`` of them into the
   DSP's post-adder (``P = A*B + C``/``PCIN`` cascades).
 * LUT multipliers: a constant weight costs ``NAF(m) - 1`` adders of ``w_x + w_w`` bits
   (canonical signed-digit shift-and-add); a shared one ``w_x * w_w * LUT_PER_PARTIAL_PRODUCT``.
 * every DSP product: ``LUT_PER_DSP_PRODUCT`` LUTs and ``FF_PER_DSP_PRODUCT`` FFs of fabric
   glue (sign extension, truncation, pipeline registers Vivado HLS counts outside the DSP).
-* shared multipliers: an ``R``:1 operand multiplexer per bit, ``ceil(log2 R) *
-  LUT_PER_MUX_BIT_LEVEL`` LUTs (the input; the weight too when it is a table of constants, i.e.
-  the Latency strategy); their operand and accumulator bits are registered
-  ``FF_PER_SLOT_BIT`` times (Latency) or ``FF_PER_SLOT_BIT_RESOURCE`` times (the Resource
-  strategy's pipelined loop); one accumulator register per output.
+* shared multipliers: each lane's input is an ``m``:1 choice of the ``m`` distinct inputs it
+  multiplies (``DenseSchedule.mux_inputs``), ``ceil(log2 m) * LUT_PER_MUX_BIT_LEVEL`` LUTs per
+  bit; the weight too, ``ceil(log2 C)`` levels, when it is a constant (the Latency strategy);
+  a constant comparison of the cycle counter per segment boundary; operand and accumulator
+  bits registered ``FF_PER_SLOT_BIT`` times (Latency) or ``FF_PER_SLOT_BIT_RESOURCE`` times
+  (Resource), one accumulator per lane among them; an ``accum``-width register for every
+  further segment register of a lane and for every output's sum; no index
+  memory (the schedule's indices are wiring).  Resource weights: ``C`` words of ``P``
+  weights, LUT RAM or block RAM by :func:`~fpga_aware.core.hardware.in_block_ram`.
 * every output neuron of a dense layer: ``LUT_PER_NEURON`` LUTs and ``FF_PER_NEURON`` FFs of
   fixed overhead (bias, cast, control and the part of Vivado's estimate that does not scale
   with the number of weights: it is most of a small pruned design).
@@ -88,7 +93,7 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.config import FirmwareConfig
-from fpga_aware.core.hardware import CLOCK_UNCERTAINTY, in_block_ram, weight_memory_depth
+from fpga_aware.core.hardware import CLOCK_UNCERTAINTY, in_block_ram
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -510,11 +515,14 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         for level in range(_log2_ceil(max_terms)):
             sched.chain(_adder_ns(wa), _tree_live(terms, level) * wa)
     else:
-        # Shared multipliers: the firmware multiplies every stored term (weights are read, not
-        # constant), ceil(nnz / R) per cycle -- none at all when every weight is +-2**k (shifts).
+        # Shared multipliers: the layer's static schedule (fpga_aware.core.schedule), read as
+        # the firmware renders it: P lanes x C cycles, each lane a multiplier (a shift when every
+        # weight is +-2**k) fed by an n:1 choice of its distinct inputs, one accumulator register
+        # per (lane, output segment), a static adder tree per output after the loop.
+        plan = layer.schedule
+        P, C, S = plan.n_lanes, plan.n_cycles, plan.n_registers
         ww = layer.weight_type.width
-        term_slots = -(-nnz // R) if nnz else 0
-        slots = 0 if layer.uses_shifts else term_slots
+        slots = 0 if layer.uses_shifts else P
         on_dsp = bool(_needs_dsp(wx, ww))
         if slots and on_dsp:
             n_dsp_mult = slots
@@ -524,31 +532,40 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         elif slots:
             n_lut_mult = slots
             lut["lut_multipliers"] = slots * wx * ww * LUT_PER_PARTIAL_PRODUCT
-        fabric_adds = max(0, term_slots - DSP_ABSORBED_ADDS * n_dsp_mult) + n_out
+        # one accumulating adder per register (a DSP's post-adder takes its lane's), one adder of
+        # the final tree per register
+        fabric_adds = max(0, S - DSP_ABSORBED_ADDS * n_dsp_mult) + S
         lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
-        levels = _log2_ceil(R)
-        weight_mux = ww if strategy == Strategy.LATENCY else 0  # constants are multiplexed, not stored
-        lut["operand_select"] = term_slots * (wx + weight_mux) * levels * LUT_PER_MUX_BIT_LEVEL
+        mux_levels = np.array([_log2_ceil(int(m)) for m in plan.mux_inputs()], dtype=np.int64)
+        cycle_levels = _log2_ceil(C)
+        weight_mux = ww * cycle_levels if strategy == Strategy.LATENCY else 0  # constants chosen by the cycle
+        lut["operand_select"] = (wx * int(mux_levels.sum()) + P * weight_mux) * LUT_PER_MUX_BIT_LEVEL
+        boundaries = int(plan.summary()["segment_boundaries"])
+        if boundaries:  # a constant comparison of the cycle counter per segment boundary
+            lut["segment_select"] = boundaries * max(1, cycle_levels)
         if strategy == Strategy.RESOURCE:
-            ff["loop_registers"] = term_slots * (wx + ww + wa) * FF_PER_SLOT_BIT_RESOURCE
+            ff["loop_registers"] = P * (wx + ww + wa) * FF_PER_SLOT_BIT_RESOURCE
         else:
-            ff["multiplier_slots"] = term_slots * (wx + ww + wa) * FF_PER_SLOT_BIT
-        ff["accumulators"] = n_out * wa * FF_PER_REGISTER_BIT
-        if strategy == Strategy.RESOURCE:
-            bram, lut["weight_memory"] = _memory(weight_memory_depth(nnz, term_slots), term_slots, ww)
+            ff["multiplier_slots"] = P * (wx + ww + wa) * FF_PER_SLOT_BIT
+        # the slot bits above include one accumulator per lane; a lane's further output segments
+        # and the outputs' sums are registers of their own
+        ff["accumulators"] = (S - P + n_out) * wa * FF_PER_REGISTER_BIT
+        if strategy == Strategy.RESOURCE:  # one word of P weights per cycle, C words deep
+            bram, lut["weight_memory"] = _memory(C, P, ww)
             sched.register(BRAM_READ_CYCLES + RESOURCE_LOOP_OVERHEAD_CYCLES)
-        # L = L_mult + (R - 1) * II_mult + adder tree of one cycle + accumulation
-        slot_bits = term_slots * (wx + ww)
-        sched.chain(math.ceil(levels / 2) * MUX_LEVEL_NS, in_bits)
+        # L = input choice + multiplier + (C - 1) cycles + accumulation + adder tree
+        slot_bits = P * (wx + ww)
+        sched.chain(math.ceil(max(int(mux_levels.max(initial=0)), cycle_levels if weight_mux else 0) / 2) * MUX_LEVEL_NS,
+                    in_bits)
         if slots and on_dsp:
             sched.chain(DSP_INPUT_NS, slot_bits)
             sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
         elif slots:
             sched.chain(_log2_ceil(ww) * _adder_ns(wx + ww), slot_bits)
-        sched.wait(R - 1)
-        per_cycle = -(-terms // R)
-        for level in range(_log2_ceil(int(per_cycle.max(initial=0))) + (1 if R > 1 else 0)):
-            sched.chain(_adder_ns(wa), _tree_live(per_cycle, level) * wa)
+        sched.wait(C - 1)
+        sched.chain(_adder_ns(wa), S * wa)  # reg += p
+        for level, (dst, _src) in enumerate(plan.combine_levels):
+            sched.chain(_adder_ns(wa), (S + n_out - sum(d.size for d, _ in plan.combine_levels[:level])) * wa)
     return _finish_layer(
         layer, sched, cycles0, ff0, lut, ff, n_weights=layer.n_weights, nonzero_weights=nnz, n_mult=n_mult,
         dsp=dsp, bram_18k=bram, reuse_factor=R, strategy=strategy.value, n_dsp_mult=n_dsp_mult,

@@ -225,11 +225,52 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
                      layer.bias_type))
 
 
+#: Most assignments in one generated function of a schedule header (g++'s optimiser is
+#: quadratic in a function's memory operations; HLS inlines the parts).
+SCHEDULE_PART = 64
+
+
+def _parts(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+#: Lanes whose inputs form at most this many runs ``x[cycle + k]`` are wired by comparisons on
+#: the cycle counter; the others by a switch over the cycles.
+MAX_INPUT_RUNS = 4
+
+
+def _input_runs(grid: np.ndarray) -> tuple[list[tuple[int, list[tuple[int, int, bool]]]], list[int]]:
+    """Split each lane's inputs over the cycles (``grid[lane, cycle]``) into runs of consecutive
+    inputs, ``x[cycle + k]``.  Returns ``(runs, switch_lanes)``: ``runs`` holds
+    ``(lane, [(end_cycle, k_or_index, is_run), ...])`` for the lanes of at most
+    :data:`MAX_INPUT_RUNS` runs (a run of one cycle is the constant index itself), and
+    ``switch_lanes`` the others.  Either way the hardware is the same ``C``:1 choice per lane;
+    runs keep the generated source (and g++'s time) proportional to lanes, not terms."""
+    P, C = grid.shape
+    offset = grid - np.arange(C)[None, :]
+    breaks = np.ones((P, C), dtype=bool)
+    breaks[:, 1:] = offset[:, 1:] != offset[:, :-1]
+    n_runs = breaks.sum(axis=1)
+    runs: list[tuple[int, list[tuple[int, int, bool]]]] = []
+    switch_lanes: list[int] = []
+    for lane in range(P):
+        if n_runs[lane] > MAX_INPUT_RUNS:
+            switch_lanes.append(lane)
+            continue
+        starts = np.flatnonzero(breaks[lane]).tolist()
+        ends = starts[1:] + [C]
+        pieces = [(end, int(offset[lane, start]), True) if end - start > 1 else (end, int(grid[lane, start]), False)
+                  for start, end in zip(starts, ends)]
+        runs.append((lane, pieces))
+    return runs, switch_lanes
+
+
 def _schedule_context(sched) -> dict[str, Any]:
     """What ``templates/firmware/schedule.h.j2`` writes for a lane schedule, as plain integers.
 
-    ``select[c]``: ``(lane, input)`` for every lane in cycle ``c`` (a lane past its last term
-    repeats its last input: no new multiplexer input, and its product is not added).
+    ``select[c]``: ``(lane, input)`` for every lane in cycle ``c``, in parts of at most
+    :data:`SCHEDULE_PART` (a lane past its last term repeats its last input: no new multiplexer
+    input, and its product is not added).
     ``segments[l]``: ``(register, end_cycle)`` of lane ``l``'s output segments, in cycle order.
     ``lane_end[l]``: the cycle after lane ``l``'s last term.  ``levels``: the adder tree,
     ``(dst_is_output, dst, src_register)`` per addition, level by level.
@@ -240,7 +281,8 @@ def _schedule_context(sched) -> dict[str, Any]:
     lane_end = sched.lane_terms()
     for lane in np.flatnonzero(lane_end < C):  # repeat the last input (only the last lane)
         grid[lane, lane_end[lane]:] = grid[lane, lane_end[lane] - 1]
-    select = [list(enumerate(grid[:, c].tolist())) for c in range(C)]
+    runs, in_switch = _input_runs(grid)
+    select = [_parts([(lane, int(grid[lane, c])) for lane in in_switch], SCHEDULE_PART) for c in range(C)] if in_switch else []
     segments: list[list[tuple[int, int]]] = [[] for _ in range(P)]
     for r, (lane, end) in enumerate(zip(sched.register_lane.tolist(), sched.register_end.tolist())):
         segments[lane].append((r, end))
@@ -249,7 +291,7 @@ def _schedule_context(sched) -> dict[str, Any]:
         [(d < n_out, d if d < n_out else d - n_out, s - n_out) for d, s in zip(dst.tolist(), src.tolist())]
         for dst, src in sched.combine_levels
     ]
-    return {"select": select, "segments": segments, "lane_end": lane_end.tolist(), "levels": levels,
+    return {"runs": runs, "select": select, "segments": segments, "lane_end": lane_end.tolist(), "levels": levels,
             "n_cycles": C, "n_lanes": P, "n_registers": sched.n_registers}
 
 

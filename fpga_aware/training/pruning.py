@@ -49,9 +49,10 @@ Block structure (``structure='block'``)
     For a kernel ``W`` of shape ``(n_in, n_out)``, the groups are ``block_size`` consecutive
     *inputs* of one output neuron: ``W[i0:i0 + block_size, o]`` for ``i0 = 0, block_size,
     ...`` (the last group of a column is shorter when ``n_in % block_size != 0``).  That
-    is the order in which a Resource-strategy layer with reuse factor ``R = block_size``
-    feeds its multipliers (weights transposed, output-major, ``R`` consecutive weights per
-    multiplier), so each pruned group frees one multiplier.  Groups are scored by their L2
+    is hls4ml's Resource order at reuse factor ``R = block_size`` (``R`` consecutive weights
+    of one output per multiplier).  In this package's schedule every column then keeps a
+    multiple of ``R`` weights too, but ``structure='balanced'`` reaches that with any ``R``
+    weights of a column, not only neighbouring inputs.  Groups are scored by their L2
     norm and pruned with the same threshold rule, applied to groups instead of weights:
     ``target_sparsity`` is the fraction of groups removed.
 
@@ -69,16 +70,12 @@ Balanced structure (``structure='balanced'``, ``reuse_factor=R``)
     each column keeps its ``c * R`` largest weights for some ``c >= 0`` and the layer keeps
     exactly ``nnz = L * R`` weights (:func:`balanced_mask`).
 
-    Why: the firmware multiplies a dense layer's nonzero terms, sorted by output then input,
-    in ``R`` cycles on ``ceil(nnz / R)`` multipliers.  With ``nnz`` a multiple of ``R`` that is
-    exactly ``nnz / R`` multipliers, each busy in every cycle.  And with every column a
-    multiple of ``R``, an output-major schedule that gives term ``k`` to multiplier ``k // R``
-    in cycle ``k % R`` has each multiplier work on ``R`` terms of one output only (one
-    accumulator per multiplier, none straddling two outputs).  Note that the dense layers of
-    this package's templates (``templates/firmware/fa_layers.h.j2``) number the terms the other
-    way round, ``k = cycle * mult_per_cycle + j`` (multiplier ``k % mult_per_cycle``, cycle
-    ``k // mult_per_cycle``); there the exact multiplier count holds but a multiplier's ``R``
-    terms belong to different outputs.
+    Why: the firmware's static schedule (:mod:`fpga_aware.core.schedule`) gives the ``k``-th
+    nonzero term (by output, then input) to lane ``k // R`` in cycle ``k % R``, on
+    ``ceil(nnz / R)`` lanes.  With every column a multiple of ``R``, every lane multiplies
+    ``R`` terms of one output: exactly ``nnz / R`` multipliers, each busy in every cycle, one
+    accumulator register per lane and no segment boundary (``DenseLayer.schedule.summary()``
+    shows ``segment_boundaries == 0`` and ``padded_slots == 0``).
 
     ``reuse_factor`` is one integer for every pruned layer or a dict ``{layer name: R}`` with
     an entry for every pruned plain layer (and no name the model lacks); both, and
