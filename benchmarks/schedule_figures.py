@@ -18,7 +18,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
 
 SHARED = Path(os.environ.get("FPGA_AWARE_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "models"
 
