@@ -87,6 +87,17 @@ def _cmd_export(args) -> int:
     from fpga_aware.frontend.model_io import load_model
 
     firmware = to_firmware(load_model(args.model, args.weights), args.part, **_firmware_options(args))
+    if args.backend == "verilog":
+        path = firmware.write_verilog(args.out, overwrite=args.overwrite)
+        print(f"wrote the Verilog project {firmware.ir.project_name} for {args.part} to {path}")
+        if args.verify:
+            import numpy as np
+
+            x = np.random.default_rng(0).standard_normal((args.verify, firmware.ir.n_inputs))
+            mismatches = int(np.count_nonzero(np.any(firmware.predict(x) != firmware.predict(x, engine="rtl"), axis=1)))
+            print(f"emulator vs RTL simulation (Verilator): {mismatches} mismatching samples of {args.verify}")
+            return 0 if mismatches == 0 else 1
+        return 0
     path = firmware.write(args.out, overwrite=args.overwrite)
     print(f"wrote {firmware.ir.project_name} for {args.part} to {path}")
     if args.verify:
@@ -239,6 +250,16 @@ def _cmd_demo(args) -> int:
     return 0 if result.emulator_csim_mismatches == 0 else 1
 
 
+def _cmd_synth(args) -> int:
+    import json
+
+    from fpga_aware.rtl.yosys import synthesize
+
+    report = synthesize(args.project, timeout=args.timeout)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
+    return 0
+
+
 def _cmd_conformance(args) -> int:
     from fpga_aware.conformance import missing_entries, stale_entries
     from fpga_aware.core.ir import LAYER_KINDS
@@ -281,7 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace an existing fpga_aware project there")
     export.add_argument("--verify", type=_positive_int, default=0, metavar="N",
                         help="also compile and check emulator = C simulation on N random inputs")
+    export.add_argument("--backend", choices=("hls", "verilog"), default="hls",
+                        help="hls: the HLS C++ project (default); verilog: the Verilog project")
     export.set_defaults(func=_cmd_export)
+
+    synth = sub.add_parser("synth", parents=[common], help="synthesize a written Verilog project with Yosys",
+                           description="Run Yosys' synth_xilinx on a Verilog project (fpga-aware export --backend "
+                                       "verilog) and print its LUT, FF, DSP, CARRY, MUXF and BRAM counts.")
+    synth.add_argument("project", help="the Verilog project folder")
+    synth.add_argument("--json", action="store_true", help="print the report as JSON")
+    synth.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
+    synth.set_defaults(func=_cmd_synth)
 
     est = sub.add_parser("estimate", parents=[common], help="print the estimated FPGA cost table",
                          description="Estimate DSP, LUT, FF, BRAM, latency and II of a model's firmware.")

@@ -10,7 +10,13 @@ emulator   :data:`fpga_aware.sim.emulator.EMULATOR_RULES`              evaluates
 cost       :data:`fpga_aware.cost.model.COST_RULES`                    estimates its resources
 hls        :data:`fpga_aware.hls.layers.HLS_CONTEXTS`                  its template context
 template   ``templates/firmware/layers/<kind>.j2``                     macros comment, call, config
+rtl        :data:`fpga_aware.rtl.layers.RTL_CONTEXTS`                  its Verilog context, and
+           ``templates/rtl/layers/<kind>.v.j2``                        its Verilog module
 ========== =========================================================== ===========================
+
+The Verilog backend is younger than the others: the kinds it does not write yet are listed,
+with what is missing, in :data:`RTL_PENDING` (a layer of such a kind is refused by name at
+export); :func:`missing_entries` reports any kind neither written nor listed there.
 
 The model input is converted by the emulator itself and is the top function's argument in
 C++, so ``input`` has no emulator, HLS or template entry (:data:`NOT_APPLICABLE`).  Exactly
@@ -31,13 +37,22 @@ from fpga_aware.core.ir import LAYER_KINDS
 from fpga_aware.core.registry import Registry
 from fpga_aware.resources import template_root
 
-__all__ = ["NOT_APPLICABLE", "TEMPLATE_MACROS", "stage_registries", "missing_entries", "stale_entries"]
+__all__ = ["NOT_APPLICABLE", "RTL_PENDING", "TEMPLATE_MACROS", "stage_registries", "missing_entries", "stale_entries"]
 
 #: ``(kind, stage) -> why that stage has no entry for that kind``.
 NOT_APPLICABLE = {
     ("input", "emulator"): "the emulator converts the batch of doubles to the input type itself",
     ("input", "hls"): "the input is the top function's argument",
     ("input", "template"): "the input is the top function's argument",
+}
+#: Kinds the Verilog backend does not write yet, and what that needs (issue "Hardware truth
+#: without a vendor tool"); every other kind needs an RTL entry and a template.
+RTL_PENDING = {
+    "input": "not a layer in Verilog: the top module's x port",
+    "softmax": "max tree, exp and 1/x tables as ROMs, products",
+    "scale_shift": "per-channel constant products",
+    "step": "threshold comparisons",
+    "parametric_relu": "the comparison and the per-channel product",
 }
 #: The macros every ``templates/firmware/layers/<kind>.j2`` defines.
 TEMPLATE_MACROS = ("comment", "call", "config")
@@ -83,6 +98,13 @@ def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
             problem = _template_problem(kind)
             if problem:
                 problems.append(f"layer kind {kind!r}: {problem}")
+        if kind not in RTL_PENDING:
+            from fpga_aware.rtl.layers import RTL_CONTEXTS
+
+            if kind not in RTL_CONTEXTS:
+                problems.append(f"layer kind {kind!r}: no Verilog context (rtl) and not in RTL_PENDING")
+            if not (template_root() / "rtl" / "layers" / f"{kind}.v.j2").is_file():
+                problems.append(f"layer kind {kind!r}: templates/rtl/layers/{kind}.v.j2 is missing")
     fa_layers = (template_root() / "firmware" / "fa_layers.h.j2").read_text(encoding="utf-8")
     for function in functions:
         if function not in ACTIVATIONS:
@@ -98,7 +120,11 @@ def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
 
 def stale_entries() -> list[str]:
     """Registry entries for kinds or functions that do not exist (left over after a rename)."""
+    from fpga_aware.rtl.layers import RTL_CONTEXTS
+
     stale = [f"{stage}: {key!r}" for stage, reg in stage_registries().items() for key in reg if key not in LAYER_KINDS]
+    stale += [f"rtl: {key!r} is written and also listed in RTL_PENDING" for key in RTL_CONTEXTS if key in RTL_PENDING]
+    stale += [f"RTL_PENDING: {key!r} is not a layer kind" for key in RTL_PENDING if key not in LAYER_KINDS]
     stale += [f"{stage} activation: {key!r}" for stage, reg in activation_registries().items() for key in reg
               if key not in EXACT_FUNCTIONS]
     return stale

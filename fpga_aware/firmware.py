@@ -19,14 +19,17 @@ __all__ = ["Firmware", "to_firmware", "export", "estimate"]
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("emulator", "csim")
+ENGINES = ("emulator", "csim", "rtl")
+BACKENDS = ("hls", "verilog")
+SYNTH_TOOLS = ("yosys",)
 
 
 class Firmware:
     """A converted model: its IR and config, writable as an HLS project, runnable two ways.
 
     ``predict(x, engine='emulator')`` is the bit-exact numpy emulator; ``engine='csim'`` runs the
-    generated C++ compiled with g++ against the ``ap_types`` headers (compiled on first use).
+    generated C++ compiled with g++ against the ``ap_types`` headers (compiled on first use);
+    ``engine='rtl'`` simulates the Verilog backend's RTL with Verilator (built on first use).
     """
 
     def __init__(self, ir: ModelIR, config: FirmwareConfig):
@@ -37,6 +40,9 @@ class Firmware:
         self._content_sha256: str | None = None  # what write() put there (the manifest's digest)
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self._library = None
+        self._rtl_dir: Path | None = None
+        self._rtl_tempdir: tempfile.TemporaryDirectory | None = None
+        self._rtl_simulator = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -80,6 +86,35 @@ class Firmware:
         self._library = compile_project(self._project_dir)
         return self
 
+    def write_verilog(self, output_dir: str | Path, overwrite: bool = False) -> Path:
+        """Write the Verilog project (:mod:`fpga_aware.rtl.writer`); the same overwrite rules as :meth:`write`.
+
+        Raises :class:`~fpga_aware.rtl.layers.UnsupportedRTLError` naming the first layer the
+        Verilog backend cannot write yet.
+        """
+        from fpga_aware.rtl.writer import write_verilog
+
+        path = write_verilog(self.ir, self.config, Path(output_dir), overwrite=overwrite)
+        self._rtl_dir, self._rtl_simulator = path, None
+        logger.info("wrote Verilog project %s to %s", self.ir.project_name, path)
+        return path
+
+    def _verilog_dir(self) -> Path:
+        if self._rtl_dir is None:
+            self._rtl_tempdir = tempfile.TemporaryDirectory(prefix="fpga_aware_rtl_")
+            self.write_verilog(Path(self._rtl_tempdir.name) / self.ir.project_name)
+        return self._rtl_dir
+
+    def synthesize(self, tool: str = "yosys", timeout: float | None = None):
+        """Synthesize the Verilog project (written to a temporary folder if never written) with
+        ``tool`` (``'yosys'``: ``synth_xilinx`` for the part's family); returns a
+        :class:`~fpga_aware.rtl.yosys.YosysReport`."""
+        if tool not in SYNTH_TOOLS:
+            raise ValueError(f"synthesize: tool {tool!r} is not one of {SYNTH_TOOLS}")
+        from fpga_aware.rtl.yosys import synthesize
+
+        return synthesize(self._verilog_dir(), timeout=timeout)
+
     # ------------------------------------------------------------------ running
     def predict(self, x: Any, engine: str = "emulator") -> np.ndarray:
         """Outputs of the firmware for a batch ``x`` (float64, shape ``(batch, n_outputs)``)."""
@@ -88,6 +123,14 @@ class Firmware:
         if engine == "emulator":
             return self._emulator.predict(x)
         batch = as_batch(self.ir, x)
+        if engine == "rtl":
+            if self._rtl_simulator is None:
+                from fpga_aware.rtl.verilator import compile_rtl
+
+                self._rtl_simulator = compile_rtl(self._verilog_dir())
+            mantissas = self.ir.input_type.from_float(batch)
+            out = self._rtl_simulator.predict_mantissas(mantissas)
+            return self.ir.output_type.to_float(out)
         if self._library is None:
             self.compile()
         return self._library.predict(batch)
@@ -149,11 +192,18 @@ def export(
     output_dir: str | Path = "fpga_prj",
     *,
     overwrite: bool = False,
+    backend: str = "hls",
     **options: Any,
 ) -> Firmware:
-    """Convert ``model`` and write its HLS project to ``output_dir``."""
+    """Convert ``model`` and write its project to ``output_dir``: the HLS C++ project
+    (``backend='hls'``) or the Verilog project (``backend='verilog'``)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"export: backend {backend!r} is not one of {BACKENDS}")
     firmware = to_firmware(model, part, **options)
-    firmware.write(output_dir, overwrite=overwrite)
+    if backend == "verilog":
+        firmware.write_verilog(output_dir, overwrite=overwrite)
+    else:
+        firmware.write(output_dir, overwrite=overwrite)
     return firmware
 
 

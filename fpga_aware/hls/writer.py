@@ -69,6 +69,10 @@ from fpga_aware.resources import template_root
 
 __all__ = [
     "MANIFEST_NAME",
+    "MANIFEST_GENERATOR",
+    "write_folder",
+    "template_environment",
+    "package_version",
     "OutputDirectoryError",
     "ProjectExistsError",
     "ProjectDefinitionError",
@@ -130,19 +134,33 @@ def write_project(
     path = Path(output_dir).expanduser()
     _check_output(path, overwrite)  # fail fast, before any rendering
     files = render_project(ir, config, tb_inputs=tb_inputs)
+    return write_folder(path, files, overwrite, folders=("tb_data",), executables=("build_lib.sh",))
+
+
+def write_folder(output_dir: str | os.PathLike, files: dict[str, str], overwrite: bool,
+                 folders: tuple[str, ...] = (), executables: tuple[str, ...] = ()) -> Path:
+    """Write ``files`` (``{relative path: text}``, with a manifest ``MANIFEST_NAME``) as the
+    folder ``output_dir``, all or nothing, by the rules of :func:`write_project`: a missing or
+    empty folder is written, an earlier fpga_aware project replaced only with ``overwrite``,
+    anything else never touched.  ``folders`` are created empty; ``executables`` made executable."""
+    path = Path(output_dir).expanduser()
+    _check_output(path, overwrite)
     if path.is_symlink():  # a link to a folder: write where it points, keep the link
         path = path.resolve()
     path = path.absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _staging_dir(path, "new")
+    files = dict(files)
     try:
         manifest = files.pop(MANIFEST_NAME)
         _write_text(staging / MANIFEST_NAME, manifest)
         for rel, text in files.items():
             _write_text(staging / rel, text)
-        (staging / "tb_data").mkdir(exist_ok=True)
-        build_lib = staging / "build_lib.sh"
-        build_lib.chmod(build_lib.stat().st_mode | 0o111)
+        for folder in folders:
+            (staging / folder).mkdir(exist_ok=True)
+        for rel in executables:
+            target = staging / rel
+            target.chmod(target.stat().st_mode | 0o111)
         state = _check_output(path, overwrite)  # again: the folder may have changed meanwhile
         _swap_in(staging, path, state)
     except BaseException:
@@ -218,7 +236,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
 def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray | None = None) -> dict[str, str]:
     """All files of the project as ``{relative path: text}`` (nothing is written)."""
     context = _project_context(ir, config)
-    env = _environment()
+    env = template_environment()
     project = context["project"]
     files: dict[str, str] = {}
 
@@ -337,7 +355,7 @@ def _tb_data(x: np.ndarray, n_inputs: int) -> str:
 
 
 # ------------------------------------------------------------------------------ templates
-def _environment():
+def template_environment():
     return jinja2.Environment(
         loader=_ResourceLoader(template_root()),
         undefined=jinja2.StrictUndefined,
@@ -363,7 +381,7 @@ class _ResourceLoader(jinja2.BaseLoader):
         return node.read_text(encoding="utf-8"), str(node), lambda: True
 
 
-def _version() -> str:
+def package_version() -> str:
     try:
         from importlib.metadata import version
 
@@ -448,7 +466,7 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
 
     max_partition = _largest_partitioned_array(ir)
     return {
-        "version": _version(),
+        "version": package_version(),
         "project": project,
         "guard": project.upper(),
         "part": part,

@@ -40,7 +40,7 @@ from fpga_aware.core.ir import (
 )
 from fpga_aware.core.registry import Registry
 
-__all__ = ["Emulator", "emulate", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
+__all__ = ["Emulator", "emulate", "accumulator_is_modular", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
            "InputValueError"]
 
 _FLOAT_EXACT_LIMIT = 2**53
@@ -509,6 +509,13 @@ def _accum_is_lossless(layer: DenseLayer, needed: FixedType | None = None) -> bo
     if a.overflow == Overflow.WRAP:
         return True
     return a.contains(needed if needed is not None else layer.lossless_accumulator())
+
+
+def accumulator_is_modular(layer: DenseLayer) -> bool:
+    """Every sum of the layer is exact modulo ``2**accum_t.width`` whatever the order: the
+    accumulator wraps, or (rounding nothing) it holds every partial sum.  Otherwise the
+    schedule's order of saturating additions decides the result."""
+    return layer.accum_type.overflow == Overflow.WRAP or _accum_is_lossless(layer)
 
 
 def _dense(layer: DenseLayer, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,100 @@
+"""Per-kind Verilog contexts: the numbers ``templates/rtl/layers/<kind>.v.j2`` writes one layer from.
+
+:data:`RTL_CONTEXTS` holds one entry per IR layer kind the Verilog backend writes; a kind
+without one is refused by name (:class:`UnsupportedRTLError`), and
+:data:`fpga_aware.conformance.RTL_PENDING` lists the kinds still to be written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer
+from fpga_aware.core.registry import Registry
+from fpga_aware.rtl.modes import requant
+from fpga_aware.sim.emulator import accumulator_is_modular
+
+__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "UnsupportedRTLError", "layer_context"]
+
+#: One context builder per IR layer kind: ``builder(layer) -> dict`` for its template.
+RTL_CONTEXTS: Registry[Callable[[Layer], dict[str, Any]]] = Registry("Verilog context")
+#: Activation functions the Verilog backend computes exactly.
+RTL_ACTIVATIONS = ("linear", "relu")
+
+
+class UnsupportedRTLError(ValueError):
+    """The Verilog backend cannot write this layer or configuration yet (the message says why)."""
+
+
+def layer_context(layer: Layer, index: int) -> dict[str, Any]:
+    if layer.kind not in RTL_CONTEXTS:
+        raise UnsupportedRTLError(
+            f"layer {layer.name!r} ({layer.kind}): the Verilog backend does not write {layer.kind} layers yet; "
+            f"it writes {sorted(RTL_CONTEXTS)} (use the HLS backend for this model)"
+        )
+    ctx = RTL_CONTEXTS[layer.kind](layer)
+    ctx.update(index=index, kind=layer.kind, cname=layer.cname, name=layer.name, module=f"fa_{layer.cname}",
+               n_in=layer.n_in, n_out=layer.n_out, wx=layer.input_type.width, wy=layer.result_type.width,
+               x_signed=layer.input_type.signed)
+    return ctx
+
+
+def _bits(value: int, width: int) -> int:
+    """The two's complement bit pattern of ``value`` in ``width`` bits (a non-negative int)."""
+    return int(value) & ((1 << width) - 1)
+
+
+@RTL_CONTEXTS.register("dense")
+def _dense(layer: DenseLayer) -> dict[str, Any]:
+    sched = layer.schedule
+    if sched.n_terms and sched.n_cycles > 1:
+        raise UnsupportedRTLError(
+            f"layer {layer.name!r}: the Verilog backend writes fully parallel dense layers (one cycle per "
+            f"input: reuse factor 1) so far; this layer's schedule has {sched.n_cycles} cycles "
+            f"(reuse_factor={layer.reuse_factor}). Use reuse_factor=1 or the HLS backend"
+        )
+    x, w, acc, y = layer.input_type, layer.weight_type, layer.accum_type, layer.result_type
+    ww = w.width + (0 if w.signed else 1)  # weights as signed constants
+    pw = x.width + 1 + ww  # a signed (x.width + 1)-bit input times a signed ww-bit constant
+    outs, ins, mantissas = layer.terms()
+    bias = acc.requantize(np.asarray(layer.bias), layer.bias_type.frac)
+    terms = [{"k": k, "i": int(i), "o": int(o), "w": int(m)} for k, (o, i, m) in enumerate(zip(outs, ins, mantissas))]
+    by_output: list[list[int]] = [[] for _ in range(layer.n_out)]
+    for t in terms:
+        by_output[t["o"]].append(t["k"])
+    modular = accumulator_is_modular(layer)
+    program: list[list[tuple[int, str, str]]] = []
+    if not modular:  # the schedule's adder levels, each sum assigned to accum_t (saturation)
+        names = [f"b{o}" for o in range(layer.n_out)] + [f"a{k}" for k in range(len(terms))]  # C = 1: register = term
+        for level, (dst, src) in enumerate(sched.combine_levels):
+            step = []
+            for d, s in zip(dst.tolist(), src.tolist()):
+                new = f"v{level}_{d}"
+                step.append((new, names[d], names[s]))
+                names[d] = new
+            program.append(step)
+        finals = names[: layer.n_out]
+    else:
+        finals = None
+    return {
+        "pw": pw, "ww": ww, "wa": acc.width, "acc_signed": acc.signed,
+        "terms": terms, "by_output": by_output,
+        "bias_bits": [_bits(b, acc.width) for b in bias.tolist()],
+        "product": requant(pw, True, x.frac + w.frac, acc),
+        "add": requant(acc.width + 1, acc.signed, acc.frac, acc),  # a sum of two accum_t values
+        "result": requant(acc.width, acc.signed, acc.frac, y),
+        "modular": modular, "program": program, "finals": finals,
+    }
+
+
+@RTL_CONTEXTS.register("activation")
+def _activation(layer: ActivationLayer) -> dict[str, Any]:
+    if layer.function not in RTL_ACTIVATIONS:
+        raise UnsupportedRTLError(
+            f"layer {layer.name!r}: the Verilog backend computes activations {list(RTL_ACTIVATIONS)} so far, "
+            f"not {layer.function!r} (a lookup table); use the HLS backend for this model"
+        )
+    x = layer.input_type
+    return {"function": layer.function, "result": requant(x.width, x.signed, x.frac, layer.result_type)}

@@ -1,0 +1,202 @@
+"""The Verilog backend: RTL simulated with Verilator equals the emulator bit for bit; Yosys
+synthesizes it; unsupported layers are refused by name.  Skipped (with the reason) where
+Verilator or Yosys is not installed (``make test`` installs them as root)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import fpga_aware as fa
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.fixed import Overflow, Rounding, parse_precision as P
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, Strategy
+from fpga_aware.firmware import Firmware
+from fpga_aware.hls.writer import ProjectExistsError
+from fpga_aware.rtl.layers import UnsupportedRTLError
+from fpga_aware.rtl.writer import render_verilog
+from fpga_aware.sim.emulator import emulate
+from tests.conftest import MODELS
+
+needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed (make test installs it as root)")
+needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed (make test installs it as root)")
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.count_nonzero(np.any(a != b, axis=1)))
+
+
+# ------------------------------------------------------------------------------ conversions
+def _modes_ir(seed: int = 0) -> ModelIR:
+    """Conversions through every rounding and overflow mode (linear and relu layers whose result
+    types drop fractional bits and integer bits), each fed by a diagonal dense layer whose odd
+    weights (33/32) bring fine fractional bits back; then dense layers with product
+    rounding and narrow saturating / wrapping accumulators (fully parallel, both strategies)."""
+    rng = np.random.default_rng(seed)
+    n = 6
+    fine = P("ap_fixed<22,8>")
+    w_t = P("ap_fixed<7,2>")
+    layers = [InputLayer(name="input", cname="input", n_in=n, n_out=n, input_type=fine, result_type=fine, shape=(n,))]
+    current = fine
+    k = 0
+    for rounding in Rounding:
+        for overflow in Overflow:
+            diag = np.diag(np.full(n, 33)).astype(np.int64)  # x 33/32 (w_t has 5 fractional bits): a gain above 1
+            layers.append(DenseLayer(name=f"m{k}", cname=f"m{k}", n_in=n, n_out=n, input_type=current, result_type=fine,
+                                     weight_type=w_t, bias_type=w_t, accum_type=P("ap_fixed<32,10>"), weights=diag,
+                                     bias=np.zeros(n, np.int64)))
+            width = int(rng.integers(7, 12))
+            integer = 3  # every stage saturates at +-4, and the gain of 33/32 overflows the next
+            signed = overflow != Overflow.SAT_ZERO or k % 2 == 0
+            to = P(f"{'ap_fixed' if signed else 'ap_ufixed'}<{width},{integer},{rounding.value},{overflow.value}>")
+            function = "relu" if k % 3 == 2 else "linear"
+            layers.append(ActivationLayer(name=f"c{k}", cname=f"c{k}", n_in=n, n_out=n, input_type=fine,
+                                          result_type=to, function=function))
+            current = to
+            k += 1
+    for j, (acc, strategy) in enumerate([("ap_fixed<10,5,AP_RND,AP_SAT>", Strategy.LATENCY),
+                                         ("ap_fixed<10,5,AP_TRN,AP_SAT_SYM>", Strategy.RESOURCE),
+                                         ("ap_fixed<11,5,AP_RND_CONV,AP_WRAP>", Strategy.LATENCY),
+                                         ("ap_ufixed<10,5,AP_TRN,AP_SAT>", Strategy.RESOURCE)]):
+        weights = rng.integers(-63, 64, (n, n)) * (rng.random((n, n)) > 0.3)
+        out = P("ap_fixed<16,7,AP_RND,AP_SAT>")
+        layers.append(DenseLayer(name=f"d{j}", cname=f"d{j}", n_in=n, n_out=n, input_type=current, result_type=out,
+                                 weight_type=w_t, bias_type=w_t, accum_type=P(acc), weights=weights.astype(np.int64),
+                                 bias=rng.integers(-63, 64, n).astype(np.int64), reuse_factor=1, strategy=strategy))
+        current = out
+    return ModelIR("modes", layers)
+
+
+def _edge_inputs(ir: ModelIR, n: int, rng) -> np.ndarray:
+    x = rng.normal(0, 4, (n, ir.n_inputs))
+    x[: n // 8] *= 30  # saturation and wrap-around
+    x[n // 8 : n // 4] = np.round(x[n // 8 : n // 4] * 8) / 8  # exact values: ties of the rounding modes
+    return x
+
+
+@needs_verilator
+def test_every_rounding_and_overflow_mode_is_bit_exact(tmp_path):
+    ir = _modes_ir()
+    firmware = Firmware(ir, FirmwareConfig(project_name="modes"))
+    firmware.write_verilog(tmp_path / "modes")
+    x = _edge_inputs(ir, 3000, np.random.default_rng(1))
+    expected = emulate(ir, x)
+    assert _rows_differ(firmware.predict(x, engine="rtl"), expected) == 0
+    # every conversion both rounds and overflows on these inputs (so every mode is exercised)
+    trace = firmware.trace(x)
+    for k, layer in enumerate(ir.layers):
+        if layer.name.startswith("c"):
+            before = trace[ir.layers[k - 1].name]
+            to = layer.result_type
+            assert np.any(~to.represents(before) & (np.abs(before) < to.max_value)), layer.name  # rounds
+            assert np.any((before > to.max_value) | (before < to.min_value)), layer.name  # overflows
+    assert np.unique(expected).size > 100
+
+
+# ------------------------------------------------------------------------------ shared models
+def _without_softmax(name: str, weights: str | None = None):
+    """A shared model with its output table activation (softmax, sigmoid) replaced by linear: the
+    Verilog backend writes no lookup tables yet."""
+    arch = MODELS / f"{name}.json"
+    weight_file = MODELS / f"{weights or name + '_weights'}.h5"
+    if not arch.exists() or not weight_file.exists():
+        pytest.skip(f"shared model {name} not found under {MODELS}")
+    import tensorflow as tf
+    from qkeras.utils import _add_supported_quantized_objects
+
+    custom: dict = {}
+    _add_supported_quantized_objects(custom)
+    text = arch.read_text().replace('"activation": "softmax"', '"activation": "linear"')
+    text = text.replace('"activation": "sigmoid"', '"activation": "linear"')
+    model = tf.keras.models.model_from_json(text, custom_objects=custom)
+    model.load_weights(str(weight_file))
+    return model
+
+
+@needs_verilator
+@pytest.mark.parametrize("name, weights, strategy", [
+    ("KERAS_3layer", "KERAS_3layer_70pruned_retrained_weights", "latency"),
+    ("KERAS_3layer", "KERAS_3layer_95pruned_retrained_weights", "resource"),
+    ("KERAS_1layer", None, "latency"),
+], ids=lambda v: v or "")
+def test_shared_mlps_rtl_equals_emulator(name, weights, strategy):
+    model = _without_softmax(name, weights)
+    firmware = fa.to_firmware(model, strategy=strategy)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1500, firmware.ir.n_inputs))
+    x[:150] *= 40
+    assert _rows_differ(firmware.predict(x, engine="rtl"), firmware.predict(x)) == 0
+
+
+# ------------------------------------------------------------------------------ refusals and files
+def test_unsupported_layers_and_schedules_are_refused_by_name(shared_model):
+    model = shared_model("KERAS_3layer")
+    with pytest.raises(UnsupportedRTLError, match="output_softmax.*softmax"):
+        fa.to_firmware(model).write_verilog("/nonexistent/never-written")
+    firmware = fa.to_firmware(_without_softmax("KERAS_3layer"), reuse_factor=2)
+    with pytest.raises(UnsupportedRTLError, match="reuse_factor=2"):
+        render_verilog(firmware.ir, firmware.config)
+
+
+def test_verilog_project_files_and_overwrite(tmp_path):
+    ir = _modes_ir()
+    firmware = Firmware(ir, FirmwareConfig(project_name="modes", part="xcku115-flvb2104-2-i"))
+    path = firmware.write_verilog(tmp_path / "p")
+    manifest = json.loads((path / "fpga_aware_project.json").read_text())
+    assert manifest["backend"] == "verilog" and manifest["yosys_family"] == "xcu"
+    assert manifest["latency_cycles"] == len(ir.layers) - 1
+    assert (path / "files.f").read_text().split() == manifest["sources"]
+    for source in manifest["sources"]:
+        text = (path / source).read_text()
+        assert len(re.findall(r"^module ", text, flags=re.M)) == text.count("endmodule") == 1
+    assert "synth_xilinx -family xcu -top modes" in (path / "synth_yosys.ys").read_text()
+    assert "synth_design -top modes -part xcku115-flvb2104-2-i" in (path / "vivado_synth.tcl").read_text()
+    with pytest.raises(ProjectExistsError):
+        firmware.write_verilog(tmp_path / "p")
+    firmware.write_verilog(tmp_path / "p", overwrite=True)
+    with pytest.raises(ValueError, match="backend"):
+        fa.export(None, backend="vhdl")
+
+
+# ------------------------------------------------------------------------------ Yosys
+def _layer_ir(sparsity: float, seed: int = 4) -> ModelIR:
+    rng = np.random.default_rng(seed)
+    t = P("ap_fixed<16,6>")
+    n_in, n_out = 8, 6
+    w = rng.integers(-2**13, 2**13, (n_in, n_out)) * (rng.random((n_in, n_out)) >= sparsity)
+    w = np.where(np.abs(w) < 2**10, 0, w) if sparsity else np.where(w == 0, 2**11 + 1, w)  # wide weights
+    return ModelIR("layer", [
+        InputLayer(name="input", cname="input", n_in=n_in, n_out=n_in, input_type=t, result_type=t, shape=(n_in,)),
+        DenseLayer(name="fc", cname="fc", n_in=n_in, n_out=n_out, input_type=t, result_type=t,
+                   weight_type=P("ap_fixed<16,2>"), bias_type=t, accum_type=P("ap_fixed<40,16>"),
+                   weights=w.astype(np.int64), bias=np.zeros(n_out, np.int64)),
+    ])
+
+
+@needs_yosys
+def test_yosys_counts_fall_with_pruning():
+    dense = Firmware(_layer_ir(0.0), FirmwareConfig(project_name="layer")).synthesize()
+    pruned_ir = _layer_ir(0.7)
+    pruned = Firmware(pruned_ir, FirmwareConfig(project_name="layer")).synthesize()
+    nnz_dense, nnz_pruned = 48, pruned_ir.dense_layers()[0].nonzero_weights
+    assert 0 < nnz_pruned < 48
+    # 16 x 16-bit constant products with wide constants: Yosys maps every one to a DSP48E2
+    assert dense.dsp == nnz_dense and pruned.dsp == nnz_pruned
+    assert pruned.lut < dense.lut and pruned.ff <= dense.ff
+    assert "0.23" in dense.yosys_version or dense.yosys_version.startswith("Yosys")
+    assert dense.family == "xcup" and dense.to_dict()["dsp"] == dense.dsp
+
+
+@needs_yosys
+def test_cli_synth_prints_the_report(tmp_path, capsys):
+    from fpga_aware.cli import main
+
+    ir = _layer_ir(0.7)
+    path = Firmware(ir, FirmwareConfig(project_name="layer")).write_verilog(tmp_path / "p")
+    assert main(["synth", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dsp"] == ir.dense_layers()[0].nonzero_weights and report["yosys_version"].startswith("Yosys")
