@@ -118,18 +118,51 @@ def _without_softmax(name: str, weights: str | None = None):
 
 
 @needs_verilator
-@pytest.mark.parametrize("name, weights, strategy", [
-    ("KERAS_3layer", "KERAS_3layer_70pruned_retrained_weights", "latency"),
-    ("KERAS_3layer", "KERAS_3layer_95pruned_retrained_weights", "resource"),
-    ("KERAS_1layer", None, "latency"),
-], ids=lambda v: v or "")
-def test_shared_mlps_rtl_equals_emulator(name, weights, strategy):
+@pytest.mark.parametrize("name, weights, strategy, reuse", [
+    ("KERAS_3layer", "KERAS_3layer_70pruned_retrained_weights", "latency", 1),
+    ("KERAS_3layer", "KERAS_3layer_70pruned_retrained_weights", "resource", 4),
+    ("KERAS_1layer", None, "latency", 3),
+], ids=lambda v: str(v) if v else "")
+def test_shared_mlps_rtl_equals_emulator(name, weights, strategy, reuse):
     model = _without_softmax(name, weights)
-    firmware = fa.to_firmware(model, strategy=strategy)
+    firmware = fa.to_firmware(model, strategy=strategy, reuse_factor=reuse)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((1500, firmware.ir.n_inputs))
     x[:150] *= 40
     assert _rows_differ(firmware.predict(x, engine="rtl"), firmware.predict(x)) == 0
+
+
+def _lanes_ir(seed: int) -> ModelIR:
+    """Random small dense chains on multi-cycle schedules (lanes straddling outputs, a partly
+    filled last lane) with narrow saturating or wrapping accumulators."""
+    rng = np.random.default_rng(seed)
+    t = P("ap_fixed<12,4,AP_RND,AP_SAT>")
+    w_t = P("ap_fixed<6,1>")
+    n = int(rng.integers(3, 9))
+    layers = [InputLayer(name="input", cname="input", n_in=n, n_out=n, input_type=t, result_type=t, shape=(n,))]
+    for j in range(3):
+        n_out = int(rng.integers(2, 9))
+        weights = (rng.integers(-31, 32, (n, n_out)) * (rng.random((n, n_out)) > rng.choice([0.0, 0.5]))).astype(np.int64)
+        nnz = max(1, int(np.count_nonzero(weights)))
+        reuse = int(rng.choice([2, 3, 5, nnz, n * n_out]))
+        acc = str(rng.choice(["ap_fixed<11,4,AP_TRN,AP_SAT>", "ap_fixed<10,4,AP_RND_CONV,AP_SAT_SYM>",
+                              "ap_fixed<12,4,AP_TRN,AP_WRAP>"]))
+        layers.append(DenseLayer(name=f"l{j}", cname=f"l{j}", n_in=n, n_out=n_out, input_type=t, result_type=t,
+                                 weight_type=w_t, bias_type=w_t, accum_type=P(acc), weights=weights,
+                                 bias=rng.integers(-31, 32, n_out).astype(np.int64), reuse_factor=reuse,
+                                 strategy=Strategy(rng.choice(["latency", "resource"]))))
+        n = n_out
+    return ModelIR("lanes", layers)
+
+
+@needs_verilator
+@pytest.mark.parametrize("seed", range(2))
+def test_multi_cycle_schedules_rtl_equals_emulator(seed):
+    ir = _lanes_ir(seed)
+    assert any(layer.schedule.n_cycles > 1 for layer in ir.dense_layers())
+    firmware = Firmware(ir, FirmwareConfig(project_name="lanes"))
+    x = _edge_inputs(ir, 800, np.random.default_rng(seed))
+    assert _rows_differ(firmware.predict(x, engine="rtl"), emulate(ir, x)) == 0
 
 
 # ------------------------------------------------------------------------------ refusals and files
@@ -137,8 +170,8 @@ def test_unsupported_layers_and_schedules_are_refused_by_name(shared_model):
     model = shared_model("KERAS_3layer")
     with pytest.raises(UnsupportedRTLError, match="output_softmax.*softmax"):
         fa.to_firmware(model).write_verilog("/nonexistent/never-written")
-    firmware = fa.to_firmware(_without_softmax("KERAS_3layer"), reuse_factor=2)
-    with pytest.raises(UnsupportedRTLError, match="reuse_factor=2"):
+    firmware = fa.to_firmware(shared_model("KERAS_1layer"))
+    with pytest.raises(UnsupportedRTLError, match="not 'sigmoid'"):
         render_verilog(firmware.ir, firmware.config)
 
 

@@ -35,6 +35,8 @@ def layer_context(layer: Layer, index: int) -> dict[str, Any]:
             f"it writes {sorted(RTL_CONTEXTS)} (use the HLS backend for this model)"
         )
     ctx = RTL_CONTEXTS[layer.kind](layer)
+    ctx.setdefault("sequential", False)  # a multi-cycle schedule (clocked module with start/done)
+    ctx.setdefault("cycles", 1)
     ctx.update(index=index, kind=layer.kind, cname=layer.cname, name=layer.name, module=f"fa_{layer.cname}",
                n_in=layer.n_in, n_out=layer.n_out, wx=layer.input_type.width, wy=layer.result_type.width,
                x_signed=layer.input_type.signed)
@@ -50,11 +52,7 @@ def _bits(value: int, width: int) -> int:
 def _dense(layer: DenseLayer) -> dict[str, Any]:
     sched = layer.schedule
     if sched.n_terms and sched.n_cycles > 1:
-        raise UnsupportedRTLError(
-            f"layer {layer.name!r}: the Verilog backend writes fully parallel dense layers (one cycle per "
-            f"input: reuse factor 1) so far; this layer's schedule has {sched.n_cycles} cycles "
-            f"(reuse_factor={layer.reuse_factor}). Use reuse_factor=1 or the HLS backend"
-        )
+        return _dense_lanes(layer)
     x, w, acc, y = layer.input_type, layer.weight_type, layer.accum_type, layer.result_type
     ww = w.width + (0 if w.signed else 1)  # weights as signed constants
     pw = x.width + 1 + ww  # a signed (x.width + 1)-bit input times a signed ww-bit constant
@@ -66,24 +64,58 @@ def _dense(layer: DenseLayer) -> dict[str, Any]:
         by_output[t["o"]].append(t["k"])
     modular = accumulator_is_modular(layer)
     program: list[list[tuple[int, str, str]]] = []
-    if not modular:  # the schedule's adder levels, each sum assigned to accum_t (saturation)
-        names = [f"b{o}" for o in range(layer.n_out)] + [f"a{k}" for k in range(len(terms))]  # C = 1: register = term
-        for level, (dst, src) in enumerate(sched.combine_levels):
-            step = []
-            for d, s in zip(dst.tolist(), src.tolist()):
-                new = f"v{level}_{d}"
-                step.append((new, names[d], names[s]))
-                names[d] = new
-            program.append(step)
-        finals = names[: layer.n_out]
-    else:
-        finals = None
+    finals = None
+    if not modular:  # the schedule's adder levels, each sum assigned to accum_t (saturation); C = 1: register = term
+        program, finals = _combine_program(sched, [f"a{k}" for k in range(len(terms))], layer.n_out)
     return {
         "pw": pw, "ww": ww, "wa": acc.width, "acc_signed": acc.signed,
         "terms": terms, "by_output": by_output,
         "bias_bits": [_bits(b, acc.width) for b in bias.tolist()],
         "product": requant(pw, True, x.frac + w.frac, acc),
         "add": requant(acc.width + 1, acc.signed, acc.frac, acc),  # a sum of two accum_t values
+        "result": requant(acc.width, acc.signed, acc.frac, y),
+        "modular": modular, "program": program, "finals": finals, "sequential": False, "cycles": 1,
+    }
+
+
+def _combine_program(sched, register_names: list[str], n_out: int) -> tuple[list, list[str]]:
+    """The schedule's adder levels as ``(new wire, left, right)`` steps over named nodes."""
+    names = [f"b{o}" for o in range(n_out)] + register_names
+    program = []
+    for level, (dst, src) in enumerate(sched.combine_levels):
+        step = []
+        for d, s in zip(dst.tolist(), src.tolist()):
+            new = f"v{level}_{d}"
+            step.append((new, names[d], names[s]))
+            names[d] = new
+        program.append(step)
+    return program, names[:n_out]
+
+
+def _dense_lanes(layer: DenseLayer) -> dict[str, Any]:
+    """A dense layer on its schedule's lanes: C cycles per input, one multiplier per lane."""
+    sched = layer.schedule
+    x, w, acc, y = layer.input_type, layer.weight_type, layer.accum_type, layer.result_type
+    ww = w.width + (0 if w.signed else 1)
+    pw = x.width + 1 + ww
+    _, _, mantissas = layer.terms()
+    C, P = sched.n_cycles, sched.n_lanes
+    lanes = []
+    lane_end = sched.lane_terms().tolist()
+    for lane in range(P):
+        terms = np.flatnonzero(sched.lane == lane)
+        cases = [(int(sched.cycle[k]), int(sched.ins[k]), int(mantissas[k])) for k in terms]
+        segments = [(int(r), int(sched.register_end[r])) for r in np.flatnonzero(sched.register_lane == lane)]
+        lanes.append({"lane": lane, "cases": cases, "segments": segments, "end": int(lane_end[lane])})
+    modular = accumulator_is_modular(layer)
+    program, finals = _combine_program(sched, [f"g{r}" for r in range(sched.n_registers)], layer.n_out)
+    bias = acc.requantize(np.asarray(layer.bias), layer.bias_type.frac)
+    return {
+        "sequential": True, "cycles": C, "counter_width": max(1, (C - 1).bit_length()), "pw": pw, "ww": ww,
+        "wa": acc.width, "acc_signed": acc.signed, "lanes": lanes, "n_registers": sched.n_registers,
+        "bias_bits": [_bits(b, acc.width) for b in bias.tolist()],
+        "product": requant(pw, True, x.frac + w.frac, acc),
+        "add": requant(acc.width + 1, acc.signed, acc.frac, acc),
         "result": requant(acc.width, acc.signed, acc.frac, y),
         "modular": modular, "program": program, "finals": finals,
     }

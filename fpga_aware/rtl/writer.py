@@ -64,11 +64,14 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig) -> dict[str, str]:
     for ctx in layers:
         files[f"rtl/{ctx['module']}.v"] = env.get_template(f"rtl/layers/{ctx['kind']}.v.j2").render(version=version, layer=ctx)
     wi, wo = ir.input_type.width, ir.output_type.width
+    ii = max([ctx["cycles"] + 1 for ctx in layers if ctx.get("sequential")], default=1)
+    latency = sum(ctx["cycles"] + 2 if ctx.get("sequential") else 1 for ctx in layers)
     context = {
         "version": version, "project": project, "layers": layers, "n_inputs": ir.n_inputs, "n_outputs": ir.n_outputs,
         "wi": wi, "wo": wo, "input_type": ir.input_type.cpp(), "output_type": ir.output_type.cpp(),
         "in_words": -(-ir.n_inputs * wi // WORD_BITS), "out_words": -(-ir.n_outputs * wo // WORD_BITS),
         "part": part.name, "family": yosys_family(part), "clock_period": float(config.clock_period),
+        "ii": ii, "latency": latency,
     }
     files[f"rtl/{project}.v"] = env.get_template("rtl/top.v.j2").render(**context)
     sources = [f"rtl/{ctx['module']}.v" for ctx in layers] + [f"rtl/{project}.v"]
@@ -80,7 +83,7 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig) -> dict[str, str]:
         "generator": MANIFEST_GENERATOR, "backend": "verilog", "fpga_aware_version": version, "project_name": project,
         "part": part.name, "yosys_family": context["family"], "clock_period": float(config.clock_period),
         "n_inputs": ir.n_inputs, "n_outputs": ir.n_outputs, "input_type": ir.input_type.cpp(),
-        "output_type": ir.output_type.cpp(), "latency_cycles": len(layers), "sources": sources,
+        "output_type": ir.output_type.cpp(), "latency_cycles": latency, "ii": ii, "sources": sources,
         "layers": [{"name": c["name"], "kind": c["kind"], "module": c["module"]} for c in layers],
         "sha256": {rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in sorted(files.items())},
     }
