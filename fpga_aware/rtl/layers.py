@@ -63,10 +63,10 @@ def _dense(layer: DenseLayer) -> dict[str, Any]:
     for t in terms:
         by_output[t["o"]].append(t["k"])
     modular = accumulator_is_modular(layer)
-    program: list[list[tuple[int, str, str]]] = []
-    finals = None
     if not modular:  # the schedule's adder levels, each sum assigned to accum_t (saturation); C = 1: register = term
         program, finals = _combine_program(sched, [f"a{k}" for k in range(len(terms))], layer.n_out)
+    else:  # any order is exact: a balanced tree of two-input adders
+        program, finals = _balanced_program([[f"b{o}"] + [f"a{k}" for k in by_output[o]] for o in range(layer.n_out)])
     return {
         "pw": pw, "ww": ww, "wa": acc.width, "acc_signed": acc.signed,
         "terms": terms, "by_output": by_output,
@@ -76,6 +76,27 @@ def _dense(layer: DenseLayer) -> dict[str, Any]:
         "result": requant(acc.width, acc.signed, acc.frac, y),
         "modular": modular, "program": program, "finals": finals, "sequential": False, "cycles": 1,
     }
+
+
+def _balanced_program(operands: list[list[str]]) -> tuple[list, list[str]]:
+    """Balanced trees of two-input additions over each output's operands, level by level."""
+    program, current = [], [list(ops) for ops in operands]
+    level = 0
+    while any(len(ops) > 1 for ops in current):
+        step, nxt = [], []
+        for o, ops in enumerate(current):
+            merged = []
+            for j in range(0, len(ops), 2):
+                if j + 1 < len(ops):
+                    new = f"t{level}_{o}_{j // 2}"
+                    step.append((new, ops[j], ops[j + 1]))
+                    merged.append(new)
+                else:
+                    merged.append(ops[j])
+            nxt.append(merged)
+        program.append(step)
+        current, level = nxt, level + 1
+    return program, [ops[0] for ops in current]
 
 
 def _combine_program(sched, register_names: list[str], n_out: int) -> tuple[list, list[str]]:
@@ -108,7 +129,12 @@ def _dense_lanes(layer: DenseLayer) -> dict[str, Any]:
         segments = [(int(r), int(sched.register_end[r])) for r in np.flatnonzero(sched.register_lane == lane)]
         lanes.append({"lane": lane, "cases": cases, "segments": segments, "end": int(lane_end[lane])})
     modular = accumulator_is_modular(layer)
-    program, finals = _combine_program(sched, [f"g{r}" for r in range(sched.n_registers)], layer.n_out)
+    registers = [f"g{r}" for r in range(sched.n_registers)]
+    if modular:  # any order is exact: a balanced tree
+        per_output = [[f"b{o}"] + [registers[r] for r in np.flatnonzero(sched.register_out == o)] for o in range(layer.n_out)]
+        program, finals = _balanced_program(per_output)
+    else:
+        program, finals = _combine_program(sched, registers, layer.n_out)
     bias = acc.requantize(np.asarray(layer.bias), layer.bias_type.frac)
     return {
         "sequential": True, "cycles": C, "counter_width": max(1, (C - 1).bit_length()), "pw": pw, "ww": ww,
