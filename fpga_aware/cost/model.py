@@ -532,9 +532,11 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         elif slots:
             n_lut_mult = slots
             lut["lut_multipliers"] = slots * wx * ww * LUT_PER_PARTIAL_PRODUCT
-        # one accumulating adder per register (a DSP's post-adder takes its lane's), one adder of
-        # the final tree per register
-        fabric_adds = max(0, S - DSP_ABSORBED_ADDS * n_dsp_mult) + S
+        # one accumulating adder per register of several terms (a DSP's post-adder takes its
+        # lane's), one adder of the final tree per register
+        # (a register of one term is its product: no accumulating adder)
+        accumulating = int(np.count_nonzero(plan.register_end - plan.register_first > 1))
+        fabric_adds = max(0, accumulating - DSP_ABSORBED_ADDS * n_dsp_mult) + S
         lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
         mux_levels = np.array([_log2_ceil(int(m)) for m in plan.mux_inputs()], dtype=np.int64)
         cycle_levels = _log2_ceil(C)
@@ -563,7 +565,8 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         elif slots:
             sched.chain(_log2_ceil(ww) * _adder_ns(wx + ww), slot_bits)
         sched.wait(C - 1)
-        sched.chain(_adder_ns(wa), S * wa)  # reg += p
+        if accumulating:
+            sched.chain(_adder_ns(wa), S * wa)  # reg += p
         for level, (dst, _src) in enumerate(plan.combine_levels):
             sched.chain(_adder_ns(wa), (S + n_out - sum(d.size for d, _ in plan.combine_levels[:level])) * wa)
     return _finish_layer(
