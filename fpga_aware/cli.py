@@ -90,22 +90,17 @@ def _cmd_export(args) -> int:
     if args.backend == "verilog":
         path = firmware.write_verilog(args.out, overwrite=args.overwrite)
         print(f"wrote the Verilog project {firmware.ir.project_name} for {args.part} to {path}")
-        if args.verify:
-            import numpy as np
-
-            x = np.random.default_rng(0).standard_normal((args.verify, firmware.ir.n_inputs))
-            mismatches = int(np.count_nonzero(np.any(firmware.predict(x) != firmware.predict(x, engine="rtl"), axis=1)))
-            print(f"emulator vs RTL simulation (Verilator): {mismatches} mismatching samples of {args.verify}")
-            return 0 if mismatches == 0 else 1
-        return 0
-    path = firmware.write(args.out, overwrite=args.overwrite)
-    print(f"wrote {firmware.ir.project_name} for {args.part} to {path}")
+        engine, other = "rtl", "RTL simulation (Verilator)"
+    else:
+        path = firmware.write(args.out, overwrite=args.overwrite)
+        print(f"wrote {firmware.ir.project_name} for {args.part} to {path}")
+        engine, other = "csim", "C simulation"
     if args.verify:
         import numpy as np
 
         x = np.random.default_rng(0).standard_normal((args.verify, firmware.ir.n_inputs))
-        mismatches = int(np.count_nonzero(np.any(firmware.predict(x) != firmware.predict(x, engine="csim"), axis=1)))
-        print(f"emulator vs C simulation: {mismatches} mismatching samples of {args.verify}")
+        mismatches = int(np.count_nonzero(np.any(firmware.predict(x) != firmware.predict(x, engine=engine), axis=1)))
+        print(f"emulator vs {other}: {mismatches} mismatching samples of {args.verify}")
         return 0 if mismatches == 0 else 1
     return 0
 

@@ -16,8 +16,11 @@ SHARED = Path(os.environ.get("FPGA_AWARE_SHARED", Path(__file__).resolve().paren
 MODELS = SHARED / "models"
 
 
-def load_shared_model(name: str, weights: str | None = None):
-    """Load ``<name>.json`` + weights from ../shared/models, or skip the test if missing."""
+def load_shared_model(name: str, weights: str | None = None, edit_json=None):
+    """Load ``<name>.json`` + weights from ../shared/models, or skip the test if missing.
+
+    ``edit_json``: a function applied to the architecture's JSON text before it is loaded.
+    """
     arch = MODELS / f"{name}.json"
     weight_file = MODELS / f"{weights or name + '_weights'}.h5"
     if not arch.exists() or not weight_file.exists():
@@ -27,7 +30,8 @@ def load_shared_model(name: str, weights: str | None = None):
 
     custom: dict = {}
     _add_supported_quantized_objects(custom)
-    model = tf.keras.models.model_from_json(arch.read_text(), custom_objects=custom)
+    text = arch.read_text()
+    model = tf.keras.models.model_from_json(edit_json(text) if edit_json else text, custom_objects=custom)
     model.load_weights(str(weight_file))
     return model
 

@@ -20,7 +20,7 @@ from fpga_aware.hls.writer import ProjectExistsError
 from fpga_aware.rtl.layers import UnsupportedRTLError
 from fpga_aware.rtl.writer import render_verilog
 from fpga_aware.sim.emulator import emulate
-from tests.conftest import MODELS
+from tests.conftest import load_shared_model
 
 needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed (make test installs it as root)")
 needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed (make test installs it as root)")
@@ -101,20 +101,11 @@ def test_every_rounding_and_overflow_mode_is_bit_exact(tmp_path):
 def _without_softmax(name: str, weights: str | None = None):
     """A shared model with its output table activation (softmax, sigmoid) replaced by linear: the
     Verilog backend writes no lookup tables yet."""
-    arch = MODELS / f"{name}.json"
-    weight_file = MODELS / f"{weights or name + '_weights'}.h5"
-    if not arch.exists() or not weight_file.exists():
-        pytest.skip(f"shared model {name} not found under {MODELS}")
-    import tensorflow as tf
-    from qkeras.utils import _add_supported_quantized_objects
+    def linear_output(text: str) -> str:
+        return text.replace('"activation": "softmax"', '"activation": "linear"').replace(
+            '"activation": "sigmoid"', '"activation": "linear"')
 
-    custom: dict = {}
-    _add_supported_quantized_objects(custom)
-    text = arch.read_text().replace('"activation": "softmax"', '"activation": "linear"')
-    text = text.replace('"activation": "sigmoid"', '"activation": "linear"')
-    model = tf.keras.models.model_from_json(text, custom_objects=custom)
-    model.load_weights(str(weight_file))
-    return model
+    return load_shared_model(name, weights, edit_json=linear_output)
 
 
 @needs_verilator

@@ -127,13 +127,17 @@ class DenseSchedule:
         return np.bincount(self.register_out, minlength=self.n_out)
 
     @property
+    def segment_boundaries(self) -> int:
+        """Constant comparisons of the cycle counter: a lane's registers beyond its first."""
+        return int(np.maximum(self.lane_registers() - 1, 0).sum())
+
+    @property
     def combine_depth(self) -> int:
         return len(self.combine_levels)
 
     def summary(self) -> dict[str, int | float | str]:
         """The figures a designer reads: lanes, cycles, multiplexers, registers, adder tree."""
         mux = self.mux_inputs()
-        regs = self.lane_registers()
         return {
             "terms": self.n_terms,
             "lanes": self.n_lanes,
@@ -141,7 +145,7 @@ class DenseSchedule:
             "registers": self.n_registers,
             "max_mux_inputs": int(mux.max(initial=0)),
             "mean_mux_inputs": float(mux.mean()) if mux.size else 0.0,
-            "segment_boundaries": int(np.maximum(regs - 1, 0).sum()),
+            "segment_boundaries": self.segment_boundaries,
             "padded_slots": self.n_slots - self.n_terms,
             "combine": self.combine,
             "combine_levels": self.combine_depth,

