@@ -3,7 +3,8 @@ script, a Vivado synthesis script and the Verilator harness.
 
 Folder layout (``fa.export(..., backend='verilog')``, ``Firmware.write_verilog(dir)``)::
 
-    rtl/fa_<layer>.v        one combinational module per layer (templates/rtl/layers/<kind>.v.j2)
+    rtl/primitives.v        modules the layers share (templates/rtl/primitives.v.j2: the adder)
+    rtl/fa_<layer>.v        one module per layer (templates/rtl/layers/<kind>.v.j2)
     rtl/<project>.v         the top: every layer's output registered, valid_in -> valid_out
     files.f                 the source list, in dependency order
     synth_yosys.ys          yosys -s synth_yosys.ys (synth_xilinx for the part's family)
@@ -61,6 +62,7 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig) -> dict[str, str]:
     version = package_version()
     env = template_environment()
     files: dict[str, str] = {}
+    files["rtl/primitives.v"] = env.get_template("rtl/primitives.v.j2").render(version=version)
     for ctx in layers:
         files[f"rtl/{ctx['module']}.v"] = env.get_template(f"rtl/layers/{ctx['kind']}.v.j2").render(version=version, layer=ctx)
     wi, wo = ir.input_type.width, ir.output_type.width
@@ -74,7 +76,7 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig) -> dict[str, str]:
         "ii": ii, "latency": latency,
     }
     files[f"rtl/{project}.v"] = env.get_template("rtl/top.v.j2").render(**context)
-    sources = [f"rtl/{ctx['module']}.v" for ctx in layers] + [f"rtl/{project}.v"]
+    sources = ["rtl/primitives.v"] + [f"rtl/{ctx['module']}.v" for ctx in layers] + [f"rtl/{project}.v"]
     files["files.f"] = "".join(f"{s}\n" for s in sources)
     files["synth_yosys.ys"] = env.get_template("rtl/synth_yosys.ys.j2").render(sources=sources, **context)
     files["vivado_synth.tcl"] = env.get_template("rtl/vivado_synth.tcl.j2").render(sources=sources, **context)
