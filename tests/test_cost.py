@@ -164,7 +164,10 @@ PUBLISHED = {
 
 #: Tolerances (relative) of the calibration tests; see docs/cost_model.md for why.
 TOLERANCE = {
-    "mnist": dict(dsp=0.03, latency=0.15, lut=0.20, ff=0.20),
+    # LUT: our firmware shares one input multiplexer per bus of lanes (DenseSchedule.input_buses;
+    # 7 buses for dense1, not 896 lane muxes); hls4ml's, which the report measured, computes each
+    # multiplier's input index by its own chain of additions.  See docs/cost_model.md.
+    "mnist": dict(dsp=0.03, latency=0.15, lut=0.25, ff=0.20),
     "rf1": dict(dsp=0.20, latency=0.25, lut=0.25, ff=0.30),
     "rf2": dict(dsp=0.20, latency=0.25, lut=0.25, ff=0.30),
     # The published pruned design is inconsistent with the unpruned one (16 vs 9 cycles; 3x

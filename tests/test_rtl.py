@@ -17,7 +17,8 @@ from fpga_aware.core.fixed import Overflow, Rounding, parse_precision as P
 from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, Strategy
 from fpga_aware.firmware import Firmware
 from fpga_aware.hls.writer import ProjectExistsError
-from fpga_aware.rtl.layers import UnsupportedRTLError
+from fpga_aware.core.schedule import build_schedule
+from fpga_aware.rtl.layers import INPUT_SELECTS, RTLOptions, UnsupportedRTLError
 from fpga_aware.rtl.writer import render_verilog
 from fpga_aware.sim.emulator import emulate
 from tests.conftest import load_shared_model
@@ -154,6 +155,31 @@ def test_multi_cycle_schedules_rtl_equals_emulator(seed):
     firmware = Firmware(ir, FirmwareConfig(project_name="lanes"))
     x = _edge_inputs(ir, 800, np.random.default_rng(seed))
     assert _rows_differ(firmware.predict(x, engine="rtl"), emulate(ir, x)) == 0
+
+
+@needs_verilator
+@pytest.mark.parametrize("input_select", INPUT_SELECTS)
+def test_every_input_selection_is_bit_exact(tmp_path, input_select):
+    """The three ways lanes get their inputs (buses, a mux per lane, a rotating input) compute
+    the same; dense layers make buses shared and rotating positions constant."""
+    ir = _lanes_ir(5)
+    dense = [layer for layer in ir.dense_layers() if layer.schedule.n_cycles > 1]
+    assert dense
+    firmware = Firmware(ir, FirmwareConfig(project_name="lanes"))
+    firmware.write_verilog(tmp_path / input_select, options=RTLOptions(input_select=input_select))
+    x = _edge_inputs(ir, 600, np.random.default_rng(5))
+    assert _rows_differ(firmware.predict(x, engine="rtl"), emulate(ir, x)) == 0
+
+
+def test_input_buses_share_identical_sequences():
+    outs, ins = np.repeat(np.arange(8), 6), np.tile(np.arange(6), 8)  # 8 x 6 dense, lane-major
+    sched = build_schedule(outs, ins, 6, 8, 3, "tree")
+    lane_bus, buses = sched.input_buses()
+    assert sched.n_lanes == 16 and len(buses) == 2  # lanes start at inputs 0 or 3
+    assert buses.tolist() == [[0, 1, 2], [3, 4, 5]] and lane_bus.tolist() == [0, 1] * 8
+    assert sched.bus_inputs().tolist() == [3, 3]
+    with pytest.raises(ValueError, match="input_select must be one of"):
+        RTLOptions(input_select="crossbar")
 
 
 # ------------------------------------------------------------------------------ refusals and files

@@ -151,25 +151,28 @@ def _project(reuse: int, strategy: str, pow2: bool = False) -> tuple[ModelIR, di
 
 def _wiring(header: str):
     """``(lane, cycle) -> input index`` as the generated ``select`` of a schedule header wires it:
-    runs ``if (cycle < E) xl[l] = x[cycle + k];`` first, then the switch's per-cycle parts."""
+    each lane reads its bus (``xl[l] = xb[b];``); a bus is wired by runs
+    ``if (cycle < E) xb[b] = x[cycle + k];`` first, then by the switch's per-cycle parts."""
     body = header[header.index("static void select(unsigned cycle"):]
     body = body[: body.index("\n    }\n")]
+    lane_bus = {int(lane): int(bus) for lane, bus in re.findall(r"xl\[(\d+)\] = xb\[(\d+)\];", body)}
     runs: dict[int, list[tuple[int, str]]] = {}
     head = body.split("switch (cycle)")[0]
-    for end, lane, source in re.findall(r"(?:else )?(?:if \(cycle < (\d+)\) )?xl\[(\d+)\] = x\[([^\]]+)\];", head):
-        runs.setdefault(int(lane), []).append((int(end) if end else 1 << 30, source))
+    for end, bus, source in re.findall(r"(?:else )?(?:if \(cycle < (\d+)\) )?xb\[(\d+)\] = x\[([^\]]+)\];", head):
+        runs.setdefault(int(bus), []).append((int(end) if end else 1 << 30, source))
     parts = dict(re.findall(r"void (select_\d+_\d+)\(.*?\{(.*?)\n    \}", header, flags=re.S))
     cases = dict(re.findall(r"case (\d+):(.*?)break;", body, flags=re.S))
 
     def wired(lane: int, cycle: int) -> int:
-        if lane in runs:
-            source = next(src for end, src in runs[lane] if cycle < end)
+        bus = lane_bus[lane]
+        if bus in runs:
+            source = next(src for end, src in runs[bus] if cycle < end)
             return int(eval(source, {"cycle": cycle}))  # "5", "cycle", "cycle + 4", "cycle - 12"
-        for part in re.findall(r"(select_\d+_\d+)\(x, xl\);", cases[str(cycle)]):
-            found = re.search(rf"xl\[{lane}\] = x\[(\d+)\];", parts[part])
+        for part in re.findall(r"(select_\d+_\d+)\(x, xb\);", cases[str(cycle)]):
+            found = re.search(rf"xb\[{bus}\] = x\[(\d+)\];", parts[part])
             if found:
                 return int(found.group(1))
-        raise AssertionError(f"lane {lane} has no input in cycle {cycle}")
+        raise AssertionError(f"lane {lane} (bus {bus}) has no input in cycle {cycle}")
 
     return wired
 
@@ -191,12 +194,15 @@ def test_generated_schedule_indices_are_constants(reuse, strategy, pow2):
         s = layer.schedule
         header = files[f"firmware/schedules/{layer.cname}.h"]
         for array, index in _INDEX.findall(header):
-            assert re.fullmatch(r"\d+|cycle|cycle [+-] \d+|n_lanes|n_registers", index), \
+            assert re.fullmatch(r"\d+|cycle|cycle [+-] \d+|n_lanes|n_buses|n_registers", index), \
                 f"{array}[{index}] in schedules/{layer.cname}.h"
         # every term's input is wired to its lane in its cycle
         wiring = _wiring(header)
         for lane, cycle, i in zip(s.lane.tolist(), s.cycle.tolist(), s.ins.tolist()):
             assert wiring(lane, cycle) == i, (layer.cname, lane, cycle)
+        n_buses = int(re.search(r"n_buses = (\d+);", header).group(1))
+        assert n_buses <= s.n_lanes and n_buses == len(set(zip(*[[wiring(l, c) for l in range(s.n_lanes)]
+                                                                   for c in range(s.n_cycles)]))) or n_buses <= s.n_lanes
         assert header.count("+= p[") == s.n_registers
         assert header.count("+= reg[") == s.n_registers
         assert f"{layer.cname}_w_in" not in top and f"{layer.cname}_w_in" not in files[f"firmware/weights/{layer.cname}.h"]

@@ -118,6 +118,31 @@ class DenseSchedule:
         pairs = np.unique(self.lane * max(1, self.n_in) + self.ins)
         return np.bincount(pairs // max(1, self.n_in), minlength=self.n_lanes)
 
+    def input_sequences(self) -> np.ndarray:
+        """``(n_lanes, n_cycles)``: the input each lane multiplies in each cycle (-1: idle)."""
+        grid = np.full((self.n_lanes, self.n_cycles), -1, dtype=np.int64)
+        grid[self.lane, self.cycle] = self.ins
+        return grid
+
+    def input_buses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lanes that multiply the same input in every cycle share one input multiplexer (a *bus*,
+        as the lanes of hls4ml's regular Resource pattern do).  Returns ``(lane_bus, buses)``:
+        per lane its bus, and per bus its ``(n_cycles,)`` input sequence (-1: idle), in order of
+        first use."""
+        grid = self.input_sequences()
+        if not grid.size:
+            return np.zeros(self.n_lanes, dtype=np.int64), grid.reshape(0, self.n_cycles)
+        buses, first, lane_bus = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return rank[lane_bus.reshape(-1)].astype(np.int64), buses[order]
+
+    def bus_inputs(self) -> np.ndarray:
+        """Per bus (:meth:`input_buses`), the number of distinct inputs it chooses from."""
+        _, buses = self.input_buses()
+        return np.array([np.unique(row[row >= 0]).size for row in buses], dtype=np.int64)
+
     def lane_registers(self) -> np.ndarray:
         """Per lane, the number of output segments (registers) it accumulates into."""
         return np.bincount(self.register_lane, minlength=self.n_lanes)

@@ -268,9 +268,10 @@ def _input_runs(grid: np.ndarray) -> tuple[list[tuple[int, list[tuple[int, int, 
 def _schedule_context(sched) -> dict[str, Any]:
     """What ``templates/firmware/schedule.h.j2`` writes for a lane schedule, as plain integers.
 
-    ``select[c]``: ``(lane, input)`` for every lane in cycle ``c``, in parts of at most
-    :data:`SCHEDULE_PART` (a lane past its last term repeats its last input: no new multiplexer
-    input, and its product is not added).
+    Lanes that multiply the same input in every cycle share an input *bus* (``lane_bus[l]``);
+    ``runs`` and ``select`` choose the buses' inputs: ``select[c]`` is ``(bus, input)`` for the
+    switch-chosen buses in cycle ``c``, in parts of at most :data:`SCHEDULE_PART` (a lane past
+    its last term repeats its last input: no new multiplexer input, and its product is not added).
     ``segments[l]``: ``(register, end_cycle)`` of lane ``l``'s output segments, in cycle order.
     ``lane_end[l]``: the cycle after lane ``l``'s last term.  ``levels``: the adder tree,
     ``(dst_is_output, dst, src_register)`` per addition, level by level.
@@ -281,8 +282,14 @@ def _schedule_context(sched) -> dict[str, Any]:
     lane_end = sched.lane_terms()
     for lane in np.flatnonzero(lane_end < C):  # repeat the last input (only the last lane)
         grid[lane, lane_end[lane]:] = grid[lane, lane_end[lane] - 1]
-    runs, in_switch = _input_runs(grid)
-    select = [_parts([(lane, int(grid[lane, c])) for lane in in_switch], SCHEDULE_PART) for c in range(C)] if in_switch else []
+    # Lanes with the same inputs in every cycle share one choice (an input bus; benchmarks/input_select.py)
+    buses, first, lane_bus = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    buses, lane_bus = buses[order], rank[lane_bus.reshape(-1)]
+    runs, in_switch = _input_runs(buses)
+    select = [_parts([(bus, int(buses[bus, c])) for bus in in_switch], SCHEDULE_PART) for c in range(C)] if in_switch else []
     segments: list[list[tuple[int, int]]] = [[] for _ in range(P)]
     for r, (lane, end) in enumerate(zip(sched.register_lane.tolist(), sched.register_end.tolist())):
         segments[lane].append((r, end))
@@ -291,7 +298,8 @@ def _schedule_context(sched) -> dict[str, Any]:
         [(d < n_out, d if d < n_out else d - n_out, s - n_out) for d, s in zip(dst.tolist(), src.tolist())]
         for dst, src in sched.combine_levels
     ]
-    return {"runs": runs, "select": select, "segments": segments, "lane_end": lane_end.tolist(), "levels": levels,
+    return {"runs": runs, "select": select, "lane_bus": lane_bus.tolist(), "n_buses": len(buses),
+            "segments": segments, "lane_end": lane_end.tolist(), "levels": levels,
             "n_cycles": C, "n_lanes": P, "n_registers": sched.n_registers}
 
 

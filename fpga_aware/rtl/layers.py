@@ -7,6 +7,7 @@ without one is refused by name (:class:`UnsupportedRTLError`), and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -16,10 +17,10 @@ from fpga_aware.core.registry import Registry
 from fpga_aware.rtl.modes import requant
 from fpga_aware.sim.emulator import accumulator_is_modular
 
-__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "UnsupportedRTLError", "layer_context"]
+__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "RTLOptions", "INPUT_SELECTS", "UnsupportedRTLError", "layer_context"]
 
 #: One context builder per IR layer kind: ``builder(layer) -> dict`` for its template.
-RTL_CONTEXTS: Registry[Callable[[Layer], dict[str, Any]]] = Registry("Verilog context")
+RTL_CONTEXTS: Registry[Callable[[Layer, "RTLOptions"], dict[str, Any]]] = Registry("Verilog context")
 #: Activation functions the Verilog backend computes exactly.
 RTL_ACTIVATIONS = ("linear", "relu")
 
@@ -28,13 +29,33 @@ class UnsupportedRTLError(ValueError):
     """The Verilog backend cannot write this layer or configuration yet (the message says why)."""
 
 
-def layer_context(layer: Layer, index: int) -> dict[str, Any]:
+#: How the lanes of a multi-cycle dense layer get their inputs (see :func:`_dense_lanes`).
+INPUT_SELECTS = ("bus", "lane", "rotate")
+#: The default, chosen by measured cost (benchmarks/input_select.py, docs/firmware.md).
+DEFAULT_INPUT_SELECT = "bus"
+
+
+@dataclass(frozen=True)
+class RTLOptions:
+    """Rendering choices of the Verilog backend that do not change what is computed."""
+
+    #: ``'bus'``: one multiplexer per distinct input sequence, shared by the lanes that have it;
+    #: ``'lane'``: one per lane; ``'rotate'``: the input rotates by one element per cycle and each
+    #: lane chooses among the positions its sequence needs (none for a dense lane-major layer).
+    input_select: str = DEFAULT_INPUT_SELECT
+
+    def __post_init__(self) -> None:
+        if self.input_select not in INPUT_SELECTS:
+            raise ValueError(f"input_select must be one of {list(INPUT_SELECTS)}, got {self.input_select!r}")
+
+
+def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions()) -> dict[str, Any]:
     if layer.kind not in RTL_CONTEXTS:
         raise UnsupportedRTLError(
             f"layer {layer.name!r} ({layer.kind}): the Verilog backend does not write {layer.kind} layers yet; "
             f"it writes {sorted(RTL_CONTEXTS)} (use the HLS backend for this model)"
         )
-    ctx = RTL_CONTEXTS[layer.kind](layer)
+    ctx = RTL_CONTEXTS[layer.kind](layer, options)
     ctx.setdefault("sequential", False)  # a multi-cycle schedule (clocked module with start/done)
     ctx.setdefault("cycles", 1)
     ctx.update(index=index, kind=layer.kind, cname=layer.cname, name=layer.name, module=f"fa_{layer.cname}",
@@ -49,10 +70,10 @@ def _bits(value: int, width: int) -> int:
 
 
 @RTL_CONTEXTS.register("dense")
-def _dense(layer: DenseLayer) -> dict[str, Any]:
+def _dense(layer: DenseLayer, options: RTLOptions) -> dict[str, Any]:
     sched = layer.schedule
     if sched.n_terms and sched.n_cycles > 1:
-        return _dense_lanes(layer)
+        return _dense_lanes(layer, options.input_select)
     # one cycle: every lane is one term, so register r is term r (a{r} below)
     outs, ins, mantissas = layer.terms()
     terms = [{"k": k, "i": int(i), "o": int(o), "w": int(m)} for k, (o, i, m) in enumerate(zip(outs, ins, mantissas))]
@@ -61,20 +82,47 @@ def _dense(layer: DenseLayer) -> dict[str, Any]:
     return ctx
 
 
-def _dense_lanes(layer: DenseLayer) -> dict[str, Any]:
-    """A dense layer on its schedule's lanes: C cycles per input, one multiplier per lane."""
+def _dense_lanes(layer: DenseLayer, input_select: str) -> dict[str, Any]:
+    """A dense layer on its schedule's lanes: C cycles per input, one multiplier per lane.
+
+    Lane ``l`` multiplies input ``seq[l][c]`` in cycle ``c``; how it gets that input is
+    ``input_select`` (:class:`RTLOptions`): a multiplexer per distinct sequence (``bus``), per
+    lane (``lane``), or a rotating copy of the input, position ``p`` holding
+    ``x[(p + c) % n_in]`` in cycle ``c``, read at the lane's offsets ``(seq[l][c] - c) % n_in``
+    (``rotate``)."""
     sched = layer.schedule
     _, _, mantissas = layer.terms()
     lane_end = sched.lane_terms().tolist()
+    seq = sched.input_sequences()
+    if input_select == "bus":
+        lane_source, sources = sched.input_buses()
+        source_cases = [[(c, int(i)) for c, i in enumerate(row) if i >= 0] for row in sources]
+    elif input_select == "lane":
+        lane_source = np.arange(sched.n_lanes)
+        source_cases = [[(c, int(i)) for c, i in enumerate(row) if i >= 0] for row in seq]
+    else:  # rotate: the same as bus, over positions of the rotating register instead of inputs
+        offsets = np.where(seq >= 0, (seq - np.arange(sched.n_cycles)) % max(1, layer.n_in), -1)
+        grid = np.where(seq >= 0, offsets, -1)
+        unique, first, lane_source = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        lane_source, sources = rank[lane_source.reshape(-1)], unique[order]
+        source_cases = [[(c, int(i)) for c, i in enumerate(row) if i >= 0] for row in sources]
     lanes = []
     for lane in range(sched.n_lanes):
         terms = np.flatnonzero(sched.lane == lane)
-        cases = [(int(sched.cycle[k]), int(sched.ins[k]), int(mantissas[k])) for k in terms]
+        weights = [(int(sched.cycle[k]), int(mantissas[k])) for k in terms]
         segments = [(int(r), int(sched.register_end[r])) for r in np.flatnonzero(sched.register_lane == lane)]
-        lanes.append({"lane": lane, "cases": cases, "segments": segments, "end": int(lane_end[lane])})
+        lanes.append({"lane": lane, "weights": weights, "source": int(lane_source[lane]), "segments": segments,
+                      "end": int(lane_end[lane])})
+    sources_ctx = []
+    for b, cases in enumerate(source_cases):
+        fixed = {i for _, i in cases}
+        sources_ctx.append({"source": b, "cases": cases, "constant": cases[0][1] if len(fixed) == 1 else None})
     ctx = _dense_arithmetic(layer, [f"g{r}" for r in range(sched.n_registers)])
     ctx.update(sequential=True, cycles=sched.n_cycles, counter_width=max(1, (sched.n_cycles - 1).bit_length()),
-               lanes=lanes, n_registers=sched.n_registers)
+               lanes=lanes, sources=sources_ctx, input_select=input_select, n_registers=sched.n_registers)
     return ctx
 
 
@@ -139,7 +187,7 @@ def _combine_program(sched, register_names: list[str], n_out: int) -> tuple[list
 
 
 @RTL_CONTEXTS.register("activation")
-def _activation(layer: ActivationLayer) -> dict[str, Any]:
+def _activation(layer: ActivationLayer, options: RTLOptions) -> dict[str, Any]:
     if layer.function not in RTL_ACTIVATIONS:
         raise UnsupportedRTLError(
             f"layer {layer.name!r}: the Verilog backend computes activations {list(RTL_ACTIVATIONS)} so far, "

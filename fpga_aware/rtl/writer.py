@@ -31,7 +31,7 @@ from fpga_aware.hls.writer import (
     template_environment,
     write_folder,
 )
-from fpga_aware.rtl.layers import UnsupportedRTLError, layer_context
+from fpga_aware.rtl.layers import RTLOptions, UnsupportedRTLError, layer_context
 
 __all__ = ["render_verilog", "write_verilog", "yosys_family", "UnsupportedRTLError", "WORD_BITS"]
 
@@ -51,12 +51,12 @@ def yosys_family(part) -> str:
     raise UnsupportedRTLError(f"part {part.name!r} ({family}): no Yosys synth_xilinx family known (xc7, xcu, xcup)")
 
 
-def render_verilog(ir: ModelIR, config: FirmwareConfig) -> dict[str, str]:
+def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RTLOptions()) -> dict[str, str]:
     """All files of the Verilog project as ``{relative path: text}`` (nothing is written)."""
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     if not body:
         raise UnsupportedRTLError("the model has no layer after its input; nothing to write in Verilog")
-    layers = [layer_context(layer, k + 1) for k, layer in enumerate(body)]
+    layers = [layer_context(layer, k + 1, options) for k, layer in enumerate(body)]
     part = get_part(config.part)
     project = config.project_name
     version = package_version()
@@ -93,8 +93,9 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig) -> dict[str, str]:
     return files
 
 
-def write_verilog(ir: ModelIR, config: FirmwareConfig, output_dir, overwrite: bool = False) -> Path:
+def write_verilog(ir: ModelIR, config: FirmwareConfig, output_dir, overwrite: bool = False,
+                  options: RTLOptions = RTLOptions()) -> Path:
     """Write the Verilog project to ``output_dir`` (see the module docstring); returns its path."""
-    files = render_verilog(ir, config)
+    files = render_verilog(ir, config, options)
     return write_folder(output_dir, files, overwrite)
 
