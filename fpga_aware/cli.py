@@ -3,7 +3,7 @@
 Commands::
 
     fpga-aware export   MODEL --out DIR [--verify N]   write the HLS project (and check emulator == csim)
-    fpga-aware estimate MODEL [--json]                 print the estimated FPGA cost table
+    fpga-aware estimate MODEL [--json] [--tool T]      print the estimated FPGA cost table
     fpga-aware report   DIR [--json] [--compare MODEL] print a synthesis report (beside our estimate)
     fpga-aware build    DIR [--csim --no-synth --cosim --export --tool T]   run Vitis/Vivado HLS
     fpga-aware run      RECIPE [--epochs N --out DIR --overwrite]  run a recipe (--list shows them)
@@ -109,7 +109,7 @@ def _cmd_estimate(args) -> int:
     from fpga_aware.firmware import estimate
     from fpga_aware.frontend.model_io import load_model
 
-    report = estimate(load_model(args.model, args.weights), args.part, **_firmware_options(args))
+    report = estimate(load_model(args.model, args.weights), args.part, tool=args.tool, **_firmware_options(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0
 
@@ -313,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Estimate DSP, LUT, FF, BRAM, latency and II of a model's firmware.")
     _add_model_arguments(est)
     est.add_argument("--json", action="store_true", help="print the report as JSON")
+    est.add_argument("--tool", choices=["vivado", "yosys"], default="vivado",
+                     help="what to estimate: the HLS project in Vivado HLS, or the Verilog project in Yosys")
     est.set_defaults(func=_cmd_estimate)
 
     rep = sub.add_parser("report", parents=[common], help="print a synthesis report (and compare it with our estimate)",

@@ -20,6 +20,8 @@ __all__ = ["Firmware", "to_firmware", "export", "estimate"]
 logger = logging.getLogger(__name__)
 
 ENGINES = ("emulator", "csim", "rtl")
+#: What :meth:`Firmware.estimate` can model.
+ESTIMATE_TOOLS = ("vivado", "yosys")
 BACKENDS = ("hls", "verilog")
 SYNTH_TOOLS = ("yosys",)
 
@@ -86,15 +88,23 @@ class Firmware:
         self._library = compile_project(self._project_dir)
         return self
 
-    def write_verilog(self, output_dir: str | Path, overwrite: bool = False) -> Path:
+    def write_verilog(self, output_dir: str | Path, overwrite: bool = False, options=None) -> Path:
         """Write the Verilog project (:mod:`fpga_aware.rtl.writer`); the same overwrite rules as :meth:`write`.
+
+        ``options``: a :class:`~fpga_aware.rtl.layers.RTLOptions` (rendering choices that do not
+        change what is computed; the default is the measured cheapest).  ``predict(engine='rtl')``
+        and :meth:`synthesize` then use this project.
 
         Raises :class:`~fpga_aware.rtl.layers.UnsupportedRTLError` naming the first layer the
         Verilog backend cannot write yet.
         """
+        from fpga_aware.rtl.layers import RTLOptions
         from fpga_aware.rtl.writer import write_verilog
 
-        path = write_verilog(self.ir, self.config, Path(output_dir), overwrite=overwrite)
+        if options is not None and not isinstance(options, RTLOptions):
+            raise TypeError(f"write_verilog: options must be an RTLOptions, got {type(options).__name__}")
+        path = write_verilog(self.ir, self.config, Path(output_dir), overwrite=overwrite,
+                             options=options or RTLOptions())
         self._rtl_dir, self._rtl_simulator = path, None
         logger.info("wrote Verilog project %s to %s", self.ir.project_name, path)
         return path
@@ -153,11 +163,20 @@ class Firmware:
         return run_hls(self._project_dir, csim=csim, synth=synth, cosim=cosim, export=export, tool=tool,
                        timeout=timeout)
 
-    def estimate(self):
-        """The FPGA cost of this firmware (see :mod:`fpga_aware.cost.model`)."""
-        from fpga_aware.cost.model import estimate_ir
+    def estimate(self, tool: str = "vivado"):
+        """The FPGA cost of this firmware for ``tool`` (:data:`ESTIMATE_TOOLS`): ``'vivado'`` the
+        HLS project in Vivado HLS (:mod:`fpga_aware.cost.model`), ``'yosys'`` the Verilog
+        project in Yosys (:mod:`fpga_aware.cost.yosys`).  The report names the tool."""
+        if tool == "vivado":
+            from fpga_aware.cost.model import estimate_ir
 
-        return estimate_ir(self.ir, self.config)
+            return estimate_ir(self.ir, self.config)
+        if tool == "yosys":
+            from fpga_aware.cost.yosys import estimate_yosys
+
+            return estimate_yosys(self.ir, self.config)
+        raise ValueError(f"estimate: tool {tool!r} is not one of {list(ESTIMATE_TOOLS)} "
+                         "(a Vitis HLS model is issue 13's work and not calibrated yet)")
 
 
 def to_firmware(
@@ -207,7 +226,7 @@ def export(
     return firmware
 
 
-def estimate(model: Any, part: str = DEFAULT_PART, **options: Any):
+def estimate(model: Any, part: str = DEFAULT_PART, *, tool: str = "vivado", **options: Any):
     """Estimated FPGA cost of ``model``: the options of :func:`to_firmware`, the same answer as
-    ``to_firmware(model, part, **options).estimate()``."""
-    return to_firmware(model, part, **options).estimate()
+    ``to_firmware(model, part, **options).estimate(tool)``."""
+    return to_firmware(model, part, **options).estimate(tool)

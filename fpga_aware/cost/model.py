@@ -50,9 +50,9 @@ fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
   (canonical signed-digit shift-and-add); a shared one ``w_x * w_w * LUT_PER_PARTIAL_PRODUCT``.
 * every DSP product: ``LUT_PER_DSP_PRODUCT`` LUTs and ``FF_PER_DSP_PRODUCT`` FFs of fabric
   glue (sign extension, truncation, pipeline registers Vivado HLS counts outside the DSP).
-* shared multipliers: each lane's input is an ``m``:1 choice of the ``m`` distinct inputs it
-  multiplies (``DenseSchedule.mux_inputs``), ``ceil(log2 m) * LUT_PER_MUX_BIT_LEVEL`` LUTs per
-  bit; the weight too, ``ceil(log2 C)`` levels, when it is a constant (the Latency strategy);
+* shared multipliers: each input bus (the lanes that multiply the same input in every cycle,
+  ``DenseSchedule.input_buses``) is an ``m``:1 choice of the ``m`` distinct inputs it carries
+  (``DenseSchedule.bus_inputs``), ``ceil(log2 m) * LUT_PER_MUX_BIT_LEVEL`` LUTs per bit; the weight too, ``ceil(log2 C)`` levels, when it is a constant (the Latency strategy);
   a constant comparison of the cycle counter per segment boundary; operand and accumulator
   bits registered ``FF_PER_SLOT_BIT`` times (Latency) or ``FF_PER_SLOT_BIT_RESOURCE`` times
   (Resource), one accumulator per lane among them; an ``accum``-width register for every
@@ -229,6 +229,8 @@ class CostReport:
     ii: int
     latency_ns: float
     layers: list[LayerCost]
+    #: what the estimate models and was checked against (printed with every table)
+    tool: str = "vivado: Vivado HLS 2019.2, fitted to five hls4ml tutorial reports"
 
     def utilization(self) -> dict[str, float]:
         """Percent of the part's DSP, LUT, FF and BRAM_18K used."""
@@ -253,6 +255,7 @@ class CostReport:
             "part": self.part.name,
             "family": self.part.family,
             "clock_period": self.clock_period,
+            "tool": self.tool,
             "dsp": self.dsp,
             "lut": self.lut,
             "ff": self.ff,
@@ -287,6 +290,7 @@ class CostReport:
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = [
             f"Estimated cost on {self.part.name} ({self.part.family}), {self.clock_period:g} ns clock",
+            f"tool: {self.tool}",
         ]
         for i, r in enumerate(rows):
             cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + [r[j].rjust(widths[j]) for j in range(2, len(r))]
@@ -538,7 +542,8 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         accumulating = int(np.count_nonzero(plan.register_end - plan.register_first > 1))
         fabric_adds = max(0, accumulating - DSP_ABSORBED_ADDS * n_dsp_mult) + S
         lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
-        mux_levels = np.array([_log2_ceil(int(m)) for m in plan.mux_inputs()], dtype=np.int64)
+        # one input choice per bus: lanes with the same input in every cycle share it
+        mux_levels = np.array([_log2_ceil(int(m)) for m in plan.bus_inputs()], dtype=np.int64)
         cycle_levels = _log2_ceil(C)
         weight_mux = ww * cycle_levels if strategy == Strategy.LATENCY else 0  # constants chosen by the cycle
         lut["operand_select"] = (wx * int(mux_levels.sum()) + P * weight_mux) * LUT_PER_MUX_BIT_LEVEL

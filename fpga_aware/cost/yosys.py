@@ -1,0 +1,238 @@
+"""``estimate(..., tool='yosys')``: what Yosys' ``synth_xilinx`` reports for the Verilog backend.
+
+The estimate reads the same per-layer Verilog contexts the writer renders
+(:func:`fpga_aware.rtl.layers.layer_context`: products, adder program, lanes, buses), so it
+counts the hardware that is written, not a model of it:
+
+* **DSP** -- exact rules of Yosys 0.23's ``mul2dsp``: a constant product ``x * c`` is a DSP48
+  unless ``c = +-2**k`` (a shift; a negative one a negation) or the product, after ``wreduce``
+  drops ``c``'s trailing zeros and redundant sign bits, is narrower than 9 bits
+  (:func:`constant_product_on_dsp`); a lane's product (input and weight both chosen by the
+  cycle) is a DSP when its operands make at least 9 bits.
+* **FF** -- the registers the RTL declares: every layer's output register and valid bit (the
+  top), and for a lane layer its captured input, cycle counter, control bits and accumulator
+  registers.
+* **LUT** -- a linear combination of bit counts per structure (adder bits of the ``fa_add``
+  instances, LUT-built constant products by their nonzero signed digits, negations, ReLU bits,
+  the lanes' bus multiplexers and weight choices, accumulators).  The coefficients
+  (:data:`LUT_PER`) are fitted by non-negative least squares on the fit split of
+  ``benchmarks/data/yosys_calibration.json`` (``benchmarks/yosys_calibration.py``; every fourth
+  design is held out) and validated on the rest (``tests/test_cost_yosys.py``,
+  ``docs/cost_model.md``).
+
+Figures hold for the Yosys version named in :data:`YOSYS_VERSION` (Debian bookworm's 0.23);
+other versions differ by ~20 % in LUTs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ModelIR
+from fpga_aware.core.parts import get_part
+from fpga_aware.core.registry import Registry
+from fpga_aware.cost.model import CostReport, LayerCost
+
+__all__ = ["YOSYS_VERSION", "YOSYS_FEATURES", "LUT_PER", "constant_product_on_dsp", "layer_features", "estimate_yosys"]
+
+#: The Yosys the coefficients were fitted with (``synth_xilinx -family xcup -flatten -noiopad``).
+YOSYS_VERSION = "Yosys 0.23 (Debian bookworm)"
+#: Products narrower than this after ``wreduce`` are built from LUTs (``DSP_Y_MINWIDTH``).
+DSP_MIN_PRODUCT_BITS = 9
+
+#: LUTs per unit of each feature (:func:`layer_features`), fitted by
+#: ``benchmarks/yosys_calibration.py --fit`` on the fit split (see the module docstring).
+LUT_PER: dict[str, float] = {
+    "adder_bits": 0.989,  # an fa_add of W bits is W LUT2 (and W/4 CARRY4)
+    "soft_product_bits": 0.936,
+    "negation_bits": 0.0,
+    "relu_bits": 0.111,
+    "bus_mux_bits": 0.521,
+    "weight_choice_bits": 1.695,
+    "accumulator_bits": 0.492,
+    "lane_soft_product_bits": 0.0,
+}
+
+#: Per layer kind: ``features(layer, ctx) -> (dsp, ff, {feature: amount})``.
+YOSYS_FEATURES: Registry[Callable[[Layer, dict], tuple[int, int, dict[str, float]]]] = Registry("Yosys cost")
+
+
+def _signed_bits(value: int) -> int:
+    """Bits of ``value`` as a signed number (its sign bit included)."""
+    return (value.bit_length() if value >= 0 else (-value - 1).bit_length()) + 1
+
+
+def _odd_part(value: int) -> tuple[int, int]:
+    """``value = odd * 2**shift``: ``(odd, shift)``."""
+    shift = (value & -value).bit_length() - 1
+    return value >> shift, shift
+
+
+def constant_product_on_dsp(mantissa: int, x_width: int, x_signed: bool) -> bool:
+    """Whether Yosys 0.23 maps ``x * mantissa`` (an ``x_width``-bit input) to a DSP48.
+
+    ``mul2dsp`` sees the product after ``wreduce``: the constant loses its trailing zeros (a
+    shift of the result) and its redundant sign bits; an unsigned input times a positive
+    constant is an unsigned product.  Measured on every constant in -70..70 for 2..8-bit
+    inputs, both signednesses (powers of two are shifts; the rest is a DSP exactly when the
+    reduced product has at least :data:`DSP_MIN_PRODUCT_BITS` bits)."""
+    m = int(mantissa)
+    if m == 0:
+        return False
+    odd, _ = _odd_part(m)
+    if abs(odd) == 1:
+        return False
+    if not x_signed and odd > 0:
+        return x_width + odd.bit_length() >= DSP_MIN_PRODUCT_BITS
+    a = x_width if x_signed else x_width + 1
+    return a + _signed_bits(odd) >= DSP_MIN_PRODUCT_BITS
+
+
+def _naf_digits(value: int) -> int:
+    """Nonzero digits of ``value``'s canonical signed-digit (non-adjacent) form."""
+    v, digits = abs(int(value)), 0
+    while v:
+        if v & 1:
+            digits += 1
+            v = v - 1 if (v & 3) == 1 else v + 1
+        v >>= 1
+    return digits
+
+
+def _adds(program) -> int:
+    return sum(len(step) for step in program)
+
+
+@YOSYS_FEATURES.register("dense")
+def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
+                    used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
+    wx, x_signed, wa = ctx["wx"], ctx["x_signed"], ctx["wa"]
+    add_width = wa if ctx["modular"] else wa + 1
+    dsp = 0
+    if not ctx["sequential"]:
+        # Yosys merges equal products: one per (input, odd part of the constant); a product of a
+        # constant input is a constant; an output nothing reads is removed with its logic
+        live = [t for t in ctx["terms"] if not constant_in[t["i"]]]
+        constant_out = np.ones(layer.n_out, dtype=bool)
+        constant_out[[t["o"] for t in live]] = False
+        kept = ~constant_out & used_out
+        live = [t for t in live if kept[t["o"]]]
+        terms_per_output = np.bincount([t["o"] for t in ctx["terms"]], minlength=layer.n_out)
+        features = {"adder_bits": float(terms_per_output[kept].sum() * add_width)}
+        on_dsp, soft, negated = set(), {}, {}
+        for term in live:
+            m = term["w"]
+            odd, shift = _odd_part(m)
+            if constant_product_on_dsp(m, wx, x_signed):
+                on_dsp.add((term["i"], m))
+            elif abs(odd) == 1:
+                if m < 0:
+                    negated[term["i"]] = wx + 1
+            else:
+                soft[(term["i"], odd)] = (_naf_digits(odd) - 1) * (wx + (0 if x_signed else 1) + _signed_bits(odd))
+        dsp = len(on_dsp)
+        features.update(soft_product_bits=float(sum(soft.values())), negation_bits=float(sum(negated.values())))
+        ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1  # the top's output register (constants, unread removed)
+        return dsp, ff, features, constant_out
+    # lanes: one product per lane, inputs from buses, weights chosen by the cycle counter
+    features = {"adder_bits": float(_adds(ctx["program"]) * add_width)}
+    a = wx + 1
+    bus_mux = sum((len({i for _, i in src["cases"]}) - 1) * a for src in ctx["sources"])
+    choice_scale = max(1.0, 2.0 ** (ctx["counter_width"] - 6))  # a LUT6 per weight bit up to 64 cycles
+    weight_choice = lane_soft = 0.0
+    for lane in ctx["lanes"]:
+        weights = [w for _, w in lane["weights"]]
+        b = max(_signed_bits(w) for w in weights)
+        if a + b >= DSP_MIN_PRODUCT_BITS:
+            dsp += 1
+        else:
+            lane_soft += a * b
+        if len(set(weights)) > 1:
+            weight_choice += b * choice_scale
+    accumulators = ctx["n_registers"] * wa
+    features.update(bus_mux_bits=float(bus_mux), weight_choice_bits=weight_choice,
+                    accumulator_bits=float(accumulators), lane_soft_product_bits=lane_soft)
+    constant_out = np.zeros(layer.n_out, dtype=bool)
+    constant_out[np.setdiff1d(np.arange(layer.n_out), layer.schedule.register_out)] = True
+    ff = int(np.count_nonzero(~constant_out & used_out)) * ctx["wy"] + 1
+    ff += layer.n_in * wx + ctx["n_registers"] * wa + ctx["counter_width"] + 2  # xr, g*, cycle, busy, done
+    return dsp, ff, features, constant_out
+
+
+@YOSYS_FEATURES.register("activation")
+def _activation_features(layer: ActivationLayer, ctx: dict, constant_in: np.ndarray,
+                         used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
+    live = int(np.count_nonzero(~constant_in & used_out))
+    bits = float(live * ctx["wy"]) if ctx["function"] == "relu" else 0.0
+    return 0, live * ctx["wy"] + 1, {"relu_bits": bits}, constant_in.copy()
+
+
+def used_outputs(layers: list[Layer]) -> list[np.ndarray]:
+    """Per layer, which outputs a later layer (or the model's output) reads: a dense layer reads
+    the inputs of its nonzero weights, an element-wise layer what is read of it."""
+    used = [np.ones(layers[-1].n_out, dtype=bool)] if layers else []
+    for layer in reversed(layers[1:]):
+        if isinstance(layer, DenseLayer):
+            outs, ins, _ = layer.terms()
+            reads = np.zeros(layer.n_in, dtype=bool)
+            reads[ins[used[0][outs]]] = True
+        else:
+            reads = used[0].copy()
+        used.insert(0, reads)
+    return used
+
+
+def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = None,
+                   used_out: np.ndarray | None = None):
+    """``(dsp, ff, LUT features, constant outputs, Verilog context)`` of one layer as the Verilog
+    backend writes it; ``constant_in`` marks inputs that are constants (outputs of a previous
+    layer with no live term) and ``used_out`` the outputs something reads (:func:`used_outputs`):
+    Yosys removes the logic of the others."""
+    from fpga_aware.rtl.layers import UnsupportedRTLError, layer_context
+
+    ctx = layer_context(layer, index)
+    if layer.kind not in YOSYS_FEATURES:
+        raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.kind}): no Yosys cost rule; it has "
+                                  f"{sorted(YOSYS_FEATURES)}")
+    if constant_in is None:
+        constant_in = np.zeros(layer.n_in, dtype=bool)
+    if used_out is None:
+        used_out = np.ones(layer.n_out, dtype=bool)
+    return (*YOSYS_FEATURES[layer.kind](layer, ctx, constant_in, used_out), ctx)
+
+
+def lut_of(features: dict[str, float], coefficients: dict[str, float] | None = None) -> int:
+    coefficients = LUT_PER if coefficients is None else coefficients
+    return int(round(sum(coefficients[key] * value for key, value in features.items())))
+
+
+def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=None) -> CostReport:
+    """The cost of ``ir`` as Yosys synthesizes the Verilog backend's RTL (see the module docstring)."""
+    config = config if config is not None else FirmwareConfig()
+    the_part = get_part(part if part is not None else config.part)
+    costs: list[LayerCost] = []
+    latency, ii = 0, 1
+    body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
+    constant = None
+    for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
+        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used)
+        cost = LayerCost(name=layer.name, kind=layer.kind, dsp=dsp, ff=ff, lut=lut_of(features),
+                         lut_breakdown={k: int(round(LUT_PER[k] * v)) for k, v in features.items() if v})
+        if isinstance(layer, DenseLayer):
+            cost.n_weights, cost.nonzero_weights = layer.n_in * layer.n_out, layer.nonzero_weights
+            cost.reuse_factor, cost.strategy = layer.reuse_factor, layer.strategy.value
+            cost.n_mult = len(ctx["lanes"]) if ctx["sequential"] else len(ctx["terms"])
+        # as the writer's top: a lane layer takes cycles + 2 and a new input every cycles + 1
+        cycles = ctx["cycles"] + 2 if ctx["sequential"] else 1
+        if ctx["sequential"]:
+            ii = max(ii, ctx["cycles"] + 1)
+        cost.latency_cycles = cycles
+        latency += cycles
+        costs.append(cost)
+    return CostReport(part=the_part, clock_period=float(config.clock_period), dsp=sum(c.dsp for c in costs),
+                      lut=sum(c.lut for c in costs), ff=sum(c.ff for c in costs), bram_18k=0,
+                      latency_cycles=latency, ii=ii, latency_ns=latency * float(config.clock_period), layers=costs,
+                      tool=f"yosys: {YOSYS_VERSION}, synth_xilinx, fpga_aware's Verilog backend")
