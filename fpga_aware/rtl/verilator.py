@@ -73,30 +73,43 @@ class RTLSimulator:
     def predict_mantissas(self, mantissas: np.ndarray, timeout: float | None = None) -> np.ndarray:
         """Output mantissas (object array of Python ints) for input mantissas ``(batch, n_inputs)``."""
         m = np.asarray(mantissas)
-        wi, wo = self.input_width, self.output_width
-        in_digits = -(-self.n_inputs * wi // 32) * 8
-        mask_in = (1 << wi) - 1
-        lines = [str(len(m))]
-        for row in m.tolist():
-            packed = 0
-            for k, value in enumerate(row):
-                packed |= (int(value) & mask_in) << (k * wi)
-            lines.append(f"{packed:0{in_digits}x}")
-        run = subprocess.run([str(self.executable)], input="\n".join(lines) + "\n", capture_output=True, text=True,
+        text = pack_rows(m, self.n_inputs, self.input_width)
+        run = subprocess.run([str(self.executable)], input=text, capture_output=True, text=True,
                              timeout=timeout)
         if run.returncode != 0:
             raise RTLBuildError(f"the RTL simulation failed (exit {run.returncode}): {run.stderr[-2000:]}")
-        rows = run.stdout.split()
-        if len(rows) != len(m):
-            raise RTLBuildError(f"the RTL simulation returned {len(rows)} rows for {len(m)} samples")
-        out = np.empty((len(m), self.n_outputs), dtype=object)
-        mask_out, sign = (1 << wo) - 1, 1 << (wo - 1)
-        for r, text in enumerate(rows):
-            packed = int(text, 16)
-            for k in range(self.n_outputs):
-                v = (packed >> (k * wo)) & mask_out
-                out[r, k] = v - (1 << wo) if self.output_signed and v & sign else v
-        return out
+        return unpack_rows(run.stdout, len(m), self.n_outputs, self.output_width, self.output_signed)
+
+
+def pack_rows(mantissas: np.ndarray, n_inputs: int, width: int) -> str:
+    """The simulators' input: the row count, then each row's mantissas packed into one hex
+    number (element 0 in the low bits), padded to whole 32-bit words."""
+    digits = -(-n_inputs * width // 32) * 8
+    mask = (1 << width) - 1
+    lines = [str(len(mantissas))]
+    for row in np.asarray(mantissas).tolist():
+        packed = 0
+        for k, value in enumerate(row):
+            packed |= (int(value) & mask) << (k * width)
+        lines.append(f"{packed:0{digits}x}")
+    return "\n".join(lines) + "\n"
+
+
+def unpack_rows(text: str, n_rows: int, n_outputs: int, width: int, signed: bool) -> np.ndarray:
+    """The inverse for the outputs: one hex number per row -> ``(n_rows, n_outputs)`` Python ints."""
+    rows = text.split()
+    if len(rows) != n_rows:
+        raise RTLBuildError(f"the RTL simulation returned {len(rows)} rows for {n_rows} samples")
+    out = np.empty((n_rows, n_outputs), dtype=object)
+    mask, sign = (1 << width) - 1, 1 << (width - 1)
+    for r, row in enumerate(rows):
+        if any(c in row.lower() for c in "xz"):
+            raise RTLBuildError(f"the RTL simulation returned unknown bits in row {r}: {row}")
+        packed = int(row, 16)
+        for k in range(n_outputs):
+            v = (packed >> (k * width)) & mask
+            out[r, k] = v - (1 << width) if signed and v & sign else v
+    return out
 
 
 def _cache_root(project_dir: Path, cache_dir) -> Path:

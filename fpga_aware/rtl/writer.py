@@ -10,6 +10,7 @@ Folder layout (``fa.export(..., backend='verilog')``, ``Firmware.write_verilog(d
     synth_yosys.ys          yosys -s synth_yosys.ys (synth_xilinx for the part's family)
     vivado_synth.tcl        vivado -mode batch -source vivado_synth.tcl (out of context)
     sim/verilator_main.cpp  the harness ``Firmware.predict(engine='rtl')`` builds
+    sim/netlist_tb.v        the testbench of a Yosys gate-level netlist (:mod:`fpga_aware.rtl.netlist`)
     fpga_aware_project.json the manifest (``backend: verilog``)
 
 The same overwrite rules as the HLS project (:func:`fpga_aware.hls.writer.write_folder`).
@@ -81,6 +82,7 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RT
     files["synth_yosys.ys"] = env.get_template("rtl/synth_yosys.ys.j2").render(sources=sources, **context)
     files["vivado_synth.tcl"] = env.get_template("rtl/vivado_synth.tcl.j2").render(sources=sources, **context)
     files["sim/verilator_main.cpp"] = env.get_template("rtl/verilator_main.cpp.j2").render(**context)
+    files["sim/netlist_tb.v"] = env.get_template("rtl/netlist_tb.v.j2").render(**context)
     manifest = {
         "generator": MANIFEST_GENERATOR, "backend": "verilog", "fpga_aware_version": version, "project_name": project,
         "part": part.name, "yosys_family": context["family"], "clock_period": float(config.clock_period),
