@@ -298,13 +298,18 @@ def _limit_rows(rng, n: int) -> np.ndarray:
 
 
 def _exact_mantissas(firmware, x):
-    """The outputs as ap_fixed<16,6> integer mantissas: emulator (fast chain and layer by layer) and csim."""
+    """The outputs as ap_fixed<16,6> integer mantissas: emulator (buffered program, fast chain and layer
+    by layer) and csim; the first three must agree."""
     from fpga_aware.emulator import Emulator
 
+    chain_only = Emulator(firmware.ir)
+    chain_only._program = None
     layer_by_layer = Emulator(firmware.ir)
-    layer_by_layer._chain = None
-    outs = [firmware.predict(x), layer_by_layer.predict(x), firmware.predict(x, engine="csim")]
-    return [np.ldexp(o, 10).astype(np.int64) for o in outs]
+    layer_by_layer._program = layer_by_layer._chain = None
+    fast, chain, slow, csim = (np.ldexp(o, 10).astype(np.int64) for o in (
+        firmware.predict(x), chain_only.predict(x), layer_by_layer.predict(x), firmware.predict(x, engine="csim")))
+    np.testing.assert_array_equal(chain, fast)
+    return [fast, slow, csim]
 
 
 def test_float32_products_where_every_sum_stays_below_2_24(rng):

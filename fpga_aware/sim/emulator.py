@@ -48,6 +48,8 @@ _INT64_SUM_LIMIT = 2**62  # int64 sums below this (in magnitude) cannot overflow
 #: float32 sums of integer multiples of one LSB are exact below this many LSBs, in any order.
 _FLOAT32_EXACT_LIMIT = 2**24
 _FLOAT32_MAX_FRAC = 30
+#: Scale exponents kept well inside float32's normal range (2**-126 .. 2**127).
+_FLOAT32_MAX_EXP = 100
 #: Fused dense + ReLU plans scale the weights by powers of two: only at moderate scales.
 _FUSE_MAX_FRAC = 300
 #: Rows evaluated at a time: small products are faster on one BLAS thread and in cache.
@@ -108,6 +110,8 @@ class Emulator:
         self._rules = [EMULATOR_RULES[layer.kind] for layer in ir.layers[1:]]
         self._plans = [_plan(layer, rule) for layer, rule in zip(ir.layers[1:], self._rules)]
         self._chain = _fast_chain(ir.layers, [None, *self._plans])
+        # the buffered form of the chain's dense + ReLU prefix (fpga_aware.sim.fused), if any
+        self._program = _buffered_program(ir.layers, [None, *self._plans]) if self._chain is not None else None
         # Threads pay off only when a chunk's products outweigh the Python work per layer
         # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
         macs = sum(layer.n_weights for layer in ir.dense_layers())
@@ -130,7 +134,11 @@ class Emulator:
         workers = min(threads or self._default_threads, len(starts))
 
         def run(start: int) -> None:
-            out[start:start + _CHUNK_ROWS] = self._predict_chunk(batch[start:start + _CHUNK_ROWS])
+            rows = slice(start, start + _CHUNK_ROWS)
+            if self._program is not None:
+                self._program(batch[rows], out[rows])
+            else:
+                out[rows] = self._predict_chunk(batch[rows])
 
         with _single_blas_thread():  # one BLAS thread per chunk; the chunks run in parallel instead
             run_on_threads(run, starts, workers)
@@ -255,6 +263,12 @@ def _fast_chain(layers: list[Layer], plans: list["_Plan | None"]) -> "list[_Plan
     return steps
 
 
+def _buffered_program(layers: list[Layer], plans: list["_Plan | None"]):
+    from fpga_aware.sim import emulator, fused  # fused uses this module's proofs
+
+    return fused.fused_program(layers, plans, emulator)
+
+
 def _mantissas_step(t: FixedType, float32: bool) -> _Plan:
     def mantissas(x: np.ndarray) -> np.ndarray:
         m = t.mantissas_float(np.asarray(x, dtype=np.float64))  # the rounded, overflow-handled mantissas
@@ -313,6 +327,15 @@ class _DenseOperands:
             and _float32_exact(layer.weight_type)
             and abs(w_exp) <= _FLOAT32_MAX_FRAC
         )
+        # The whole sum, bias included, in float32 (the buffered program's products): below
+        # 2**24 LSBs, and neither the sum's LSB nor the weights' leave float32's normal range.
+        units = (b_exp - acc_t.frac, w_exp - layer.weight_type.frac)
+        self.sum_float32 = (
+            bound < _FLOAT32_EXACT_LIMIT
+            and _float32_exact(layer.input_type)
+            and layer.weight_type.width <= 24
+            and all(-_FLOAT32_MAX_EXP <= e and e + 24 <= _FLOAT32_MAX_EXP for e in units)
+        )
         weights = np.ldexp(layer.weight_type.to_float(layer.weights), w_exp)  # exact: a power of two
         self.weights = weights.astype(np.float32) if self.float32 else weights
         self.bias = np.ldexp(acc_t.to_float(acc_t.requantize(layer.bias, layer.bias_type.frac)), b_exp)
@@ -347,6 +370,14 @@ def _float32_exact(t: FixedType) -> bool:
     return t.width <= 24 and abs(t.frac) <= _FLOAT32_MAX_FRAC
 
 
+def _dense_finish(layer: DenseLayer, ops: _DenseOperands) -> _Plan:
+    """The dense layer's exact sums (real values) to its result type."""
+    acc_t, result_t, needed = layer.accum_type, layer.result_type, ops.needed
+    if ops.wraps:
+        return lambda acc: result_t.round_values(acc_t.round_values(acc))
+    return lambda acc: result_t.cast_values(acc, needed)
+
+
 def _dense_plan(layer: DenseLayer, in_exp: int = 0) -> "_Plan | None":
     """``in_exp``: the inputs come as real values times ``2**in_exp`` (mantissas: the input frac)."""
     if abs(in_exp) > _FUSE_MAX_FRAC or abs(layer.weight_type.frac) > _FUSE_MAX_FRAC:
@@ -354,27 +385,36 @@ def _dense_plan(layer: DenseLayer, in_exp: int = 0) -> "_Plan | None":
     ops = _dense_operands(layer, w_exp=-in_exp)
     if ops is None:
         return None
-    acc_t, result_t, needed = layer.accum_type, layer.result_type, ops.needed
+    finish = _dense_finish(layer, ops)
 
     def dense(x: np.ndarray) -> np.ndarray:
-        acc = ops.accumulate(x)
-        if ops.wraps:
-            return result_t.round_values(acc_t.round_values(acc))
-        return result_t.cast_values(acc, needed)
+        return finish(ops.accumulate(x))
 
     dense.float32_in = ops.float32
     return dense
 
 
-def _dense_relu_plan(dense: DenseLayer, relu: ActivationLayer, in_exp: int = 0, out: str = "real") -> "_Plan | None":
-    """``Dense`` and the ``relu`` after it in one pass, when the dense's output is its exact sum.
+@dataclass(frozen=True)
+class _DenseReluSpec:
+    """A fused dense + ReLU: the operands scaled so that the sums are the ReLU result's
+    unrounded mantissas; ``may_overflow``: the accumulator bound exceeds the result type."""
 
-    The weights (for inputs scaled by ``2**in_exp``) and the bias are scaled so that the sums
-    come out as the ReLU result type's (unrounded) mantissas: round in place, clamp at 0, handle
-    overflow only when the bound says it can happen.  Same arithmetic as the two plans in a row.
-    ``out``: ``"real"`` values (float64), or the result's integer ``"mantissas"`` as float64
-    or as ``"mantissas32"`` (float32, exact: at most 24 bits) for a product next.
-    """
+    ops: _DenseOperands
+    result_t: FixedType
+    may_overflow: bool
+
+    @property
+    def rounding(self):
+        return self.result_t.rounding
+
+    @property
+    def sum_float32(self) -> bool:
+        return self.ops.sum_float32
+
+
+def _dense_relu_spec(dense: DenseLayer, relu: ActivationLayer, in_exp: int = 0) -> "_DenseReluSpec | None":
+    """The fused form of ``dense`` and the ``relu`` after it, when the dense's output is its exact
+    sum (inputs scaled by ``2**in_exp``), else ``None``."""
     if relu.function != "relu" or _activation_plan(relu) is None:
         return None
     result_t = relu.result_type
@@ -387,10 +427,27 @@ def _dense_relu_plan(dense: DenseLayer, relu: ActivationLayer, in_exp: int = 0, 
         return None
     shift = fr - dense.accum_type.frac  # accumulator LSBs -> result LSBs
     hi = ops.bound << shift if shift >= 0 else -((-ops.bound) >> -shift)  # ceil
-    if hi >= 2**52 or (out == "mantissas32" and not _float32_exact(result_t)):
+    if hi >= 2**52:
         return None
-    may_overflow = hi > result_t.max_mantissa
-    top_mantissa, rounding, down = float(result_t.max_mantissa), result_t.rounding, math.ldexp(1.0, -fr)
+    return _DenseReluSpec(ops, result_t, hi > result_t.max_mantissa)
+
+
+def _dense_relu_plan(dense: DenseLayer, relu: ActivationLayer, in_exp: int = 0, out: str = "real") -> "_Plan | None":
+    """``Dense`` and the ``relu`` after it in one pass, when the dense's output is its exact sum.
+
+    The weights (for inputs scaled by ``2**in_exp``) and the bias are scaled so that the sums
+    come out as the ReLU result type's (unrounded) mantissas: round in place, clamp at 0, handle
+    overflow only when the bound says it can happen.  Same arithmetic as the two plans in a row.
+    ``out``: ``"real"`` values (float64), or the result's integer ``"mantissas"`` as float64
+    or as ``"mantissas32"`` (float32, exact: at most 24 bits) for a product next.
+    """
+    spec = _dense_relu_spec(dense, relu, in_exp)
+    if spec is None:
+        return None
+    ops, result_t, may_overflow = spec.ops, spec.result_t, spec.may_overflow
+    if out == "mantissas32" and not _float32_exact(result_t):
+        return None
+    top_mantissa, rounding, down = float(result_t.max_mantissa), result_t.rounding, math.ldexp(1.0, -result_t.frac)
 
     def dense_relu(x: np.ndarray) -> np.ndarray:
         acc = round_float(ops.accumulate(x), rounding, in_place=True)
