@@ -182,6 +182,23 @@ def test_input_buses_share_identical_sequences():
         RTLOptions(input_select="crossbar")
 
 
+
+@needs_verilator
+def test_the_most_negative_weight_keeps_its_sign():
+    """A weight of -2**(W-1) (the most negative mantissa of its type): its constant is written one
+    bit wider, as -(7'sd64) in a wider product would be +64."""
+    t, w_t = P("ap_fixed<12,4>"), P("ap_fixed<7,2>")
+    weights = np.array([[-64, 3], [5, -64]], dtype=np.int64)
+    ir = ModelIR("negw", [
+        InputLayer(name="input", cname="input", n_in=2, n_out=2, input_type=t, result_type=t, shape=(2,)),
+        DenseLayer(name="d", cname="d", n_in=2, n_out=2, input_type=t, result_type=P("ap_fixed<24,8>"), weight_type=w_t,
+                   bias_type=w_t, accum_type=P("ap_fixed<24,8>"), weights=weights, bias=np.zeros(2, np.int64)),
+    ])
+    firmware = Firmware(ir, FirmwareConfig(project_name="negw"))
+    x = _edge_inputs(ir, 400, np.random.default_rng(5))
+    assert _rows_differ(firmware.predict(x, engine="rtl"), emulate(ir, x)) == 0
+
+
 # ------------------------------------------------------------------------------ refusals and files
 def test_unsupported_layers_and_schedules_are_refused_by_name(shared_model):
     model = shared_model("KERAS_3layer")
