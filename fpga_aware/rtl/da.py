@@ -221,6 +221,19 @@ def dense_da_context(layer: DenseLayer, ctx: dict[str, Any], solver: dict | None
         raise UnsupportedRTLError(str(exc)) from exc
     wa, ls = acc.width, acc.frac - (x.frac + w.frac)
     nodes = graph["nodes"]
+    # only the low bits of each node that reach an output's wa - ls integer bits are kept
+    # (sums and differences are exact modulo any power of two; an operand cut to its needed
+    # bits is never sign-extended: its consumer needs no bit above them)
+    need = [0] * len(nodes)
+    for out in graph["outputs"]:
+        if out["node"] is not None:
+            need[out["node"]] = max(need[out["node"]], out["f"] + acc.width - ls)
+    for n in reversed(nodes):
+        if "input" in n:
+            continue
+        n["w"] = max(1, min(n["w"], need[n["k"]]))
+        need[n["a"]] = max(need[n["a"]], n["w"] - n["sa"])
+        need[n["b"]] = max(need[n["b"]], n["w"] - n["sb"])
     for n in nodes:
         if "input" in n:
             n["expr"] = f"x{n['input']}[{n['w'] - 1}:0]"
@@ -228,6 +241,11 @@ def dense_da_context(layer: DenseLayer, ctx: dict[str, Any], solver: dict | None
             a, b = nodes[n["a"]], nodes[n["b"]]
             n["ea"] = operand(f"n{a['k']}", a["w"], n["sa"], n["w"])
             n["eb"] = operand(f"n{b['k']}", b["w"], n["sb"], n["w"])
+            # the low bits where one operand is zero need no adder: a + b below max(sa, sb) is the
+            # other operand, a - b below sb is a (fa_add instances are shared modules, so Yosys
+            # would not drop them)
+            n["low"] = min(n["w"], max(n["sa"], n["sb"]) if n["op"] == "add" else n["sb"])
+            n["low_src"] = "a" if n["op"] == "sub" or n["sa"] <= n["sb"] else "b"
     reads = []
     for o, out in enumerate(graph["outputs"]):
         # (x.W << ls) mod 2**wa: the node's mantissa m, whose value is m * 2**-f, shifted by ls - f
