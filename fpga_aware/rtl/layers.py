@@ -7,8 +7,9 @@ without one is refused by name (:class:`UnsupportedRTLError`), and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -43,10 +44,42 @@ class RTLOptions:
     #: ``'lane'``: one per lane; ``'rotate'``: the input rotates by one element per cycle and each
     #: lane chooses among the positions its sequence needs (none for a dense lane-major layer).
     input_select: str = DEFAULT_INPUT_SELECT
+    #: How fully parallel dense layers build their constant products (:mod:`fpga_aware.rtl.da`):
+    #: ``'dsp'``: a ``*`` per nonzero weight (the synthesizer maps it to a DSP or LUTs);
+    #: ``'da'``: da4ml's multiplier-free shift-and-add graph.  One mode for every dense layer, or
+    #: ``{layer name: mode}`` (layers not named: ``'dsp'``; ``'*'`` names the default), e.g.
+    #: ``{'fc1': 'da'}``.  Stored as sorted ``(name, mode)`` pairs.
+    multiplier: Union[str, Mapping[str, str], tuple] = "dsp"
 
     def __post_init__(self) -> None:
+        from fpga_aware.rtl.da import MULTIPLIERS
+
         if self.input_select not in INPUT_SELECTS:
             raise ValueError(f"input_select must be one of {list(INPUT_SELECTS)}, got {self.input_select!r}")
+        m = self.multiplier
+        pairs = [("*", m)] if isinstance(m, str) else sorted(dict(m).items())
+        for name, mode in pairs:
+            if not isinstance(name, str) or mode not in MULTIPLIERS:
+                where = "" if isinstance(m, str) else f" for layer {name!r}"
+                raise ValueError(f"RTLOptions: multiplier{where} must be one of {list(MULTIPLIERS)}, got {mode!r}")
+        object.__setattr__(self, "multiplier", m if isinstance(m, str) else tuple(pairs))
+
+    def multiplier_for(self, layer_name: str) -> str:
+        """The multiplier mode of the layer named ``layer_name``."""
+        if isinstance(self.multiplier, str):
+            return self.multiplier
+        table = dict(self.multiplier)
+        return table.get(layer_name, table.get("*", "dsp"))
+
+    def check_layers(self, layers) -> None:
+        """Refuse per-layer multiplier entries that name no dense layer of the model."""
+        if isinstance(self.multiplier, str):
+            return
+        dense = [layer.name for layer in layers if layer.kind == "dense"]
+        for name, _ in self.multiplier:
+            if name != "*" and name not in dense:
+                raise UnsupportedRTLError(f"RTLOptions(multiplier=...): {name!r} is not a dense layer of the model "
+                                          f"(dense layers: {dense})")
 
 
 def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions()) -> dict[str, Any]:
@@ -72,13 +105,18 @@ def _bits(value: int, width: int) -> int:
 @RTL_CONTEXTS.register("dense")
 def _dense(layer: DenseLayer, options: RTLOptions) -> dict[str, Any]:
     sched = layer.schedule
-    if sched.n_terms and sched.n_cycles > 1:
+    da = options.multiplier_for(layer.name) == "da"
+    if sched.n_terms and sched.n_cycles > 1 and not da:
         return _dense_lanes(layer, options.input_select)
     # one cycle: every lane is one term, so register r is term r (a{r} below)
     outs, ins, mantissas = layer.terms()
     terms = [{"k": k, "i": int(i), "o": int(o), "w": int(m)} for k, (o, i, m) in enumerate(zip(outs, ins, mantissas))]
     ctx = _dense_arithmetic(layer, [f"a{k}" for k in range(len(terms))])
-    ctx.update(terms=terms, sequential=False, cycles=1)
+    ctx.update(terms=terms, sequential=False, cycles=1, multiplier="dsp")
+    if da:  # da4ml's shift-and-add graph instead of the products (fpga_aware/rtl/da.py)
+        from fpga_aware.rtl.da import dense_da_context
+
+        return dense_da_context(layer, ctx)
     return ctx
 
 

@@ -57,6 +57,7 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RT
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     if not body:
         raise UnsupportedRTLError("the model has no layer after its input; nothing to write in Verilog")
+    options.check_layers(body)
     layers = [layer_context(layer, k + 1, options) for k, layer in enumerate(body)]
     part = get_part(config.part)
     project = config.project_name
