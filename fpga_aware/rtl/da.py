@@ -199,14 +199,14 @@ def dense_da_context(layer: DenseLayer, ctx: dict[str, Any], solver: dict | None
     """The ``dense_da.v.j2`` additions to a one-cycle dense context ``ctx`` (from
     :func:`fpga_aware.rtl.layers._dense_arithmetic`): the adder graph and each output's read."""
     from fpga_aware.rtl.layers import UnsupportedRTLError
-    from fpga_aware.sim.emulator import _accum_is_lossless
+    from fpga_aware.sim.emulator import accumulator_is_lossless
 
     x, w, acc = layer.input_type, layer.weight_type, layer.accum_type
     if layer.schedule.n_terms and layer.schedule.n_cycles > 1:
         raise UnsupportedRTLError(
             f"layer {layer.name!r}: multiplier='da' writes fully parallel dense layers (reuse factor 1); this one "
             f"takes {layer.schedule.n_cycles} cycles (reuse factor {layer.reuse_factor}); use multiplier='dsp' for it")
-    if not _accum_is_lossless(layer):
+    if not accumulator_is_lossless(layer):
         raise UnsupportedRTLError(
             f"layer {layer.name!r}: multiplier='da' computes the exact sum x.W, and accum_t {acc.cpp()} does not hold "
             f"it the emulator's way: it needs at least the products' {x.frac + w.frac} and the bias's "

@@ -40,7 +40,7 @@ from fpga_aware.core.ir import (
 )
 from fpga_aware.core.registry import Registry
 
-__all__ = ["Emulator", "emulate", "accumulator_is_modular", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
+__all__ = ["Emulator", "emulate", "accumulator_is_modular", "accumulator_is_lossless", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
            "InputValueError"]
 
 _FLOAT_EXACT_LIMIT = 2**53
@@ -566,6 +566,13 @@ def _accum_is_lossless(layer: DenseLayer, needed: FixedType | None = None) -> bo
     if a.overflow == Overflow.WRAP:
         return True
     return a.contains(needed if needed is not None else layer.lossless_accumulator())
+
+
+def accumulator_is_lossless(layer: DenseLayer) -> bool:
+    """Public form of the emulator's check that the layer's products enter the accumulator
+    unrounded and its sums are exact (wrapping, or provably never overflowing): then the exact
+    integer sum modulo ``2**accum_t.width`` is the layer's accumulator, in any order."""
+    return _accum_is_lossless(layer)
 
 
 def accumulator_is_modular(layer: DenseLayer) -> bool:
