@@ -40,18 +40,20 @@ _PLAIN_ROUNDING = {Rounding.TRN: np.floor, Rounding.TRN_ZERO: np.trunc, Rounding
 
 @dataclass
 class _Buffers:
-    """One chunk's buffers of one stage: the product's output and the next product's input."""
+    """One chunk's buffers of one stage: the product (rounded and ReLU'd in place) and the next
+    product's input (the product itself when their dtypes match)."""
 
     product: np.ndarray
-    values: np.ndarray  # float64: the rounded sums (the product itself when it is float64)
-    next_in: np.ndarray  # the next product's input (``values`` itself when its dtype matches)
+    next_in: np.ndarray
 
 
 class _DenseReluStage:
     """``relu(dense(x))`` as the next product's input: the result type's mantissas plus a ones column.
 
     ``weights``: ``(n_in + 1, n_out + 1)``, the bias in the last row, the ones column last.  The
-    sums come out as the ReLU result's unrounded mantissas (see ``_dense_relu_spec``).
+    sums come out as the ReLU result's unrounded mantissas (see ``_dense_relu_spec``).  The
+    rounding and the ReLU work in place in the product's dtype: a float32 product has plain
+    rounding only (:data:`_PLAIN_ROUNDING`, exact on float32), so one buffer serves all steps.
     """
 
     def __init__(self, weights: np.ndarray, result_t: FixedType, may_overflow: bool, next_dtype: np.dtype):
@@ -60,6 +62,9 @@ class _DenseReluStage:
         self.may_overflow = may_overflow
         self.next_dtype = np.dtype(next_dtype)
         self.top = float(result_t.max_mantissa)
+        self._round = _PLAIN_ROUNDING.get(result_t.rounding)
+        if self._round is None and weights.dtype != np.float64:
+            raise ValueError("a float32 product needs a plain rounding mode (fused_program decides the dtypes)")
 
     @property
     def n_cols(self) -> int:
@@ -67,37 +72,34 @@ class _DenseReluStage:
 
     def buffers(self, rows: int) -> _Buffers:
         product = np.empty((rows, self.n_cols), dtype=self.weights.dtype)
-        values = product if product.dtype == np.float64 else np.empty(product.shape, dtype=np.float64)
-        next_in = values if self.next_dtype == np.float64 else np.empty(product.shape, dtype=self.next_dtype)
-        return _Buffers(product, values, next_in)
+        next_in = product if self.next_dtype == product.dtype else np.empty(product.shape, dtype=self.next_dtype)
+        return _Buffers(product, next_in)
 
     def __call__(self, x: np.ndarray, buf: _Buffers) -> np.ndarray:
         rows = x.shape[0]
-        product, values, next_in = buf.product[:rows], buf.values[:rows], buf.next_in[:rows]
+        product, next_in = buf.product[:rows], buf.next_in[:rows]
         np.matmul(x, self.weights, out=product)
-        rounding = self.result_t.rounding
-        if rounding in _PLAIN_ROUNDING:
-            _PLAIN_ROUNDING[rounding](product, out=values)  # exact: a float32 value is a float64
-        else:
-            if values is not product:
-                np.copyto(values, product)
-            values[...] = round_float(values, rounding, in_place=True)
+        if self._round is not None:
+            self._round(product, out=product)
+        else:  # float64 only
+            product[...] = round_float(product, self.result_t.rounding, in_place=True)
         # Rounding is monotone and maps 0 to 0: the ReLU may come after it (as in _dense_relu_plan)
-        if self.may_overflow and rows and values.max() > self.top:
-            self._relu_overflow(values)
-            if next_in is not values:
-                np.copyto(next_in, values)  # a float32 next_in: mantissas of at most 24 bits, exact
+        if self.may_overflow and rows and product.max() > self.top:
+            self._relu_overflow(product)
+            if next_in is not product:
+                np.copyto(next_in, product)  # a float32 next_in: mantissas of at most 24 bits, exact
         else:
-            np.maximum(values, 0.0, out=next_in)  # a float32 next_in: integers below 2**24, exact
+            np.maximum(product, 0.0, out=next_in)  # a float32 next_in: integers below 2**24, exact
         return next_in
 
     def _relu_overflow(self, values: np.ndarray) -> None:
         """The rare case: some sums overflow the result type.  Every overflow mode keeps the values
-        in range, so only the others go through it (a few per chunk, typically)."""
+        in range, so only the others go through it (a few per chunk, typically), in float64
+        (exact: integral sums below 2**53; the results are in range, exact in ``values``' dtype)."""
         np.maximum(values, 0.0, out=values)
         flat = values.reshape(-1)  # a view: the buffer is C-contiguous
         over = np.flatnonzero(flat > self.top)
-        picked = flat[over]
+        picked = flat[over].astype(np.float64)
         flat[over] = self.result_t._overflow_float(picked, 0.0, float(picked.max()))
         values[:, -1] = 1.0  # the ones column is no value of the layer (it overflows only if top < 1)
 
