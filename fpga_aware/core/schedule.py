@@ -46,11 +46,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DenseSchedule", "ScheduleError", "build_schedule"]
+__all__ = ["DenseSchedule", "ScheduleError", "build_schedule", "distinct_rows"]
 
 
 class ScheduleError(AssertionError):
     """A schedule violates one of its invariants (see :meth:`DenseSchedule.check`)."""
+
+
+def distinct_rows(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(row_index, rows)``: the distinct rows of the 2-D ``grid`` in order of first appearance,
+    and per row of ``grid`` the index of its distinct row (``rows[row_index] == grid``)."""
+    if not grid.size:
+        return np.zeros(grid.shape[0], dtype=np.int64), grid.reshape(0, grid.shape[1])
+    rows, first, index = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[index.reshape(-1)].astype(np.int64), rows[order]
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,14 +141,7 @@ class DenseSchedule:
         as the lanes of hls4ml's regular Resource pattern do).  Returns ``(lane_bus, buses)``:
         per lane its bus, and per bus its ``(n_cycles,)`` input sequence (-1: idle), in order of
         first use."""
-        grid = self.input_sequences()
-        if not grid.size:
-            return np.zeros(self.n_lanes, dtype=np.int64), grid.reshape(0, self.n_cycles)
-        buses, first, lane_bus = np.unique(grid, axis=0, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        return rank[lane_bus.reshape(-1)].astype(np.int64), buses[order]
+        return distinct_rows(self.input_sequences())
 
     def bus_inputs(self) -> np.ndarray:
         """Per bus (:meth:`input_buses`), the number of distinct inputs it chooses from."""

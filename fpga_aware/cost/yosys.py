@@ -35,6 +35,7 @@ from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, M
 from fpga_aware.core.parts import get_part
 from fpga_aware.core.registry import Registry
 from fpga_aware.cost.model import CostReport, LayerCost
+from fpga_aware.rtl.layers import UnsupportedRTLError, layer_context
 
 __all__ = ["YOSYS_VERSION", "YOSYS_FEATURES", "LUT_PER", "constant_product_on_dsp", "layer_features", "estimate_yosys"]
 
@@ -191,8 +192,6 @@ def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = No
     backend writes it; ``constant_in`` marks inputs that are constants (outputs of a previous
     layer with no live term) and ``used_out`` the outputs something reads (:func:`used_outputs`):
     Yosys removes the logic of the others."""
-    from fpga_aware.rtl.layers import UnsupportedRTLError, layer_context
-
     ctx = layer_context(layer, index)
     if layer.kind not in YOSYS_FEATURES:
         raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.kind}): no Yosys cost rule; it has "

@@ -29,6 +29,7 @@ from fpga_aware.core.ir import (
     Strategy,
 )
 from fpga_aware.core.registry import Registry
+from fpga_aware.core.schedule import distinct_rows
 from fpga_aware.hls.cpp import (
     ap_type,
     bool_array,
@@ -283,11 +284,7 @@ def _schedule_context(sched) -> dict[str, Any]:
     for lane in np.flatnonzero(lane_end < C):  # repeat the last input (only the last lane)
         grid[lane, lane_end[lane]:] = grid[lane, lane_end[lane] - 1]
     # Lanes with the same inputs in every cycle share one choice (an input bus; benchmarks/input_select.py)
-    buses, first, lane_bus = np.unique(grid, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    buses, lane_bus = buses[order], rank[lane_bus.reshape(-1)]
+    lane_bus, buses = distinct_rows(grid)
     runs, in_switch = _input_runs(buses)
     select = [_parts([(bus, int(buses[bus, c])) for bus in in_switch], SCHEDULE_PART) for c in range(C)] if in_switch else []
     segments: list[list[tuple[int, int]]] = [[] for _ in range(P)]

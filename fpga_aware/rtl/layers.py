@@ -15,6 +15,7 @@ import numpy as np
 
 from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer
 from fpga_aware.core.registry import Registry
+from fpga_aware.core.schedule import distinct_rows
 from fpga_aware.rtl.modes import requant
 from fpga_aware.sim.emulator import accumulator_is_modular
 
@@ -141,11 +142,7 @@ def _dense_lanes(layer: DenseLayer, input_select: str) -> dict[str, Any]:
     else:  # rotate: the same as bus, over positions of the rotating register instead of inputs
         offsets = np.where(seq >= 0, (seq - np.arange(sched.n_cycles)) % max(1, layer.n_in), -1)
         grid = np.where(seq >= 0, offsets, -1)
-        unique, first, lane_source = np.unique(grid, axis=0, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        lane_source, sources = rank[lane_source.reshape(-1)], unique[order]
+        lane_source, sources = distinct_rows(grid)
         source_cases = [[(c, int(i)) for c, i in enumerate(row) if i >= 0] for row in sources]
     lanes = []
     for lane in range(sched.n_lanes):
