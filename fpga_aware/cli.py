@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from fpga_aware.core.parts import DEFAULT_PART
+from fpga_aware.cost.tools import DEFAULT_TOOL, ESTIMATE_TOOLS
 
 __all__ = ["main", "build_parser"]
 
@@ -313,8 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Estimate DSP, LUT, FF, BRAM, latency and II of a model's firmware.")
     _add_model_arguments(est)
     est.add_argument("--json", action="store_true", help="print the report as JSON")
-    est.add_argument("--tool", choices=["vivado", "yosys"], default="vivado",
-                     help="what to estimate: the HLS project in Vivado HLS, or the Verilog project in Yosys")
+    est.add_argument("--tool", choices=list(ESTIMATE_TOOLS), default=DEFAULT_TOOL,
+                     help="what to estimate: the HLS project in Vitis HLS (default) or Vivado HLS, or the "
+                          "Verilog project in Yosys")
     est.set_defaults(func=_cmd_estimate)
 
     rep = sub.add_parser("report", parents=[common], help="print a synthesis report (and compare it with our estimate)",

@@ -14,6 +14,7 @@ from fpga_aware.sim.emulator import Emulator
 from fpga_aware.sim.inputs import as_batch
 from fpga_aware.core.ir import ModelIR
 from fpga_aware.frontend.keras import build_ir
+from fpga_aware.cost import DEFAULT_TOOL, estimate_for_tool
 
 __all__ = ["Firmware", "to_firmware", "export", "estimate"]
 
@@ -21,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("emulator", "csim", "rtl", "netlist")
 #: What :meth:`Firmware.estimate` can model.
-ESTIMATE_TOOLS = ("vivado", "yosys")
 BACKENDS = ("hls", "verilog")
 SYNTH_TOOLS = ("yosys",)
 
@@ -170,20 +170,13 @@ class Firmware:
         return run_hls(self._project_dir, csim=csim, synth=synth, cosim=cosim, export=export, tool=tool,
                        timeout=timeout)
 
-    def estimate(self, tool: str = "vivado"):
-        """The FPGA cost of this firmware for ``tool`` (:data:`ESTIMATE_TOOLS`): ``'vivado'`` the
-        HLS project in Vivado HLS (:mod:`fpga_aware.cost.model`), ``'yosys'`` the Verilog
-        project in Yosys (:mod:`fpga_aware.cost.yosys`).  The report names the tool."""
-        if tool == "vivado":
-            from fpga_aware.cost.model import estimate_ir
-
-            return estimate_ir(self.ir, self.config)
-        if tool == "yosys":
-            from fpga_aware.cost.yosys import estimate_yosys
-
-            return estimate_yosys(self.ir, self.config)
-        raise ValueError(f"estimate: tool {tool!r} is not one of {list(ESTIMATE_TOOLS)} "
-                         "(a Vitis HLS model is issue 13's work and not calibrated yet)")
+    def estimate(self, tool: str = DEFAULT_TOOL):
+        """The FPGA cost of this firmware for ``tool`` (:data:`~fpga_aware.cost.tools.ESTIMATE_TOOLS`): ``'vitis'`` (the
+        default) or ``'vivado'`` the HLS project in Vitis HLS / Vivado HLS
+        (:mod:`fpga_aware.cost.model` with the tool's :mod:`profile <fpga_aware.cost.tools>`),
+        ``'yosys'`` the Verilog project in Yosys (:mod:`fpga_aware.cost.yosys`).  The report
+        names the tool."""
+        return estimate_for_tool(self.ir, self.config, tool)
 
 
 def to_firmware(
@@ -233,7 +226,7 @@ def export(
     return firmware
 
 
-def estimate(model: Any, part: str = DEFAULT_PART, *, tool: str = "vivado", **options: Any):
+def estimate(model: Any, part: str = DEFAULT_PART, *, tool: str = DEFAULT_TOOL, **options: Any):
     """Estimated FPGA cost of ``model``: the options of :func:`to_firmware`, the same answer as
     ``to_firmware(model, part, **options).estimate(tool)``."""
     return to_firmware(model, part, **options).estimate(tool)

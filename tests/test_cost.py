@@ -183,7 +183,7 @@ def calibration_ir(point: str) -> ModelIR:
 
 def calibration_estimate(point: str) -> CostReport:
     pub = PUBLISHED[point]
-    return estimate_ir(calibration_ir(point), FirmwareConfig(part=pub["part"], clock_period=5.0))
+    return estimate_ir(calibration_ir(point), FirmwareConfig(part=pub["part"], clock_period=5.0), tool="vivado")
 
 
 def _rel(ours: float, published: float) -> float:
@@ -268,8 +268,8 @@ def _one_dense(weights, *, x=FIX16, w=FIX16, acc=FixedType(40, 20), reuse=1, str
     ])
 
 
-def _dense_cost(ir: ModelIR, part: str = "xcu250-figd2104-2L-e") -> LayerCost:
-    return estimate_ir(ir, FirmwareConfig(part=part)).layers[1]
+def _dense_cost(ir: ModelIR, part: str = "xcu250-figd2104-2L-e", tool: str = "vivado") -> LayerCost:
+    return estimate_ir(ir, FirmwareConfig(part=part), tool=tool).layers[1]
 
 
 def test_zero_and_power_of_two_weights_cost_no_multiplier():
@@ -287,6 +287,25 @@ def test_wide_constants_use_dsps_narrow_ones_luts():
     w = [[21, -27, 13]]
     assert _dense_cost(_one_dense(w, x=FixedType(6, 0, signed=False), w=Q6)).dsp == 0
     assert _dense_cost(_one_dense(w, x=FIX16, w=Q6)).dsp == 3
+
+
+def test_vitis_maps_constants_of_fewer_than_8_significant_bits_to_luts():
+    """Vitis HLS builds a product by a constant from LUTs unless the constant's odd part has at
+    least 8 bits (trailing zeros are a shift): 1000 = 125 * 8 (7 bits) is LUTs there, a DSP in
+    Vivado HLS; 999 (10 bits) is a DSP in both; a 6-bit x 16-bit product is LUTs in Vitis."""
+    w = [[3, -7, 9, 1000, -999, 255, 254]]
+    vivado = _dense_cost(_one_dense(w), tool="vivado")
+    vitis = _dense_cost(_one_dense(w), tool="vitis")
+    assert (vivado.n_dsp_mult, vitis.n_dsp_mult) == (5, 2)  # vitis: -999 and 255 (8 bits); 254 = 127 * 2
+    assert vitis.lut_breakdown["lut_multipliers"] > vivado.lut_breakdown["lut_multipliers"]
+    q6 = [[21, -27, 13]]
+    assert _dense_cost(_one_dense(q6, x=FIX16, w=Q6), tool="vivado").dsp == 3
+    assert _dense_cost(_one_dense(q6, x=FIX16, w=Q6), tool="vitis").dsp == 0
+
+
+def test_unknown_tool_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"tool must be one of \['vitis', 'vivado', 'yosys'\], got 'vitis_hls'"):
+        estimate_ir(_one_dense([[3]]), FirmwareConfig(), tool="vitis_hls")
 
 
 def test_reuse_factor_divides_multipliers():
@@ -365,7 +384,7 @@ def test_other_layers():
                         accum_type=FixedType(20, 8), scale=np.array([0, 1, 2, 3, 300, -301, 1024, 5]),
                         shift=np.arange(8)),
     ])
-    r = estimate_ir(ir, FirmwareConfig())
+    r = estimate_ir(ir, FirmwareConfig(), tool="vivado")
     lin, sig, tanh, bn = r.layers[1:]
     assert (lin.dsp, lin.lut, lin.ff, lin.bram_18k) == (0, 0, 0, 0)
     assert sig.bram_18k == 4 * 1 and sig.dsp == 0  # 8 reads of a 1024x10 ROM: 4 dual-port copies
@@ -394,7 +413,7 @@ def test_estimate_of_a_parsed_keras_model():
     model = tfk.models.model_from_json((MODELS / "KERAS_3layer.json").read_text())
     model.load_weights(str(MODELS / "KERAS_3layer_weights.h5"))
     config = FirmwareConfig.from_options("xcu250-figd2104-2L-e")
-    report = estimate_ir(parser.build_ir(model, config), config)
+    report = estimate_ir(parser.build_ir(model, config), config, tool="vivado")
     assert abs(_rel(report.dsp, PUBLISHED["rf1"]["dsp"])) <= TOLERANCE["rf1"]["dsp"]
     assert report.ii == 1 and report.latency_cycles > 0
 

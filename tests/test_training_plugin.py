@@ -172,6 +172,26 @@ def test_fpga_cost_estimates_from_the_ir_without_an_emulator(digits, monkeypatch
     assert cost.last_report.to_dict() == report.to_dict()
 
 
+def test_fpga_cost_tool_logged_and_changes_the_mapping(caplog):
+    """FPGACost names its tool when training begins; Vivado HLS maps a 16-bit x 7-significant-bit
+    constant product (1000/1024 = 125 * 2**-7) to a DSP, Vitis HLS (the default) to LUTs."""
+    model = tf.keras.Sequential([tf.keras.layers.Dense(4, input_shape=(8,), name="d")])
+    model.compile("sgd", "mse")
+    model.get_layer("d").set_weights([np.full((8, 4), 1000 / 1024), np.zeros(4)])
+    x, y = np.zeros((4, 8)), np.zeros((4, 4))
+    costs = {tool: fa.FPGACost(tool=tool) for tool in ("vitis", "vivado")}
+    with caplog.at_level("INFO", logger="fpga_aware.training.callbacks"):
+        for cost in costs.values():
+            model.fit(x, y, epochs=1, verbose=0, callbacks=[cost])
+    assert "estimates for vitis: Vitis HLS" in caplog.text and "estimates for vivado: Vivado HLS" in caplog.text
+    assert fa.FPGACost().tool == "vitis"
+    assert costs["vivado"].last_report.dsp == 32 and costs["vitis"].last_report.dsp == 0
+    assert costs["vitis"].last_report.lut > costs["vivado"].last_report.lut
+    assert costs["vitis"].last_report.tool.startswith("vitis")
+    with pytest.raises(fa.ConfigError, match=r"FPGACost tool='vitis_hls' is not one of \['vitis', 'vivado', 'yosys'\]"):
+        fa.FPGACost(tool="vitis_hls")
+
+
 # ------------------------------------------------------------------------------ bad input
 def test_prune_without_prunable_layers():
     model = tf.keras.Sequential([tf.keras.layers.Flatten(input_shape=(4, 2)), tf.keras.layers.Activation("relu")])

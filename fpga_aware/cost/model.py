@@ -1,9 +1,12 @@
 """Analytic FPGA cost model: DSP, LUT, FF, BRAM and latency of a :class:`~fpga_aware.core.ir.ModelIR`.
 
 :func:`estimate_ir` reads the IR once (numpy over the weight mantissas, no Python loop over
-weights) and returns a :class:`CostReport`.  It estimates what Vivado HLS C-synthesis would
-report for the io_parallel firmware, so it can be shown while training.  The rules and every
-constant are below; ``docs/cost_model.md`` has the calibration against published Vivado HLS
+weights) and returns a :class:`CostReport`.  It estimates what HLS C-synthesis would
+report for the io_parallel firmware, so it can be shown while training.  The rules are below;
+the constants that differ between tools (the DSP mapping of constant products, operator delays,
+the fitted overheads: names in lower case below) are the fields of a
+:class:`~fpga_aware.cost.tools.ToolProfile`, one per tool (``tool='vitis'``, the default, or
+``'vivado'``); ``docs/cost_model.md`` has the calibration against published Vivado HLS
 reports and the accuracy to expect.
 
 Multiplications (the rules that decide DSPs)
@@ -11,8 +14,12 @@ Multiplications (the rules that decide DSPs)
 * A zero weight is neither stored nor multiplied; a weight ``±2**k`` is a shift (no
   multiplier, no LUTs: the shift is wiring and the sign folds into the accumulation).
   ``n_mult`` counts what is left (:attr:`DenseLayer.n_mult`).
-* A product maps to a DSP slice when *both* operands are wide enough:
-  ``min(w_x, w_w) > LUT_MULT_MAX_NARROW_WIDTH`` **and** ``w_x + w_w > LUT_MULT_MAX_WIDTH_SUM``;
+* Vitis HLS (``constant_dsp_rule='constant_bits'``): a product by a constant is a DSP when the
+  constant's odd part (``|m|`` without trailing zero bits) has at least ``dsp_min_constant_bits``
+  bits and the operand widths add up to more than ``lut_mult_max_width_sum``; LUTs otherwise.
+* Vivado HLS (``'operand_widths'``), and every shared multiplier: a product maps to a DSP slice
+  when *both* operands are wide enough:
+  ``min(w_x, w_w) > lut_mult_max_narrow_width`` **and** ``w_x + w_w > lut_mult_max_width_sum``;
   otherwise Vivado builds it from LUTs (shift-and-add).  ``w_x`` is the input type width.
   With ``reuse_factor == 1`` and the Latency strategy every weight is a synthesis-time
   constant and ``w_w`` is the constant's own width (``bit_length(|m|)`` plus a sign bit), so
@@ -44,34 +51,34 @@ fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
 
 * adders: one per accumulated term (``terms - 1`` per output, a nonzero bias is a term) when
   fully parallel; with a schedule, one accumulating adder per register (a lane's output
-  segment) plus one adder of the final tree per register; ``accum`` width LUTs each.  Each DSP product absorbs ``DSP_ABSORBED_ADDS`` of them into the
+  segment) plus one adder of the final tree per register; ``accum`` width LUTs each.  Each DSP product absorbs ``dsp_absorbed_adds`` of them into the
   DSP's post-adder (``P = A*B + C``/``PCIN`` cascades).
 * LUT multipliers: a constant weight costs ``NAF(m) - 1`` adders of ``w_x + w_w`` bits
-  (canonical signed-digit shift-and-add); a shared one ``w_x * w_w * LUT_PER_PARTIAL_PRODUCT``.
-* every DSP product: ``LUT_PER_DSP_PRODUCT`` LUTs and ``FF_PER_DSP_PRODUCT`` FFs of fabric
+  (canonical signed-digit shift-and-add); a shared one ``w_x * w_w * lut_per_partial_product``.
+* every DSP product: ``lut_per_dsp_product`` LUTs and ``ff_per_dsp_product`` FFs of fabric
   glue (sign extension, truncation, pipeline registers Vivado HLS counts outside the DSP).
 * shared multipliers: each input bus (the lanes that multiply the same input in every cycle,
   ``DenseSchedule.input_buses``) is an ``m``:1 choice of the ``m`` distinct inputs it carries
-  (``DenseSchedule.bus_inputs``), ``ceil(log2 m) * LUT_PER_MUX_BIT_LEVEL`` LUTs per bit; the weight too, ``ceil(log2 C)`` levels, when it is a constant (the Latency strategy);
+  (``DenseSchedule.bus_inputs``), ``ceil(log2 m) * lut_per_mux_bit_level`` LUTs per bit; the weight too, ``ceil(log2 C)`` levels, when it is a constant (the Latency strategy);
   a constant comparison of the cycle counter per segment boundary; operand and accumulator
-  bits registered ``FF_PER_SLOT_BIT`` times (Latency) or ``FF_PER_SLOT_BIT_RESOURCE`` times
+  bits registered ``ff_per_slot_bit`` times (Latency) or ``ff_per_slot_bit_resource`` times
   (Resource), one accumulator per lane among them; an ``accum``-width register for every
   further segment register of a lane and for every output's sum; no index
   memory (the schedule's indices are wiring).  Resource weights: ``C`` words of ``P``
   weights, LUT RAM or block RAM by :func:`~fpga_aware.core.hardware.in_block_ram`.
-* every output neuron of a dense layer: ``LUT_PER_NEURON`` LUTs and ``FF_PER_NEURON`` FFs of
+* every output neuron of a dense layer: ``lut_per_neuron`` LUTs and ``ff_per_neuron`` FFs of
   fixed overhead (bias, cast, control and the part of Vivado's estimate that does not scale
   with the number of weights: it is most of a small pruned design).
-* ReLU and saturating casts: ``LUT_PER_ACTIVATION_BIT`` per output bit; tables: LUT ROM or BRAM
+* ReLU and saturating casts: ``lut_per_activation_bit`` per output bit; tables: LUT ROM or BRAM
   (each table of a chain, plus a multiplexer among them); a linear tail (ELU, SELU, softplus):
   the constant product ``x * slope`` (none for a power of two), a comparison and a multiplexer.
 * parametric ReLUs (leaky, PReLU, thresholded): one constant product ``x * alpha[c]`` per channel
   (the dense rule's constant products: zero and ``±2**k`` slopes cost nothing, the others LUT
   shift-and-add or DSPs), a comparison of ``w_x`` bits (one LUT per bit, a carry chain) and a
-  select plus cast of the output, ``LUT_PER_ACTIVATION_BIT`` per output bit.
+  select plus cast of the output, ``lut_per_activation_bit`` per output bit.
 * pipeline registers: wherever the schedule inserts a register, the bits of the values alive
   there (the layer inputs, the partial sums at that adder-tree level, the outputs), times
-  ``FF_PER_REGISTER_BIT``.
+  ``ff_per_register_bit``.
 
 BRAM
 ----
@@ -108,6 +115,7 @@ from fpga_aware.core.ir import (
 )
 from fpga_aware.core.parts import Part, get_part
 from fpga_aware.core.registry import Registry
+from fpga_aware.cost.tools import DEFAULT_TOOL, ToolProfile, tool_profile
 
 __all__ = ["CostReport", "LayerCost", "estimate_ir", "COST_RULES", "ACTIVATION_COSTS"]
 
@@ -118,66 +126,10 @@ COST_RULES: Registry = Registry("cost rule")
 ACTIVATION_COSTS: Registry = Registry("cost rule", key="activation function")
 
 # ============================================================================ constants
-# --- multiplier mapping (fitted: jet tagger unpruned 3953 DSPs, QKeras 6-bit point 221 DSPs)
-#: An operand this narrow (or narrower) makes a product shift-and-add logic, not a DSP:
-#: 16-bit x 4-bit constants (|m| <= 7) are LUTs, 16-bit x 5-bit ones DSPs.
-LUT_MULT_MAX_NARROW_WIDTH = 4
-#: Products whose operand widths add up to at most this many bits use LUTs (6x6 of the QKeras
-#: layers, 10x10): homogeneous precisions of about 10 bits and less need no DSP.
-LUT_MULT_MAX_WIDTH_SUM = 20
-
-# --- timing (ns; roughly Vivado HLS's UltraScale+ -2 operator delays, tuned so that the
-# published designs get 10 / 15 / 521 cycles for 9 / 15 / 518-522)
-#: Clock uncertainty, as a fraction of the clock period: :data:`fpga_aware.core.hardware.CLOCK_UNCERTAINTY`
-#: (imported above; build_prj.tcl sets the same figure).
-#: Carry-chain adder delay: ``ADDER_NS + ADDER_NS_PER_BIT * width``.
-ADDER_NS = 0.35
-ADDER_NS_PER_BIT = 0.01
-#: Routing into a DSP slice's multiplier inputs (the product is registered in the DSP).
-DSP_INPUT_NS = 0.6
-#: Register stages of a DSP multiplier (MREG) and the delay from its output register.
-DSP_MULT_CYCLES = 1
-DSP_OUTPUT_NS = 0.3
-#: Cycles of a block RAM read (address and output registers).
-BRAM_READ_CYCLES = 2
-#: A Resource-strategy layer is a pipelined loop over ``R`` cycles: entering and leaving the
-#: loop and writing the accumulators back cost these cycles (fitted: MNIST 518-522 cycles).
-RESOURCE_LOOP_OVERHEAD_CYCLES = 3
-#: One level of 4:1 multiplexing (one LUT6) and a ReLU / saturating cast.
-MUX_LEVEL_NS = 0.45
-ACTIVATION_NS = 0.4
-#: Delay of a LUT ROM read (distributed ROM).
-LUTROM_NS = 0.8
-
-# --- LUTs (see docs/cost_model.md for the fit)
-#: One LUT per bit of a carry-chain adder (physical, not fitted).
-LUT_PER_ADDER_BIT = 1.0
-#: Additions absorbed by each DSP product (the DSP48 post-adder: P = A*B + C / PCIN).
-DSP_ABSORBED_ADDS = 1
-#: LUTs per partial-product bit of a variable (shared) LUT multiplier (a w_x x w_w array).
-LUT_PER_PARTIAL_PRODUCT = 0.6
-#: Fitted: fabric glue of each DSP product (unpruned vs pruned jet tagger: 6.3).
-LUT_PER_DSP_PRODUCT = 6.0
-#: Fitted: LUTs per operand bit and per 2:1 level of a shared multiplier's selection (0.60).
-LUT_PER_MUX_BIT_LEVEL = 0.6
-#: One LUT per output bit of a ReLU / saturating cast (physical).
-LUT_PER_ACTIVATION_BIT = 1.0
-#: Fitted: fixed LUT overhead per dense-layer output neuron (365).
-LUT_PER_NEURON = 360.0
+# The tool-dependent constants (DSP mapping, operator delays, fitted LUT/FF overheads) are the
+# fields of a ToolProfile (fpga_aware.cost.tools); the physical ones follow.
 #: LUT6 as a 64x1 distributed ROM/RAM.
 LUTRAM_BITS_PER_LUT = 64
-
-# --- flip-flops (see docs/cost_model.md for the fit)
-#: One FF per bit of a pipeline register the schedule inserts (physical).
-FF_PER_REGISTER_BIT = 1.0
-#: Fitted: FFs per DSP product (registers Vivado HLS counts around the DSP) (7.06).
-FF_PER_DSP_PRODUCT = 7.0
-#: Fitted: operand/accumulator bits of a shared multiplier slot, Latency strategy (0.081).
-FF_PER_SLOT_BIT = 0.08
-#: Fitted: the same in the Resource strategy's pipelined loop, several stages deep (2.68).
-FF_PER_SLOT_BIT_RESOURCE = 2.7
-#: Fitted: fixed FFs per dense-layer output neuron (13.9).
-FF_PER_NEURON = 14.0
 
 # --- memories
 #: Memories at most ``LUTRAM_MAX_DEPTH`` deep are LUT RAM / LUT ROM, deeper ones block RAM:
@@ -325,13 +277,6 @@ def _naf_digits(a: np.ndarray) -> np.ndarray:
     return np.bitwise_count(((u * np.uint64(3)) ^ u) >> np.uint64(1)).astype(np.int64)
 
 
-def _needs_dsp(wx, ww):
-    """Whether a ``wx``-bit by ``ww``-bit product is mapped to DSP slices (vectorised)."""
-    wx = np.asarray(wx)
-    ww = np.asarray(ww)
-    return (np.minimum(wx, ww) > LUT_MULT_MAX_NARROW_WIDTH) & (wx + ww > LUT_MULT_MAX_WIDTH_SUM)
-
-
 def _chunks(width, port):
     """DSP operand chunks for a signed ``width``-bit operand on a signed ``port``-bit input."""
     width = np.asarray(width)
@@ -342,10 +287,6 @@ def _dsp_tiles(wx, ww, part: Part):
     """DSP slices for one signed ``wx`` x ``ww`` product (the cheaper orientation)."""
     wide, narrow = part.dsp_multiplier_widths
     return np.minimum(_chunks(wx, wide) * _chunks(ww, narrow), _chunks(wx, narrow) * _chunks(ww, wide))
-
-
-def _adder_ns(width: int) -> float:
-    return ADDER_NS + ADDER_NS_PER_BIT * width
 
 
 def _log2_ceil(n: int) -> int:
@@ -394,7 +335,8 @@ class _Schedule:
     longer fits).  Registers inside DSP slices and block RAMs are not flip-flops.
     """
 
-    def __init__(self, clock_period: float):
+    def __init__(self, clock_period: float, profile: ToolProfile):
+        self.profile = profile  #: the tool's constants, read by every cost rule
         self.budget = clock_period * (1.0 - CLOCK_UNCERTAINTY)
         self.cycles = 0
         self.t = 0.0
@@ -444,20 +386,21 @@ def _ints(d: dict[str, float]) -> dict[str, int]:
 
 def _finish_layer(layer: Layer, sched: _Schedule, cycles0: int, ff0: float, lut: dict, ff: dict,
                   **fields) -> LayerCost:
-    ff["pipeline"] = ff.get("pipeline", 0.0) + (sched.ff - ff0) * FF_PER_REGISTER_BIT
+    p = sched.profile
+    ff["pipeline"] = ff.get("pipeline", 0.0) + (sched.ff - ff0) * p.ff_per_register_bit
     lut_i, ff_i = _ints(lut), _ints(ff)
     return LayerCost(name=layer.name, kind=layer.kind, lut=sum(lut_i.values()), ff=sum(ff_i.values()),
                      latency_cycles=sched.cycles - cycles0, lut_breakdown=lut_i, ff_breakdown=ff_i, **fields)
 
 
-def _constant_products(a: np.ndarray, wx: int, signed_weights: bool, part: Part):
+def _constant_products(a: np.ndarray, wx: int, signed_weights: bool, part: Part, p: ToolProfile):
     """Classify constant products ``x * m`` (``a = |m|``, nonzero, not powers of two).
 
     Returns ``(n_dsp_products, dsp_slices, lut_adder_bits, lut_depth_ns)``: LUT products are
     canonical-signed-digit shift-and-add chains of ``NAF(m) - 1`` adders of ``wx + w_m`` bits.
     """
     ww = _bit_length(a) + (1 if signed_weights else 0)
-    on_dsp = _needs_dsp(wx, ww)
+    on_dsp = p.constant_on_dsp(wx, a, ww)
     n_dsp = int(np.count_nonzero(on_dsp))
     slices = 0
     if n_dsp:  # tiles depend on the width only: count the widths, then tile each once
@@ -467,7 +410,7 @@ def _constant_products(a: np.ndarray, wx: int, signed_weights: bool, part: Part)
     lut_w = ww[~on_dsp]
     naf = _naf_digits(a[~on_dsp])
     adder_bits = float(((naf - 1) * (wx + lut_w)).sum())
-    depth_ns = _log2_ceil(int(naf.max())) * _adder_ns(wx + int(lut_w.max())) if naf.size else 0.0
+    depth_ns = _log2_ceil(int(naf.max())) * p.adder_delay(wx + int(lut_w.max())) if naf.size else 0.0
     return n_dsp, slices, adder_bits, depth_ns
 
 
@@ -478,6 +421,7 @@ def _input_cost(layer: InputLayer, part: Part, sched: _Schedule) -> LayerCost:
 
 @COST_RULES.register("dense")
 def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
+    p = sched.profile
     w = _int64_mantissas(layer.weights)
     a = np.abs(w)
     nz = a != 0
@@ -496,28 +440,28 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
     n_adds = int(np.maximum(terms - 1, 0).sum())
     max_terms = int(terms.max(initial=0))
 
-    lut: dict[str, float] = {"neurons": n_out * LUT_PER_NEURON}
-    ff: dict[str, float] = {"neurons": n_out * FF_PER_NEURON}
+    lut: dict[str, float] = {"neurons": n_out * p.lut_per_neuron}
+    ff: dict[str, float] = {"neurons": n_out * p.ff_per_neuron}
     dsp = bram = n_dsp_mult = n_lut_mult = 0
     cycles0, ff0 = sched.cycles, sched.ff
     in_bits = n_in * wx
 
     if R == 1 and strategy == Strategy.LATENCY:
         # Every weight is a synthesis-time constant of its own width.
-        n_dsp_mult, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.weight_type.signed, part)
+        n_dsp_mult, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.weight_type.signed, part, p)
         n_lut_mult = n_mult - n_dsp_mult
-        lut["lut_multipliers"] = lut_bits * LUT_PER_ADDER_BIT
-        lut["dsp_glue"] = n_dsp_mult * LUT_PER_DSP_PRODUCT
-        fabric_adds = max(0, n_adds - DSP_ABSORBED_ADDS * n_dsp_mult)
-        lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
-        ff["dsp"] = n_dsp_mult * FF_PER_DSP_PRODUCT
+        lut["lut_multipliers"] = lut_bits * p.lut_per_adder_bit
+        lut["dsp_glue"] = n_dsp_mult * p.lut_per_dsp_product
+        fabric_adds = max(0, n_adds - p.dsp_absorbed_adds * n_dsp_mult)
+        lut["adders"] = fabric_adds * wa * p.lut_per_adder_bit
+        ff["dsp"] = n_dsp_mult * p.ff_per_dsp_product
         if n_dsp_mult:  # the DSP path is the slowest
-            sched.chain(DSP_INPUT_NS, in_bits)
-            sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+            sched.chain(p.dsp_input_ns, in_bits)
+            sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
         else:
             sched.chain(lut_ns, in_bits)
         for level in range(_log2_ceil(max_terms)):
-            sched.chain(_adder_ns(wa), _tree_live(terms, level) * wa)
+            sched.chain(p.adder_delay(wa), _tree_live(terms, level) * wa)
     else:
         # Shared multipliers: the layer's static schedule (fpga_aware.core.schedule), read as
         # the firmware renders it: P lanes x C cycles, each lane a multiplier (a shift when every
@@ -527,53 +471,53 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         P, C, S = plan.n_lanes, plan.n_cycles, plan.n_registers
         ww = layer.weight_type.width
         slots = 0 if layer.uses_shifts else P
-        on_dsp = bool(_needs_dsp(wx, ww))
+        on_dsp = bool(p.needs_dsp(wx, ww))
         if slots and on_dsp:
             n_dsp_mult = slots
             dsp = slots * int(_dsp_tiles(wx, ww, part))
-            lut["dsp_glue"] = slots * LUT_PER_DSP_PRODUCT
-            ff["dsp"] = slots * FF_PER_DSP_PRODUCT
+            lut["dsp_glue"] = slots * p.lut_per_dsp_product
+            ff["dsp"] = slots * p.ff_per_dsp_product
         elif slots:
             n_lut_mult = slots
-            lut["lut_multipliers"] = slots * wx * ww * LUT_PER_PARTIAL_PRODUCT
+            lut["lut_multipliers"] = slots * wx * ww * p.lut_per_partial_product
         # one accumulating adder per register of several terms (a DSP's post-adder takes its
         # lane's), one adder of the final tree per register
         # (a register of one term is its product: no accumulating adder)
         accumulating = int(np.count_nonzero(plan.register_end - plan.register_first > 1))
-        fabric_adds = max(0, accumulating - DSP_ABSORBED_ADDS * n_dsp_mult) + S
-        lut["adders"] = fabric_adds * wa * LUT_PER_ADDER_BIT
+        fabric_adds = max(0, accumulating - p.dsp_absorbed_adds * n_dsp_mult) + S
+        lut["adders"] = fabric_adds * wa * p.lut_per_adder_bit
         # one input choice per bus: lanes with the same input in every cycle share it
         mux_levels = np.array([_log2_ceil(int(m)) for m in plan.bus_inputs()], dtype=np.int64)
         cycle_levels = _log2_ceil(C)
         weight_mux = ww * cycle_levels if strategy == Strategy.LATENCY else 0  # constants chosen by the cycle
-        lut["operand_select"] = (wx * int(mux_levels.sum()) + P * weight_mux) * LUT_PER_MUX_BIT_LEVEL
+        lut["operand_select"] = (wx * int(mux_levels.sum()) + P * weight_mux) * p.lut_per_mux_bit_level
         boundaries = plan.segment_boundaries
         if boundaries:  # a constant comparison of the cycle counter per segment boundary
             lut["segment_select"] = boundaries * max(1, cycle_levels)
         if strategy == Strategy.RESOURCE:
-            ff["loop_registers"] = P * (wx + ww + wa) * FF_PER_SLOT_BIT_RESOURCE
+            ff["loop_registers"] = P * (wx + ww + wa) * p.ff_per_slot_bit_resource
         else:
-            ff["multiplier_slots"] = P * (wx + ww + wa) * FF_PER_SLOT_BIT
+            ff["multiplier_slots"] = P * (wx + ww + wa) * p.ff_per_slot_bit
         # the slot bits above include one accumulator per lane; a lane's further output segments
         # and the outputs' sums are registers of their own
-        ff["accumulators"] = (S - P + n_out) * wa * FF_PER_REGISTER_BIT
+        ff["accumulators"] = (S - P + n_out) * wa * p.ff_per_register_bit
         if strategy == Strategy.RESOURCE:  # one word of P weights per cycle, C words deep
             bram, lut["weight_memory"] = _memory(C, P, ww)
-            sched.register(BRAM_READ_CYCLES + RESOURCE_LOOP_OVERHEAD_CYCLES)
+            sched.register(p.bram_read_cycles + p.resource_loop_overhead_cycles)
         # L = input choice + multiplier + (C - 1) cycles + accumulation + adder tree
         slot_bits = P * (wx + ww)
-        sched.chain(math.ceil(max(int(mux_levels.max(initial=0)), cycle_levels if weight_mux else 0) / 2) * MUX_LEVEL_NS,
+        sched.chain(math.ceil(max(int(mux_levels.max(initial=0)), cycle_levels if weight_mux else 0) / 2) * p.mux_level_ns,
                     in_bits)
         if slots and on_dsp:
-            sched.chain(DSP_INPUT_NS, slot_bits)
-            sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+            sched.chain(p.dsp_input_ns, slot_bits)
+            sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
         elif slots:
-            sched.chain(_log2_ceil(ww) * _adder_ns(wx + ww), slot_bits)
+            sched.chain(_log2_ceil(ww) * p.adder_delay(wx + ww), slot_bits)
         sched.wait(C - 1)
         if accumulating:
-            sched.chain(_adder_ns(wa), S * wa)  # reg += p
+            sched.chain(p.adder_delay(wa), S * wa)  # reg += p
         for level, (dst, _src) in enumerate(plan.combine_levels):
-            sched.chain(_adder_ns(wa), (S + n_out - sum(d.size for d, _ in plan.combine_levels[:level])) * wa)
+            sched.chain(p.adder_delay(wa), (S + n_out - sum(d.size for d, _ in plan.combine_levels[:level])) * wa)
     return _finish_layer(
         layer, sched, cycles0, ff0, lut, ff, n_weights=layer.n_weights, nonzero_weights=nnz, n_mult=n_mult,
         dsp=dsp, bram_18k=bram, reuse_factor=R, strategy=strategy.value, n_dsp_mult=n_dsp_mult,
@@ -600,6 +544,7 @@ def _activation_cost(layer: ActivationLayer, part: Part, sched: _Schedule) -> La
 def _table_activation_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float]) -> int:
     """Index arithmetic and the ROM of a table activation (each table of a chain: its own index,
     range test and ROM, one result multiplexer); returns its BRAM_18K."""
+    p = sched.profile
     n = layer.n_out
     chain = layer.table.chain
     bram = 0
@@ -607,21 +552,21 @@ def _table_activation_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[s
     lut["index"] = lut["table"] = 0.0
     for table in chain:
         index_bits = max(1, _log2_ceil(table.size))
-        lut["index"] += n * index_bits * 2 * LUT_PER_ADDER_BIT  # subtract offset, clip / range test
+        lut["index"] += n * index_bits * 2 * p.lut_per_adder_bit  # subtract offset, clip / range test
         b, rom_lut, reg = _rom(table, n)
         bram += b
         lut["table"] += rom_lut
         registered = registered or reg
     index_bits = max(1, _log2_ceil(layer.table.size))
-    sched.chain(_adder_ns(index_bits), n * layer.input_type.width)
+    sched.chain(p.adder_delay(index_bits), n * layer.input_type.width)
     if registered:
         sched.register(1)
     else:
-        sched.chain(LUTROM_NS, n * index_bits)
+        sched.chain(p.lutrom_ns, n * index_bits)
     if len(chain) > 1:  # choose among the tables' entries
         width = layer.table.value_type.width
-        lut["table_mux"] = n * width * _log2_ceil(len(chain)) * LUT_PER_MUX_BIT_LEVEL
-        sched.chain(MUX_LEVEL_NS * _log2_ceil(len(chain)), n * width * len(chain))
+        lut["table_mux"] = n * width * _log2_ceil(len(chain)) * p.lut_per_mux_bit_level
+        sched.chain(p.mux_level_ns * _log2_ceil(len(chain)), n * width * len(chain))
     return bram
 
 
@@ -629,6 +574,7 @@ def _linear_tail_cost(layer: ActivationLayer, part: Part, sched: _Schedule, lut:
                       ff: dict[str, float]) -> tuple[int, dict[str, int]]:
     """``x >= threshold ? result_t(x * slope) : table``: a constant product per value (none when
     the slope is a power of two), the comparison and the result multiplexer."""
+    p = sched.profile
     n = layer.n_out
     tail = layer.linear
     wx, wr = layer.input_type.width, layer.result_type.width
@@ -636,28 +582,29 @@ def _linear_tail_cost(layer: ActivationLayer, part: Part, sched: _Schedule, lut:
     if m.bit_length() > 62:  # an estimate: keep the top bits (the width decides the DSP tiling)
         m = (m >> (m.bit_length() - 62)) | 1
     a = np.array([m], dtype=np.int64)
-    lut["compare"] = n * wx * LUT_PER_ADDER_BIT
-    lut["linear_mux"] = n * wr * LUT_PER_ACTIVATION_BIT
+    lut["compare"] = n * wx * p.lut_per_adder_bit
+    lut["linear_mux"] = n * wr * p.lut_per_activation_bit
     dsp = n_dsp = 0
     if a[0] and a[0] & (a[0] - 1):
-        n_dsp, slices, adder_bits, depth_ns = _constant_products(a, wx, tail.slope_type.signed, part)
+        n_dsp, slices, adder_bits, depth_ns = _constant_products(a, wx, tail.slope_type.signed, part, p)
         dsp = n * slices
-        lut["linear_product"] = n * (adder_bits * LUT_PER_ADDER_BIT + n_dsp * LUT_PER_DSP_PRODUCT)
-        ff["dsp"] = n * n_dsp * FF_PER_DSP_PRODUCT
+        lut["linear_product"] = n * (adder_bits * p.lut_per_adder_bit + n_dsp * p.lut_per_dsp_product)
+        ff["dsp"] = n * n_dsp * p.ff_per_dsp_product
         if n_dsp:
-            sched.chain(DSP_INPUT_NS, n * wx)
-            sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+            sched.chain(p.dsp_input_ns, n * wx)
+            sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
         else:
             sched.chain(depth_ns, n * wx)
-    sched.chain(ACTIVATION_NS, n * (wx + wr))
+    sched.chain(p.activation_ns, n * (wx + wr))
     return dsp, {"n_mult": n if dsp or "linear_product" in lut else 0,
                  "n_dsp_mult": n * n_dsp, "n_lut_mult": n * (1 - n_dsp) if "linear_product" in lut else 0}
 
 
 def _cast_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float], key: str) -> None:
+    p = sched.profile
     n = layer.n_out
-    lut[key] = n * min(layer.input_type.width, layer.result_type.width) * LUT_PER_ACTIVATION_BIT
-    sched.chain(ACTIVATION_NS, n * layer.input_type.width)
+    lut[key] = n * min(layer.input_type.width, layer.result_type.width) * p.lut_per_activation_bit
+    sched.chain(p.activation_ns, n * layer.input_type.width)
 
 
 @ACTIVATION_COSTS.register("linear")
@@ -673,47 +620,48 @@ def _relu_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[str, float]) 
 
 @COST_RULES.register("softmax")
 def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCost:
+    p = sched.profile
     n = layer.n_in
     w_in, w_diff, w_sum = layer.input_type.width, layer.diff_type.width, layer.sum_type.width
     w_exp, w_inv = layer.exp_type.width, layer.inv_type.width
     cycles0, ff0 = sched.cycles, sched.ff
     levels = _log2_ceil(n)
     lut: dict[str, float] = {
-        "max_tree": (n - 1) * w_in * (LUT_PER_ADDER_BIT + LUT_PER_MUX_BIT_LEVEL),
-        "differences": n * w_diff * LUT_PER_ADDER_BIT,
-        "sum": (n - 1) * w_sum * LUT_PER_ADDER_BIT,
+        "max_tree": (n - 1) * w_in * (p.lut_per_adder_bit + p.lut_per_mux_bit_level),
+        "differences": n * w_diff * p.lut_per_adder_bit,
+        "sum": (n - 1) * w_sum * p.lut_per_adder_bit,
     }
     ff: dict[str, float] = {}
     exp_bram, exp_lut, exp_reg = _rom(layer.exp_table, n)
     inv_bram, inv_lut, inv_reg = _rom(layer.inv_table, 1)
     lut["tables"] = exp_lut + inv_lut
-    on_dsp = bool(_needs_dsp(w_exp, w_inv))
+    on_dsp = bool(p.needs_dsp(w_exp, w_inv))
     dsp = 0
     if on_dsp:
         dsp = n * int(_dsp_tiles(w_exp, w_inv, part))
-        lut["dsp_glue"] = n * LUT_PER_DSP_PRODUCT
-        ff["dsp"] = n * FF_PER_DSP_PRODUCT
+        lut["dsp_glue"] = n * p.lut_per_dsp_product
+        ff["dsp"] = n * p.ff_per_dsp_product
     else:
-        lut["lut_multipliers"] = n * w_exp * w_inv * LUT_PER_PARTIAL_PRODUCT
+        lut["lut_multipliers"] = n * w_exp * w_inv * p.lut_per_partial_product
     # max tree, differences, exp ROM, sum tree, 1/x ROM, products
     for level in range(levels):
-        sched.chain(_adder_ns(w_in) + MUX_LEVEL_NS, (n + (1 << level) - 1) // (1 << level) * w_in + n * w_in)
-    sched.chain(_adder_ns(w_diff), n * w_in)
+        sched.chain(p.adder_delay(w_in) + p.mux_level_ns, (n + (1 << level) - 1) // (1 << level) * w_in + n * w_in)
+    sched.chain(p.adder_delay(w_diff), n * w_in)
     if exp_reg:
         sched.register(1)
     else:
-        sched.chain(LUTROM_NS, n * w_diff)
+        sched.chain(p.lutrom_ns, n * w_diff)
     for level in range(levels):
-        sched.chain(_adder_ns(w_sum), ((n + (1 << level) - 1) // (1 << level) + n) * w_exp)
+        sched.chain(p.adder_delay(w_sum), ((n + (1 << level) - 1) // (1 << level) + n) * w_exp)
     if inv_reg:
         sched.register(1)
     else:
-        sched.chain(LUTROM_NS, w_sum + n * w_exp)
+        sched.chain(p.lutrom_ns, w_sum + n * w_exp)
     if on_dsp:
-        sched.chain(DSP_INPUT_NS, (n + 1) * w_exp)
-        sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+        sched.chain(p.dsp_input_ns, (n + 1) * w_exp)
+        sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
     else:
-        sched.chain(_log2_ceil(w_inv) * _adder_ns(w_exp + w_inv), (n + 1) * w_exp)
+        sched.chain(_log2_ceil(w_inv) * p.adder_delay(w_exp + w_inv), (n + 1) * w_exp)
     return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_mult=n, dsp=dsp, bram_18k=exp_bram + inv_bram,
                          n_dsp_mult=n if on_dsp else 0, n_lut_mult=0 if on_dsp else n)
 
@@ -729,17 +677,17 @@ class _ChannelProducts:
     counts: dict  #: the LayerCost counts: nonzero_weights, n_mult, dsp, n_dsp_mult, n_lut_mult, n_shift
 
 
-def _per_channel_products(constants, wx: int, signed: bool, part: Part) -> _ChannelProducts:
+def _per_channel_products(constants, wx: int, signed: bool, part: Part, p: ToolProfile) -> _ChannelProducts:
     """Zero and ``+-2**k`` constants cost nothing; the others are LUT shift-and-adds or DSPs."""
     a = np.abs(_int64_mantissas(constants))
     nz = a != 0
     pow2 = nz & ((a & (a - 1)) == 0)
     n_mult = int(np.count_nonzero(nz & ~pow2))
-    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, signed, part)
+    n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, signed, part, p)
     return _ChannelProducts(
         n_dsp=n_dsp, lut_ns=lut_ns,
-        lut={"lut_multipliers": lut_bits * LUT_PER_ADDER_BIT, "dsp_glue": n_dsp * LUT_PER_DSP_PRODUCT},
-        ff={"dsp": n_dsp * FF_PER_DSP_PRODUCT},
+        lut={"lut_multipliers": lut_bits * p.lut_per_adder_bit, "dsp_glue": n_dsp * p.lut_per_dsp_product},
+        ff={"dsp": n_dsp * p.ff_per_dsp_product},
         counts=dict(nonzero_weights=int(nz.sum()), n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp,
                     n_lut_mult=n_mult - n_dsp, n_shift=int(pow2.sum())),
     )
@@ -750,48 +698,54 @@ def _scale_shift_cost(layer: ScaleShiftLayer, part: Part, sched: _Schedule) -> L
     wx = layer.input_type.width
     wa = layer.accum_type.width
     n = layer.n_out
-    p = _per_channel_products(layer.scale, wx, layer.scale_type.signed, part)
-    n_dsp, lut_ns = p.n_dsp, p.lut_ns
+    p = sched.profile
+    prods = _per_channel_products(layer.scale, wx, layer.scale_type.signed, part, p)
+    n_dsp, lut_ns = prods.n_dsp, prods.lut_ns
     cycles0, ff0 = sched.cycles, sched.ff
-    lut = {**p.lut, "adders": n * wa * LUT_PER_ADDER_BIT}
-    ff = dict(p.ff)
+    lut = {**prods.lut, "adders": n * wa * p.lut_per_adder_bit}
+    ff = dict(prods.ff)
     if n_dsp:
-        sched.chain(DSP_INPUT_NS, n * wx)
-        sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+        sched.chain(p.dsp_input_ns, n * wx)
+        sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
     else:
         sched.chain(lut_ns, n * wx)
-    sched.chain(_adder_ns(wa), n * wa)
-    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, **p.counts)
+    sched.chain(p.adder_delay(wa), n * wa)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, **prods.counts)
 
 
 @COST_RULES.register("parametric_relu")
 def _parametric_relu_cost(layer: ParametricReLULayer, part: Part, sched: _Schedule) -> LayerCost:
     n = layer.n_out
     wx, wr = layer.input_type.width, layer.result_type.width
-    p = _per_channel_products(layer.alpha, wx, layer.alpha_type.signed, part)
-    n_dsp, lut_ns = p.n_dsp, p.lut_ns
+    p = sched.profile
+    prods = _per_channel_products(layer.alpha, wx, layer.alpha_type.signed, part, p)
+    n_dsp, lut_ns = prods.n_dsp, prods.lut_ns
     cycles0, ff0 = sched.cycles, sched.ff
-    lut = {**p.lut, "compare": n * wx * LUT_PER_ADDER_BIT, "select": n * wr * LUT_PER_ACTIVATION_BIT}
-    ff = dict(p.ff)
+    lut = {**prods.lut, "compare": n * wx * p.lut_per_adder_bit, "select": n * wr * p.lut_per_activation_bit}
+    ff = dict(prods.ff)
     if n_dsp:  # the product is the slowest path; the comparison runs beside it
-        sched.chain(DSP_INPUT_NS, n * wx)
-        sched.register(DSP_MULT_CYCLES, DSP_OUTPUT_NS)
+        sched.chain(p.dsp_input_ns, n * wx)
+        sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
     else:
-        sched.chain(max(lut_ns, _adder_ns(wx)), n * wx)
-    sched.chain(ACTIVATION_NS, n * (wx + wr))
-    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, **p.counts)
+        sched.chain(max(lut_ns, p.adder_delay(wx)), n * wx)
+    sched.chain(p.activation_ns, n * (wx + wr))
+    return _finish_layer(layer, sched, cycles0, ff0, lut, ff, n_weights=n, **prods.counts)
 
 
 # ============================================================================ entry point
-def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str | Part | None" = None) -> CostReport:
-    """Estimate DSP, LUT, FF, BRAM_18K, latency and II of ``ir`` on ``config.part``.
+def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str | Part | None" = None,
+                tool: "str | ToolProfile" = DEFAULT_TOOL) -> CostReport:
+    """Estimate DSP, LUT, FF, BRAM_18K, latency and II of ``ir`` on ``config.part`` as the HLS
+    ``tool`` would report them (:data:`~fpga_aware.cost.tools.TOOL_PROFILES`: ``'vitis'``,
+    ``'vivado'``, or a :class:`~fpga_aware.cost.tools.ToolProfile`).
 
     ``part`` overrides ``config.part``; an unknown part raises
     :class:`~fpga_aware.core.parts.UnknownPartError` naming the closest ones.
     """
+    p = tool_profile(tool)
     config = config if config is not None else FirmwareConfig()
     the_part = get_part(part if part is not None else config.part)
-    sched = _Schedule(config.clock_period)
+    sched = _Schedule(config.clock_period, p)
     costs: list[LayerCost] = []
     ii = 1
     for layer in ir.layers:
@@ -803,7 +757,7 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         out = ir.layers[-1]
         total = sched.finish(out.n_out * out.result_type.width)
         if costs:
-            extra_ff = int(round((sched.ff - ff0) * FF_PER_REGISTER_BIT))
+            extra_ff = int(round((sched.ff - ff0) * p.ff_per_register_bit))
             costs[-1].latency_cycles += sched.cycles - cycles0
             costs[-1].ff += extra_ff
             if extra_ff:
@@ -821,19 +775,21 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         ii=ii,
         latency_ns=total * float(config.clock_period),
         layers=costs,
+        tool=p.description,
     )
 
 
 @COST_RULES.register("step")
 def _step_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
     """A comparator with a constant per threshold and element, then a choice among the levels."""
+    p = sched.profile
     n, w_in, w_out = layer.n_out, layer.input_type.width, layer.result_type.width
     n_thr = len(layer.thresholds)
     mux_levels = _log2_ceil(n_thr + 1)
     cycles0, ff0 = sched.cycles, sched.ff
     lut = {
-        "comparators": n * n_thr * w_in * LUT_PER_ADDER_BIT,
-        "select": n * w_out * mux_levels * LUT_PER_MUX_BIT_LEVEL,
+        "comparators": n * n_thr * w_in * p.lut_per_adder_bit,
+        "select": n * w_out * mux_levels * p.lut_per_mux_bit_level,
     }
-    sched.chain(_adder_ns(w_in) + mux_levels * MUX_LEVEL_NS, n * w_in)
+    sched.chain(p.adder_delay(w_in) + mux_levels * p.mux_level_ns, n * w_in)
     return _finish_layer(layer, sched, cycles0, ff0, lut, {})

@@ -28,7 +28,7 @@ import numpy as np
 
 from fpga_aware._stack import keras
 from fpga_aware.core.config import DEFAULT_PART, ConfigError, FirmwareConfig, is_integer
-from fpga_aware.cost import estimate_ir
+from fpga_aware.cost import DEFAULT_TOOL, ESTIMATE_TOOLS, estimate_for_tool
 from fpga_aware.frontend.keras import build_ir
 
 __all__ = ["FPGACost", "COST_KEYS"]
@@ -72,6 +72,9 @@ class FPGACost(k.callbacks.Callback):
         budget: optional resource limits, keys among ``dsp, lut, ff, bram_18k, latency_cycles,
             ii`` and ``<resource>_util`` (percent of the part); adds ``fpga_score``.
         metric: the logged metric combined with the cost in ``fpga_score``.
+        tool: the tool the estimate is for (:data:`~fpga_aware.cost.tools.ESTIMATE_TOOLS`):
+            ``'vitis'`` (default), ``'vivado'`` or ``'yosys'``; it is logged when training begins
+            and named by every report (``last_report.tool``).
         **options: any :func:`fpga_aware.to_firmware` option (precision, reuse_factor, strategy,
             layer_config, clock_period, ...).
     """
@@ -82,9 +85,13 @@ class FPGACost(k.callbacks.Callback):
         every: "str | int" = "epoch",
         budget: Mapping[str, float] | None = None,
         metric: str = "val_accuracy",
+        tool: str = DEFAULT_TOOL,
         **options: Any,
     ):
         super().__init__()
+        if tool not in ESTIMATE_TOOLS:
+            raise ConfigError(f"FPGACost tool={tool!r} is not one of {list(ESTIMATE_TOOLS)}")
+        self.tool = tool
         if every != "epoch" and (not is_integer(every) or every < 1):
             raise ConfigError(f"FPGACost every={every!r} is invalid; use 'epoch' or a positive number of batches")
         self.config = FirmwareConfig.from_options(part, **options)  # an unknown part raises here
@@ -112,8 +119,9 @@ class FPGACost(k.callbacks.Callback):
 
     # ------------------------------------------------------------------ estimation
     def estimate(self):
-        """The cost report of the model as it is now (its IR through the cost model; no emulator is built)."""
-        return estimate_ir(build_ir(self.model, self.config), self.config)
+        """The cost report of the model as it is now (its IR through the cost model of ``tool``; no
+        emulator is built)."""
+        return estimate_for_tool(build_ir(self.model, self.config), self.config, self.tool)
 
     def cost_logs(self, metrics: Mapping[str, Any] | None = None) -> dict[str, float]:
         report = self.estimate()
@@ -144,8 +152,9 @@ class FPGACost(k.callbacks.Callback):
     # ------------------------------------------------------------------ Keras hooks
     def on_train_begin(self, logs: dict | None = None) -> None:
         """Convert the model once now: a bad ``layer_config`` or an unknown ``metric`` fails before
-        the first epoch, not after it."""
-        self.estimate()
+        the first epoch, not after it.  Logs which tool the estimates are for."""
+        report = self.estimate()
+        logger.info("FPGACost: estimates for %s on %s", report.tool, report.part.name)
         if self.budget:
             names = _compiled_metric_names(self.model)
             if names is not None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from fpga_aware.search import pareto as _pareto
 from fpga_aware._stack import tensorflow
+from fpga_aware.cost.tools import DEFAULT_TOOL
 
 tensorflow()  # the tf-keras guard, before keras_tuner imports Keras
 
@@ -46,9 +47,11 @@ class SearchResult:
     """
 
     def __init__(self, *, directory: Path, part: str, budget: Mapping[str, float], objective: "kt.Objective",
-                 metric: str, export_options: Mapping[str, Any], trials: Sequence[dict], role: str = "single"):
+                 metric: str, export_options: Mapping[str, Any], trials: Sequence[dict], role: str = "single",
+                 tool: str = DEFAULT_TOOL):
         self.directory = Path(directory)
         self.part = part
+        self.tool = tool
         self.budget = dict(budget or {})
         self.objective = objective
         self.export_options = dict(export_options or {})
@@ -89,8 +92,10 @@ class SearchResult:
         for path in sorted(project.glob("trial_*/trial.json")):
             rows.append(trial_to_row(_kt_trial.Trial.load(str(path))))
         objective = kt.Objective(config["objective"]["name"], config["objective"]["direction"])
+        # searches written before the tool was recorded were estimated for Vivado HLS
         return cls(directory=project, part=config["part"], budget=config["budget"], objective=objective,
-                   metric=config["metric"], export_options=config["export_options"], trials=rows, role="single")
+                   metric=config["metric"], export_options=config["export_options"], trials=rows, role="single",
+                   tool=config.get("tool", "vivado"))
 
     # ------------------------------------------------------------------ queries
     @property
@@ -146,10 +151,12 @@ class SearchResult:
         return self.pareto[int(front_index)]
 
     def estimate(self, trial_id: str, **options: Any):
-        """``fa.estimate`` of a trial's saved model with the trial's export options."""
+        """``fa.estimate`` of a trial's saved model with the trial's export options, for the search's tool
+        (unless ``tool=`` says otherwise)."""
         from fpga_aware.firmware import estimate
 
         opts = dict(self.trial_export_options(trial_id), **options)
+        opts.setdefault("tool", self.tool)
         return estimate(self.load_model(trial_id), self.part, **opts)
 
     def to_firmware(self, front_index: int, **options: Any):
@@ -216,6 +223,7 @@ class SearchResult:
                  "fpga_ff", "fpga_bram_18k", "fpga_latency_cycles", "fpga_ii", "sparsity"]
         meta = {
             "part": self.part,
+            "tool": self.tool,
             "budget": self.budget,
             "objective": {"name": self.objective.name, "direction": self.objective.direction},
             "axes": [{"name": n, "direction": d} for n, d in self.axes],

@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from fpga_aware._stack import tensorflow
 from fpga_aware.core.config import DEFAULT_PART, ConfigError
+from fpga_aware.cost.tools import DEFAULT_TOOL, ESTIMATE_TOOLS
 from fpga_aware.search.tuner.distributed import is_worker
 from fpga_aware.search.tuner.errors import SearchConfigError
 from fpga_aware.search.tuner.objectives import resolve_objective
@@ -32,9 +33,10 @@ _ALGORITHMS = {
 }
 
 
-def _signature(part, budget, objective, metric, algorithm, export_options, report_epoch) -> dict:
+def _signature(part, budget, objective, metric, algorithm, export_options, report_epoch, tool) -> dict:
     return jsonable_options({
         "part": part,
+        "tool": tool,
         "budget": dict(budget or {}),
         "objective": {"name": objective.name, "direction": objective.direction},
         "metric": metric,
@@ -63,6 +65,7 @@ def make_tuner(
     report_epoch: str = "last",
     distribution_strategy: Any = None,
     tuner_options: Mapping[str, Any] | None = None,
+    tool: str = DEFAULT_TOOL,
 ):
     """Build the tuner of :func:`search` (``algorithm``: ``'random'``, ``'bayesian'`` or ``'hyperband'``).
 
@@ -83,7 +86,9 @@ def make_tuner(
     if overwrite and is_worker():
         logger.warning("overwrite=True is ignored on a distributed worker: only the chief may delete %s", project)
         overwrite = False
-    signature = _signature(part, budget, resolved, metric, name, export_options, report_epoch)
+    if tool not in ESTIMATE_TOOLS:
+        raise ConfigError(f"tool {tool!r} is not one of {list(ESTIMATE_TOOLS)}")
+    signature = _signature(part, budget, resolved, metric, name, export_options, report_epoch, tool)
     config_path = project / CONFIG_FILE
     if not overwrite and not is_worker() and config_path.exists():
         previous = json.loads(config_path.read_text())
@@ -96,7 +101,7 @@ def make_tuner(
             )
     resuming = not overwrite and (project / "oracle.json").exists()
     common = dict(
-        part=part, budget=budget, objective=resolved, metric=metric, export_options=export_options,
+        part=part, tool=tool, budget=budget, objective=resolved, metric=metric, export_options=export_options,
         prune_options=prune_options, report_epoch=report_epoch, model_seed=seed,
         directory=str(directory), project_name=project_name, overwrite=overwrite,
         distribution_strategy=distribution_strategy, **dict(tuner_options or {}),
@@ -142,6 +147,7 @@ def search(
     verbose: int = 0,
     distribution_strategy: Any = None,
     tuner_options: Mapping[str, Any] | None = None,
+    tool: str = DEFAULT_TOOL,
     **export_options: Any,
 ) -> SearchResult:
     """Run a cost-aware keras-tuner search and return its :class:`SearchResult`.
@@ -151,6 +157,7 @@ def search(
             :func:`mlp_hypermodel`).
         x, y: training data, passed to ``fit``.
         part: FPGA part of the cost estimate.
+        tool: the tool the cost estimate is for (``'vitis'``, ``'vivado'`` or ``'yosys'``).
         budget: resource limits, keys as FPGACost's (``{'dsp': 1000}``, ``{'lut_util': 30}``).
         objective: ``None`` (``'hard'`` with a budget, else ``metric``), ``'hard'``, ``'soft'``, a
             logged metric name or a ``keras_tuner.Objective``.
@@ -176,6 +183,7 @@ def search(
         max_trials=max_trials, epochs=epochs, directory=directory, project_name=project_name, seed=seed,
         overwrite=overwrite, export_options=export_options, prune_options=prune_options,
         report_epoch=report_epoch, distribution_strategy=distribution_strategy, tuner_options=tuner_options,
+        tool=tool,
     )
     fit_kwargs: dict[str, Any] = dict(epochs=epochs, verbose=verbose, callbacks=list(callbacks or []))
     if not isinstance(x, tf.data.Dataset):  # a dataset is batched already

@@ -18,6 +18,7 @@ from fpga_aware.search import pareto as _pareto
 from fpga_aware._stack import keras, tensorflow
 from fpga_aware.training.callbacks import FPGACost
 from fpga_aware.core.config import DEFAULT_PART, ConfigError
+from fpga_aware.cost.tools import DEFAULT_TOOL
 from fpga_aware.training.progress import format_cost, format_metrics, format_value
 from fpga_aware.training.pruning import DEFAULT_RAMP_FRACTION, Prune
 
@@ -146,8 +147,9 @@ class _FPGATunerMixin:
 
     def __init__(self, hypermodel: Any, *, part: str = DEFAULT_PART, budget=None, objective=None,
                  metric: str = "val_accuracy", export_options=None, prune_options=None,
-                 report_epoch: str = "last", model_seed: int | None = 0, **kwargs: Any):
-        objective = self._setup_fpga(part=part, budget=budget, objective=objective, metric=metric,
+                 report_epoch: str = "last", model_seed: int | None = 0, tool: str = DEFAULT_TOOL,
+                 **kwargs: Any):
+        objective = self._setup_fpga(part=part, tool=tool, budget=budget, objective=objective, metric=metric,
                                      export_options=export_options, prune_options=prune_options,
                                      report_epoch=report_epoch, model_seed=model_seed)
         _check_executions(kwargs)
@@ -157,6 +159,7 @@ class _FPGATunerMixin:
         self,
         *,
         part: str,
+        tool: str,
         budget: Mapping[str, float] | None,
         objective: Any,
         metric: str,
@@ -166,6 +169,7 @@ class _FPGATunerMixin:
         model_seed: int | None,
     ) -> "kt.Objective":
         self.part = part
+        self.tool = tool
         self.budget = dict(budget or {})
         self.metric = metric
         self.export_options = dict(export_options or {})
@@ -177,7 +181,7 @@ class _FPGATunerMixin:
         if "target_sparsity" in self.prune_options:
             raise ConfigError("prune_options must not set target_sparsity: it comes from the 'sparsity' hyperparameter")
         # fail now, not in the first trial: unknown part, bad options, bad budget keys
-        FPGACost(part, budget=self.budget or None, metric=metric, **self.export_options)
+        FPGACost(part, budget=self.budget or None, metric=metric, tool=tool, **self.export_options)
         #: ``(trial_id, hyperparameter values, metrics)`` of the trials this process ran.
         self.reports: list[tuple[str, dict, dict]] = []
         self.fpga_objective = resolve_objective(objective, self.budget, metric)
@@ -214,7 +218,8 @@ class _FPGATunerMixin:
             if prune_opts.get("structure") == "block" and "block_size" not in prune_opts:
                 prune_opts["block_size"] = int(options.get("reuse_factor", 1))
             callbacks.append(Prune(target_sparsity=sparsity, **prune_opts))
-        callbacks.append(FPGACost(self.part, budget=self.budget or None, metric=self.metric, **options))
+        callbacks.append(FPGACost(self.part, budget=self.budget or None, metric=self.metric, tool=self.tool,
+                                  **options))
         return callbacks
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
@@ -338,6 +343,7 @@ class _FPGATunerMixin:
         result = SearchResult(
             directory=Path(self.project_dir),
             part=self.part,
+            tool=self.tool,
             budget=self.budget,
             objective=self.fpga_objective,
             metric=self.metric,

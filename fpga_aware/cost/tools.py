@@ -1,0 +1,135 @@
+"""What the HLS cost model assumes about each HLS tool: one :class:`ToolProfile` per tool.
+
+:func:`fpga_aware.cost.model.estimate_ir` is one set of physical rules (adders, registers,
+memories, operator delays chained into clock cycles); the tools differ in a few decisions and
+in their per-item overheads, and those are the fields of a profile:
+
+* which constant products become DSP multipliers (:attr:`ToolProfile.constant_dsp_rule`):
+  Vivado HLS 2019/2020 by the operand widths, Vitis HLS by the constant's significant bits
+  (it builds every product by a constant of fewer bits from LUT shift-and-adds);
+* the fitted per-item LUT/FF constants (fabric glue of a DSP product, fixed cost of an output
+  neuron, pipeline registers per multiplier slot) and the operator delays.
+
+:data:`TOOL_PROFILES` is keyed by the ``tool=`` name users pass (``'vitis'``, the default,
+and ``'vivado'``); ``'yosys'`` is the Verilog backend's own model (:mod:`fpga_aware.cost.yosys`).
+The fit of each profile and its validation on designs it was not fitted to are in
+``docs/cost_model.md`` (``benchmarks/hls_calibration.py`` regenerates them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from fpga_aware.core.registry import Registry
+
+__all__ = ["ToolProfile", "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile"]
+
+#: How a tool decides that a product by a synthesis-time constant is a DSP multiplier.
+CONSTANT_DSP_RULES = ("operand_widths", "constant_bits")
+
+
+@dataclass(frozen=True)
+class ToolProfile:
+    """The tool-dependent constants of the HLS cost model (every other rule is physical)."""
+
+    #: the ``tool=`` name
+    name: str
+    #: the tool and version range, and what the constants were fitted to (printed with every table)
+    description: str
+    #: ``'operand_widths'``: a constant product is a DSP when both operand widths exceed
+    #: :attr:`lut_mult_max_narrow_width` and their sum exceeds :attr:`lut_mult_max_width_sum`
+    #: (the constant's width is ``bit_length(|m|)`` plus a sign bit); ``'constant_bits'``: when
+    #: the constant's odd part (``|m|`` without its trailing zero bits, which are wiring) has at
+    #: least :attr:`dsp_min_constant_bits` bits and the operand widths add up to more than
+    #: :attr:`lut_mult_max_width_sum`.  Shared (variable) products use the width rule always.
+    constant_dsp_rule: str = "operand_widths"
+    lut_mult_max_narrow_width: int = 4
+    lut_mult_max_width_sum: int = 20
+    dsp_min_constant_bits: int = 8
+    # --- timing (ns) and pipeline structure
+    adder_ns: float = 0.35
+    adder_ns_per_bit: float = 0.01
+    dsp_input_ns: float = 0.6
+    dsp_mult_cycles: int = 1
+    dsp_output_ns: float = 0.3
+    bram_read_cycles: int = 2
+    resource_loop_overhead_cycles: int = 3
+    mux_level_ns: float = 0.45
+    activation_ns: float = 0.4
+    lutrom_ns: float = 0.8
+    # --- LUTs
+    lut_per_adder_bit: float = 1.0
+    dsp_absorbed_adds: int = 1
+    lut_per_partial_product: float = 0.6
+    lut_per_dsp_product: float = 6.0
+    lut_per_mux_bit_level: float = 0.6
+    lut_per_activation_bit: float = 1.0
+    lut_per_neuron: float = 360.0
+    # --- flip-flops
+    ff_per_register_bit: float = 1.0
+    ff_per_dsp_product: float = 7.0
+    ff_per_slot_bit: float = 0.08
+    ff_per_slot_bit_resource: float = 2.7
+    ff_per_neuron: float = 14.0
+
+    def __post_init__(self) -> None:
+        if self.constant_dsp_rule not in CONSTANT_DSP_RULES:
+            raise ValueError(f"ToolProfile {self.name!r}: constant_dsp_rule must be one of "
+                             f"{list(CONSTANT_DSP_RULES)}, got {self.constant_dsp_rule!r}")
+
+    def adder_delay(self, width: int) -> float:
+        """Delay of a carry-chain adder of ``width`` bits."""
+        return self.adder_ns + self.adder_ns_per_bit * width
+
+    def needs_dsp(self, wx, ww) -> np.ndarray:
+        """Whether a ``wx``-bit by ``ww``-bit product of two variables is a DSP (vectorised)."""
+        wx, ww = np.asarray(wx), np.asarray(ww)
+        return (np.minimum(wx, ww) > self.lut_mult_max_narrow_width) & (wx + ww > self.lut_mult_max_width_sum)
+
+    def constant_on_dsp(self, wx: int, a: np.ndarray, ww: np.ndarray) -> np.ndarray:
+        """Whether products ``x * m`` (``wx``-bit ``x``; ``a = |m|`` nonzero, not powers of two;
+        ``ww`` the constants' widths with sign) are DSPs (vectorised)."""
+        if self.constant_dsp_rule == "operand_widths":
+            return self.needs_dsp(wx, ww)
+        a = np.asarray(a, dtype=np.int64)
+        odd = a // (a & -a)  # drop the trailing zero bits: a shift of the product
+        odd_bits = np.frexp(odd.astype(np.float64))[1]
+        return (odd_bits >= self.dsp_min_constant_bits) & (wx + np.asarray(ww) > self.lut_mult_max_width_sum)
+
+    def with_(self, **changes) -> "ToolProfile":
+        """A copy with some constants changed (for fits and what-ifs)."""
+        return replace(self, **changes)
+
+
+#: Vivado HLS 2019.2 / 2020.1: the constants fitted to five hls4ml tutorial reports.
+VIVADO_HLS = ToolProfile(
+    name="vivado",
+    description="vivado: Vivado HLS 2019.2-2020.1, fitted to five hls4ml tutorial reports",
+)
+
+#: Vitis HLS 2022-2024: maps products by constants of fewer than 8 significant bits to LUTs.
+VITIS_HLS = ToolProfile(
+    name="vitis",
+    description="vitis: Vitis HLS 2023.1-2024.1 (provisional constants: see docs/cost_model.md)",
+    constant_dsp_rule="constant_bits",
+)
+
+TOOL_PROFILES: Registry[ToolProfile] = Registry("HLS tool profile", key="tool")
+TOOL_PROFILES.register("vitis")(VITIS_HLS)
+TOOL_PROFILES.register("vivado")(VIVADO_HLS)
+
+#: The tool an estimate is for unless one is named: what users synthesize with today.
+DEFAULT_TOOL = "vitis"
+#: Every ``tool=`` an estimate accepts: the HLS profiles and the Verilog backend's Yosys model.
+ESTIMATE_TOOLS = ("vitis", "vivado", "yosys")
+
+
+def tool_profile(tool: "str | ToolProfile") -> ToolProfile:
+    """The profile of an HLS tool name (or the profile itself); unknown names raise, listing them."""
+    if isinstance(tool, ToolProfile):
+        return tool
+    if not isinstance(tool, str) or tool not in TOOL_PROFILES:
+        raise ValueError(f"tool must be one of {list(ESTIMATE_TOOLS)}, got {tool!r}")
+    return TOOL_PROFILES[tool]
