@@ -8,7 +8,6 @@ in docs/cost_model.md.  ``python tests/test_cost.py`` prints the calibration tab
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.cost.model import CostReport, LayerCost, estimate_ir
-from fpga_aware.core.fixed import FixedType, Overflow, Rounding
+from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -24,13 +23,12 @@ from fpga_aware.core.ir import (
     LookupTable,
     ModelIR,
     ScaleShiftLayer,
-    SoftmaxLayer,
     Strategy,
 )
 from fpga_aware.core.parts import PARTS, Part, UnknownPartError, get_part
+from fpga_aware.cost.designs import JET_LAYERS, jet_weights as _jet_weights, mlp_ir
 
 MODELS = Path("/work/shared/models")
-JET_LAYERS = ("fc1_relu", "fc2_relu", "fc3_relu", "output_softmax")
 
 FIX16 = FixedType(16, 6)
 UFIX6 = FixedType(6, 0, signed=False)
@@ -38,82 +36,17 @@ Q6 = FixedType(6, 1)  # QKeras quantized_bits(6, 0): mantissa in [-32, 31], LSB 
 
 
 # ----------------------------------------------------------------------------- IR builders
-def _softmax(name: str, x_type: FixedType, n: int, table_size: int = 1024) -> SoftmaxLayer:
-    exp_t = FixedType(18, 1, signed=False)
-    diff_t = FixedType(x_type.width + 1, x_type.integer + 1)
-    sum_t = FixedType(18 + max(1, math.ceil(math.log2(n))), 1 + max(1, math.ceil(math.log2(n))), signed=False)
-    table = lambda t: LookupTable(shift=0, offset=0, values=np.zeros(table_size, np.int64), value_type=t)  # noqa: E731
-    return SoftmaxLayer(name=name, cname=name, n_in=n, n_out=n, input_type=x_type, result_type=x_type,
-                        diff_type=diff_t, exp_table=table(exp_t), sum_type=sum_t, inv_table=table(exp_t))
-
-
-def build_mlp(
-    kernels: list[np.ndarray],
-    biases: list[np.ndarray],
-    *,
-    names: list[str] | None = None,
-    input_type: FixedType = FIX16,
-    weight_type: FixedType = FIX16,
-    accum_type: FixedType = FIX16,
-    relu_type: FixedType = FIX16,
-    reuse: list[int] | int = 1,
-    strategy: Strategy = Strategy.LATENCY,
-    softmax: bool = True,
-    mantissas: bool = False,
-) -> ModelIR:
-    """A chain Input -> (Dense -> ReLU)* -> Dense [-> Softmax] with hls4ml-like types.
-
-    ``kernels`` are floats quantised to ``weight_type`` (round to nearest, saturate), or
-    mantissas when ``mantissas=True``.
-    """
-    names = names or [f"dense{i + 1}" for i in range(len(kernels))]
-    reuse = reuse if isinstance(reuse, list) else [reuse] * len(kernels)
-    qt = weight_type.with_modes(Rounding.RND, Overflow.SAT)
-    layers: list = [InputLayer(name="input_1", cname="input_1", n_in=kernels[0].shape[0],
-                               n_out=kernels[0].shape[0], input_type=input_type, result_type=input_type)]
-    x_t = input_type
-    for i, (k, b) in enumerate(zip(kernels, biases)):
-        n_in, n_out = k.shape
-        w = np.asarray(k, np.int64) if mantissas else qt.from_float(k)
-        bm = np.asarray(b, np.int64) if mantissas else qt.from_float(b)
-        layers.append(DenseLayer(name=names[i], cname=names[i], n_in=n_in, n_out=n_out, input_type=x_t,
-                                 result_type=accum_type, weight_type=weight_type, bias_type=weight_type,
-                                 accum_type=accum_type, weights=w, bias=bm, reuse_factor=reuse[i],
-                                 strategy=strategy))
-        if i < len(kernels) - 1:
-            layers.append(ActivationLayer(name=names[i] + "_relu", cname=names[i] + "_relu", n_in=n_out,
-                                          n_out=n_out, input_type=accum_type, result_type=relu_type,
-                                          function="relu"))
-            x_t = relu_type
-        elif softmax:
-            layers.append(_softmax(names[i] + "_softmax", accum_type, n_out))
-    return ModelIR(project_name="calibration", layers=layers)
+build_mlp = mlp_ir  # the calibration designs' builder (fpga_aware.cost.designs)
 
 
 def jet_weights(which: str = "dense") -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The pretrained jet tagger; ``which='pruned75'`` keeps the 25 % largest weights of each
-    layer (exactly 75 % zeros per layer, as the tutorial's tfmot pruning schedule).
-
-    The pruned model starts from the unpruned weights: the 70 %-pruned retrained file is not
-    75 % pruned per layer (fc1 58 %, fc2 77 %, fc3 78 %, output 51 %)."""
-    h5py = pytest.importorskip("h5py")
+    layer (exactly 75 % zeros per layer, as the tutorial's tfmot pruning schedule)."""
+    pytest.importorskip("h5py")
     path = MODELS / "KERAS_3layer_weights.h5"
     if not path.exists():
         pytest.skip(f"{path} is not available")
-    kernels, biases = [], []
-    with h5py.File(path, "r") as f:
-        for name in JET_LAYERS:
-            k = np.array(f[name][name]["kernel:0"], dtype=np.float64)
-            b = np.array(f[name][name]["bias:0"], dtype=np.float64)
-            if which == "pruned75":
-                keep = int(round(0.25 * k.size))
-                order = np.argsort(-np.abs(k), axis=None, kind="stable")
-                mask = np.zeros(k.size, bool)
-                mask[order[:keep]] = True
-                k = np.where(mask.reshape(k.shape), k, 0.0)
-            kernels.append(k)
-            biases.append(b)
-    return kernels, biases
+    return _jet_weights(path, 0.75 if which == "pruned75" else 0.0)
 
 
 def jet_ir(variant: str) -> ModelIR:
