@@ -1,0 +1,230 @@
+"""The HLS cost model against published C-synthesis reports, per tool, fit and validation sets.
+
+Reads ``benchmarks/data/published_reports.json`` (every published report of a dense hls4ml
+design we found, with its source; each design is in the ``fit`` or the ``validation`` set,
+decided once, by design), rebuilds each design's IR (:func:`fpga_aware.cost.designs.design_ir`),
+estimates it with its tool's profile (:data:`fpga_aware.cost.tools.TOOL_PROFILES`) and writes
+``benchmarks/data/hls_calibration.json``: per design and quantity the published value, the
+estimate and the error, and per tool and set the median and worst absolute errors.  The tables
+of ``docs/cost_model.md`` ("Per-tool calibration") are printed with ``--markdown``.
+
+``--fit`` fits each tool's per-item constants on its fit set only (non-negative least squares
+on the relative errors: LUT and FF are linear in them) and the pipeline timing on a small grid
+(latency), and prints the fitted profile fields; the constants in fpga_aware/cost/tools.py are
+copied from that output.
+
+    .venv/bin/python benchmarks/hls_calibration.py [--fit] [--markdown] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from fpga_aware.core.config import FirmwareConfig  # noqa: E402
+from fpga_aware.cost.designs import design_ir  # noqa: E402
+from fpga_aware.cost.model import estimate_ir  # noqa: E402
+from fpga_aware.cost.tools import TOOL_PROFILES, ToolProfile  # noqa: E402
+
+DATA = Path(__import__("os").environ.get("FA_PUBLISHED", HERE / "data" / "published_reports.json"))
+OUT = HERE / "data" / "hls_calibration.json"
+MODELS = HERE.parent.parent / "shared" / "models"
+QUANTITIES = ("dsp", "lut", "ff", "latency", "bram_18k")
+#: The per-item constants fitted per tool (LUT and FF are linear in each of them).
+LUT_FIELDS = ("lut_per_neuron", "lut_per_dsp_product", "lut_per_adder_bit", "lut_per_mux_bit_level")
+FF_FIELDS = ("ff_per_neuron", "ff_per_dsp_product", "ff_per_register_bit", "ff_per_slot_bit")
+#: Timing grid of the latency fit.
+TIMING_GRID = {"dsp_mult_cycles": (1, 2, 3), "adder_ns": (0.35, 0.6, 0.9, 1.2)}
+
+
+def tool_of(report_tool: str) -> str:
+    """The profile name of a report's tool string ('Vitis HLS 2024.1' -> 'vitis')."""
+    t = report_tool.lower()
+    if t.startswith("vitis"):
+        return "vitis"
+    if t.startswith("vivado"):
+        return "vivado"
+    raise ValueError(f"no cost profile for tool {report_tool!r}")
+
+
+def load_designs(path: Path = DATA) -> list[dict]:
+    designs = json.loads(path.read_text())["designs"]
+    return [d for d in designs if d.get("build") is not None]
+
+
+def _config(design: dict) -> FirmwareConfig:
+    return FirmwareConfig(part=design["part"], clock_period=float(design.get("clock_period") or 5.0))
+
+
+def estimate(design: dict, profile: ToolProfile, ir=None):
+    return estimate_ir(ir if ir is not None else design_ir(design["build"], MODELS), _config(design), tool=profile)
+
+
+def _published(design: dict, quantity: str):
+    pub = design["published"]
+    if quantity == "latency":
+        lo, hi = pub.get("latency_min"), pub.get("latency_max")
+        return None if lo is None and hi is None else ((lo if lo is not None else hi), (hi if hi is not None else lo))
+    return pub.get(quantity)
+
+
+def _ours(report, quantity: str):
+    return report.latency_cycles if quantity == "latency" else getattr(report, quantity)
+
+
+def error(quantity: str, ours: float, published) -> float:
+    """Relative error (latency and BRAM: absolute, in cycles / blocks)."""
+    if quantity == "latency":
+        lo, hi = published
+        return 0.0 if lo <= ours <= hi else float(ours - (lo if ours < lo else hi))
+    if quantity == "bram_18k":
+        return float(ours - published)
+    return (ours - published) / published if published else (0.0 if ours == 0 else float("inf"))
+
+
+def evaluate(designs: list[dict], profiles: dict[str, ToolProfile]) -> list[dict]:
+    rows = []
+    for d in designs:
+        profile = profiles[tool_of(d["tool"])]
+        report = estimate(d, profile)
+        for q in QUANTITIES:
+            pub = _published(d, q)
+            if pub is None:
+                continue
+            ours = _ours(report, q)
+            rows.append({"design": d["id"], "tool": d["tool"], "profile": profile.name, "split": d["split"],
+                         "quantity": q, "published": pub, "ours": ours, "error": error(q, ours, pub)})
+    return rows
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    out = []
+    keys = sorted({(r["profile"], r["split"], r["quantity"]) for r in rows})
+    for profile, split, q in keys:
+        errs = [abs(r["error"]) for r in rows if (r["profile"], r["split"], r["quantity"]) == (profile, split, q)]
+        out.append({"profile": profile, "split": split, "quantity": q, "designs": len(errs),
+                    "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)})
+    return out
+
+
+# ---------------------------------------------------------------------- fitting
+def _linear_parts(designs: list[dict], profile: ToolProfile, fields: tuple, quantity: str):
+    """``(base, unit)``: per design the estimate with every field of ``fields`` at 0, and its
+    increase per unit of each field (the estimate is linear in them)."""
+    irs = [design_ir(d["build"], MODELS) for d in designs]
+    zero = profile.with_(**{f: 0.0 for f in fields})
+    base = np.array([getattr(estimate(d, zero, ir), quantity) for d, ir in zip(designs, irs)], float)
+    unit = np.empty((len(designs), len(fields)))
+    for j, f in enumerate(fields):
+        one = zero.with_(**{f: 1.0})
+        unit[:, j] = [getattr(estimate(d, one, ir), quantity) for d, ir in zip(designs, irs)] - base
+    return base, unit
+
+
+def fit_linear(designs: list[dict], profile: ToolProfile, fields: tuple, quantity: str) -> dict[str, float]:
+    """Non-negative least squares on the relative errors of ``quantity`` over ``designs``."""
+    from scipy.optimize import nnls
+
+    pub = np.array([d["published"][quantity] for d in designs], float)
+    base, unit = _linear_parts(designs, profile, fields, quantity)
+    a = unit / pub[:, None]
+    b = 1.0 - base / pub
+    used = np.abs(a).sum(axis=0) > 0
+    theta = np.zeros(len(fields))
+    if used.any():
+        theta[used], _ = nnls(a[:, used], b)
+    return {f: round(float(t), 3) for f, t, u in zip(fields, theta, used) if u}
+
+
+def fit_timing(designs: list[dict], profile: ToolProfile) -> dict:
+    best = None
+    for values in itertools.product(*TIMING_GRID.values()):
+        changes = dict(zip(TIMING_GRID, values))
+        p = profile.with_(**changes)
+        errs = [abs(error("latency", estimate(d, p).latency_cycles, _published(d, "latency")))
+                for d in designs if _published(d, "latency") is not None]
+        score = (sum(errs), max(errs, default=0))
+        if best is None or score < best[0]:
+            best = (score, changes)
+    return best[1] if best else {}
+
+
+def fit(designs: list[dict]) -> dict[str, dict]:
+    fitted = {}
+    for name, profile in TOOL_PROFILES.items():
+        fit_set = [d for d in designs if tool_of(d["tool"]) == name and d["split"] == "fit"]
+        if not fit_set:
+            continue
+        changes = fit_timing(fit_set, profile)
+        p = profile.with_(**changes)
+        for fields, q in ((LUT_FIELDS, "lut"), (FF_FIELDS, "ff")):
+            have = [d for d in fit_set if d["published"].get(q)]
+            if have:
+                changes.update(fit_linear(have, p, fields, q))
+                p = profile.with_(**changes)
+        fitted[name] = changes
+    return fitted
+
+
+# ---------------------------------------------------------------------- output
+def _fmt(q: str, v) -> str:
+    if q == "latency" and isinstance(v, (list, tuple)):
+        return f"{v[0]}" if v[0] == v[1] else f"{v[0]}–{v[1]}"
+    return f"{v:,}" if isinstance(v, int) else f"{v}"
+
+
+def _fmt_err(q: str, e: float) -> str:
+    return f"{e:+.0f}" if q in ("latency", "bram_18k") else f"{100 * e:+.1f} %"
+
+
+def markdown(rows: list[dict], summ: list[dict]) -> str:
+    lines = ["| tool | set | quantity | designs | median abs. error | worst abs. error |", "|---|---|---|---:|---:|---:|"]
+    for s in summ:
+        q = s["quantity"]
+        fmt = (lambda e: f"{e:.0f}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
+        unit = " (cycles)" if q == "latency" else (" (blocks)" if q == "bram_18k" else "")
+        lines.append(f"| {s['profile']} | {s['split']} | {q}{unit} | {s['designs']} | {fmt(s['median_abs_error'])} | "
+                     f"{fmt(s['worst_abs_error'])} |")
+    lines += ["", "| design | tool | set | quantity | published | ours | error |", "|---|---|---|---|---:|---:|---:|"]
+    for r in rows:
+        q = r["quantity"]
+        lines.append(f"| {r['design']} | {r['tool']} | {r['split']} | {q} | {_fmt(q, r['published'])} | "
+                     f"{_fmt(q, r['ours'])} | {_fmt_err(q, r['error'])} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fit", action="store_true", help="fit each tool's constants on its fit set and print them")
+    ap.add_argument("--markdown", action="store_true", help="print the docs/cost_model.md tables")
+    ap.add_argument("--json", type=Path, default=OUT, help=f"where to write the results (default {OUT})")
+    args = ap.parse_args(argv)
+    designs = load_designs()
+    profiles = dict(TOOL_PROFILES.items())
+    if args.fit:
+        fitted = fit(designs)
+        print(json.dumps(fitted, indent=2))
+        profiles = {name: p.with_(**fitted.get(name, {})) for name, p in profiles.items()}
+    rows = evaluate(designs, profiles)
+    summ = summary(rows)
+    args.json.write_text(json.dumps({"designs": len(designs), "summary": summ, "rows": rows}, indent=1) + "\n")
+    if args.markdown:
+        print(markdown(rows, summ))
+    else:
+        for s in summ:
+            print(f"{s['profile']:7s} {s['split']:10s} {s['quantity']:9s} n={s['designs']:2d} "
+                  f"median {s['median_abs_error']:.3f} worst {s['worst_abs_error']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
