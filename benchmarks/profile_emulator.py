@@ -106,6 +106,8 @@ class FastPath:
         self.plan = [self._plan(layer) for layer in ir.layers]
 
     def _plan(self, layer):
+        if layer.kind == "input":  # the batch of doubles -> the input type's float64-held mantissas
+            return ("input", layer.result_type)
         if isinstance(layer, DenseLayer) and emu_mod._accum_is_lossless(layer):
             acc_t, res_t, x_t = layer.accum_type, layer.result_type, layer.input_type
             prod_frac = x_t.frac + layer.weight_type.frac
@@ -146,7 +148,9 @@ class FastPath:
         is_float = False  # v holds int64 mantissas (False) or float64-held mantissas (True)
         for layer, plan in zip(self.ir.layers, self.plan):
             kind = plan[0]
-            if kind == "dense":
+            if kind == "input":
+                v, is_float = plan[1].mantissas_float(v), True
+            elif kind == "dense":
                 _, w_f, b_f, scale, res_t = plan
                 a = (v if is_float else v.astype(np.float64)) @ w_f
                 a += b_f
