@@ -35,13 +35,23 @@ from fpga_aware.cost.designs import design_ir  # noqa: E402
 from fpga_aware.cost.model import estimate_ir  # noqa: E402
 from fpga_aware.cost.tools import TOOL_PROFILES, ToolProfile  # noqa: E402
 
-DATA = Path(__import__("os").environ.get("FA_PUBLISHED", HERE / "data" / "published_reports.json"))
+DATA = HERE / "data" / "published_reports.json"
+#: rule4ml 0.2.0's predictions of the same designs (benchmarks/rule4ml_peer.py, its own venv)
+PEER = HERE / "data" / "rule4ml_peer.json"
 OUT = HERE / "data" / "hls_calibration.json"
 MODELS = HERE.parent.parent / "shared" / "models"
 QUANTITIES = ("dsp", "lut", "ff", "latency", "bram_18k")
-#: The per-item constants fitted per tool (LUT and FF are linear in each of them).
-LUT_FIELDS = ("lut_per_neuron", "lut_per_dsp_product", "lut_per_adder_bit", "lut_per_mux_bit_level")
-FF_FIELDS = ("ff_per_neuron", "ff_per_dsp_product", "ff_per_register_bit", "ff_per_slot_bit")
+#: The per-item constants fitted per tool (LUT and FF are linear in each of them); fewer for a
+#: tool with few fit designs (Vitis: three, all RF 1: no multiplexer or slot register to fit).
+FIELDS = {
+    "vivado": {"lut": ("lut_per_neuron", "lut_per_dsp_product", "lut_per_adder_bit", "lut_per_mux_bit_level"),
+               "ff": ("ff_per_neuron", "ff_per_dsp_product", "ff_per_register_bit", "ff_per_slot_bit")},
+    "vitis": {"lut": ("lut_per_neuron", "lut_per_lut_product", "lut_per_dsp_product", "lut_per_adder_bit"),
+              "ff": ("ff_per_neuron", "ff_per_dsp_product", "ff_per_register_bit")},
+}
+#: Bounds of the fitted constants: the physical ones stay near their physical value (an adder
+#: bit is about one LUT, a register bit about one FF), the overheads are free but non-negative.
+BOUNDS = {"lut_per_adder_bit": (0.2, 1.2), "ff_per_register_bit": (0.4, 1.2), "lut_per_mux_bit_level": (0.3, 1.5)}
 #: Timing grid of the latency fit.
 TIMING_GRID = {"dsp_mult_cycles": (1, 2, 3), "adder_ns": (0.35, 0.6, 0.9, 1.2)}
 
@@ -56,13 +66,47 @@ def tool_of(report_tool: str) -> str:
     raise ValueError(f"no cost profile for tool {report_tool!r}")
 
 
+JET = [16, 64, 32, 32, 5]
+#: QKeras quantized_bits(6, 0, alpha=1) kernels as each tool's hls4ml run typed them
+#: (published_reports.json, ``precision.per_layer``); ReLU results likewise.
+QKERAS6 = {"vivado": {"weight_precision": "ap_fixed<7,1>", "relu_precision": "ap_fixed<7,1>"},
+           "vitis": {"weight_precision": "ap_fixed<6,1>", "relu_precision": "ap_ufixed<6,0>"}}
+
+
+def build_of(design: dict) -> "tuple[dict | None, str]":
+    """The :func:`~fpga_aware.cost.designs.design_ir` description of a published design, or
+    ``None`` and why it is not rebuilt."""
+    if design["split"] == "reference":
+        return None, "reference only: " + design.get("split_reason", "")
+    if design.get("io_type") != "io_parallel":
+        return None, f"{design.get('io_type')}: fpga_aware writes io_parallel firmware (io_stream is issue 14)"
+    group, rf = design["group"], design["reuse_factor"]
+    if group.startswith("jet_"):
+        build = {"sizes": JET, "weights": "jet", "reuse_factor": rf, "sparsity": design["model"].get("pruned") or 0.0}
+        if "qkeras6" in group:
+            build.update(QKERAS6[tool_of(design["tool"])], quantized_frac=5)
+        return build, "the jet tagger's shared weights stand in for the notebook's own training"
+    if group == "mnist_mlp":
+        return ({"sizes": [784, 128, 128, 128, 10], "weights": "random", "strategy": "resource",
+                 "reuse_factor": [112, 128, 128, 128], "seed": 0}, "random nonzero ap_fixed<16,6> weights")
+    return None, f"group {group!r}: no builder (its output activation is not rebuilt)"
+
+
 def load_designs(path: Path = DATA) -> list[dict]:
-    designs = json.loads(path.read_text())["designs"]
-    return [d for d in designs if d.get("build") is not None]
+    """The published designs that are rebuilt (with their ``build``), in file order."""
+    designs = []
+    for d in json.loads(path.read_text())["designs"]:
+        build, why = build_of(d)
+        if build is not None:
+            published = {k: d.get(k) for k in ("dsp", "lut", "ff", "bram_18k", "latency_min", "latency_max")}
+            designs.append(dict(d, build=build, build_note=why, published=published,
+                                tool=f"{d['tool']} {d.get('tool_version') or '(version not printed)'}",
+                                clock_period=d.get("clock_period_ns") or 5.0))
+    return designs
 
 
 def _config(design: dict) -> FirmwareConfig:
-    return FirmwareConfig(part=design["part"], clock_period=float(design.get("clock_period") or 5.0))
+    return FirmwareConfig(part=design["part"], clock_period=float(design["clock_period"]))
 
 
 def estimate(design: dict, profile: ToolProfile, ir=None):
@@ -106,6 +150,26 @@ def evaluate(designs: list[dict], profiles: dict[str, ToolProfile]) -> list[dict
     return rows
 
 
+def peer_rows(designs: list[dict], path: Path = PEER) -> list[dict]:
+    """rule4ml's errors on the same designs and quantities (``profile`` ``'rule4ml'``)."""
+    if not path.exists():
+        return []
+    predicted = {p["design"]: p for p in json.loads(path.read_text())["predictions"]}
+    rows = []
+    for d in designs:
+        p = predicted.get(d["id"])
+        if p is None:
+            continue
+        for q in QUANTITIES:
+            pub, ours = _published(d, q), p.get(q)
+            if pub is None or ours is None:
+                continue
+            rows.append({"design": d["id"], "tool": d["tool"], "profile": f"rule4ml ({tool_of(d['tool'])})",
+                         "split": d["split"], "quantity": q, "published": pub, "ours": ours,
+                         "error": error(q, ours, pub)})
+    return rows
+
+
 def summary(rows: list[dict]) -> list[dict]:
     out = []
     keys = sorted({(r["profile"], r["split"], r["quantity"]) for r in rows})
@@ -131,18 +195,21 @@ def _linear_parts(designs: list[dict], profile: ToolProfile, fields: tuple, quan
 
 
 def fit_linear(designs: list[dict], profile: ToolProfile, fields: tuple, quantity: str) -> dict[str, float]:
-    """Non-negative least squares on the relative errors of ``quantity`` over ``designs``."""
-    from scipy.optimize import nnls
+    """Bounded least squares (:data:`BOUNDS`, else non-negative) on the relative errors of
+    ``quantity`` over ``designs``; fields no design depends on keep their value."""
+    from scipy.optimize import lsq_linear
 
     pub = np.array([d["published"][quantity] for d in designs], float)
     base, unit = _linear_parts(designs, profile, fields, quantity)
     a = unit / pub[:, None]
     b = 1.0 - base / pub
-    used = np.abs(a).sum(axis=0) > 0
-    theta = np.zeros(len(fields))
-    if used.any():
-        theta[used], _ = nnls(a[:, used], b)
-    return {f: round(float(t), 3) for f, t, u in zip(fields, theta, used) if u}
+    used = [j for j in range(len(fields)) if np.abs(a[:, j]).sum() > 0]
+    if not used:
+        return {}
+    lo = [BOUNDS.get(fields[j], (0.0, np.inf))[0] for j in used]
+    hi = [BOUNDS.get(fields[j], (0.0, np.inf))[1] for j in used]
+    theta = lsq_linear(a[:, used], b, bounds=(lo, hi)).x
+    return {fields[j]: round(float(t), 3) for j, t in zip(used, theta)}
 
 
 def fit_timing(designs: list[dict], profile: ToolProfile) -> dict:
@@ -166,7 +233,7 @@ def fit(designs: list[dict]) -> dict[str, dict]:
             continue
         changes = fit_timing(fit_set, profile)
         p = profile.with_(**changes)
-        for fields, q in ((LUT_FIELDS, "lut"), (FF_FIELDS, "ff")):
+        for q, fields in FIELDS[name].items():
             have = [d for d in fit_set if d["published"].get(q)]
             if have:
                 changes.update(fit_linear(have, p, fields, q))
@@ -202,6 +269,23 @@ def markdown(rows: list[dict], summ: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def comparison(ours: list[dict], peer: list[dict]) -> str:
+    """Validation errors of fpga_aware and rule4ml side by side, per tool and quantity."""
+    theirs = {(s["profile"].split("(")[1].rstrip(")"), s["split"], s["quantity"]): s for s in peer}
+    lines = ["| tool | quantity | designs | fpga_aware median / worst | rule4ml 0.2.0 median / worst |",
+             "|---|---|---:|---:|---:|"]
+    for s in ours:
+        if s["split"] != "validation":
+            continue
+        q = s["quantity"]
+        t = theirs.get((s["profile"], "validation", q))
+        fmt = (lambda e: f"{e:.0f}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
+        peer_cell = f"{fmt(t['median_abs_error'])} / {fmt(t['worst_abs_error'])}" if t else "—"
+        lines.append(f"| {s['profile']} | {q} | {s['designs']} | {fmt(s['median_abs_error'])} / "
+                     f"{fmt(s['worst_abs_error'])} | {peer_cell} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit", action="store_true", help="fit each tool's constants on its fit set and print them")
@@ -216,9 +300,14 @@ def main(argv=None) -> int:
         profiles = {name: p.with_(**fitted.get(name, {})) for name, p in profiles.items()}
     rows = evaluate(designs, profiles)
     summ = summary(rows)
-    args.json.write_text(json.dumps({"designs": len(designs), "summary": summ, "rows": rows}, indent=1) + "\n")
+    peer = peer_rows(designs)
+    peer_summ = summary(peer) if peer else []
+    args.json.write_text(json.dumps({"designs": len(designs), "summary": summ, "rows": rows,
+                                     "rule4ml_summary": peer_summ, "rule4ml_rows": peer}, indent=1) + "\n")
     if args.markdown:
         print(markdown(rows, summ))
+        if peer:
+            print("\n" + comparison(summ, peer_summ))
     else:
         for s in summ:
             print(f"{s['profile']:7s} {s['split']:10s} {s['quantity']:9s} n={s['designs']:2d} "

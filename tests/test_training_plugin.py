@@ -186,7 +186,9 @@ def test_fpga_cost_tool_logged_and_changes_the_mapping(caplog):
     assert "estimates for vitis: Vitis HLS" in caplog.text and "estimates for vivado: Vivado HLS" in caplog.text
     assert fa.FPGACost().tool == "vitis"
     assert costs["vivado"].last_report.dsp == 32 and costs["vitis"].last_report.dsp == 0
-    assert costs["vitis"].last_report.lut > costs["vivado"].last_report.lut
+    dense = {tool: next(c for c in cost.last_report.layers if c.name == "d") for tool, cost in costs.items()}
+    assert (dense["vitis"].n_lut_mult, dense["vivado"].n_lut_mult) == (32, 0)
+    assert dense["vitis"].lut_breakdown["lut_multipliers"] > 0 and "lut_multipliers" not in dense["vivado"].lut_breakdown
     assert costs["vitis"].last_report.tool.startswith("vitis")
     with pytest.raises(fa.ConfigError, match=r"FPGACost tool='vitis_hls' is not one of \['vitis', 'vivado', 'yosys'\]"):
         fa.FPGACost(tool="vitis_hls")

@@ -97,6 +97,8 @@ PARTS: dict[str, Part] = {
            bram_18k=1_824, uram=0, dsp_family=_E2, board="ZCU102"),
         _p("xczu7ev-ffvc1156-2-e", "Zynq UltraScale+", lut=230_400, ff=460_800, dsp=1_728,
            bram_18k=624, uram=96, dsp_family=_E2, board="ZCU104"),
+        _p("xczu3eg-sbva484-1-e", "Zynq UltraScale+", lut=70_560, ff=141_120, dsp=360,
+           bram_18k=432, uram=0, dsp_family=_E2, board="Ultra96"),
         # 7 series
         _p("xc7vx690t-ffg1927-2", "Virtex-7", lut=433_200, ff=866_400, dsp=3_600,
            bram_18k=2_940, uram=0, dsp_family=_E1),

@@ -146,7 +146,10 @@ def design_ir(spec: Mapping[str, Any], models_dir: "str | Path | None" = None) -
     ``build`` objects): ``sizes`` (layer widths, input first), ``weights`` (``'jet'`` or
     ``'random'``), ``sparsity`` (0-1), ``precision`` (default type), optional ``weight_precision``,
     ``relu_precision``, ``accum_precision``, ``reuse_factor`` (an int or one per dense layer),
-    ``strategy`` (``'latency'``/``'resource'``), ``softmax`` (bool), ``seed``."""
+    ``strategy`` (``'latency'``/``'resource'``), ``softmax`` (bool), ``seed``, and
+    ``quantized_frac``: trained float weights are first rounded to multiples of
+    ``2**-quantized_frac`` (a QKeras ``quantized_bits`` kernel), then held in ``weight_precision``
+    (hls4ml may give them a wider type, e.g. ``quantized_bits(6, 0)`` as ``ap_fixed<7,1>``)."""
     try:
         sizes = [int(n) for n in spec["sizes"]]
     except (KeyError, TypeError, ValueError):
@@ -164,6 +167,10 @@ def design_ir(spec: Mapping[str, Any], models_dir: "str | Path | None" = None) -
         folder = Path(models_dir) if models_dir is not None else Path("../shared/models")
         kernels, biases = jet_weights(folder / "KERAS_3layer_weights.h5", sparsity)
         mantissas = False
+        if spec.get("quantized_frac") is not None:
+            step = 2.0 ** -int(spec["quantized_frac"])
+            kernels = [np.round(k / step) * step for k in kernels]
+            biases = [np.round(b / step) * step for b in biases]
     elif source == "random":
         kernels, biases = _random_weights(sizes, weight_t, sparsity, int(spec.get("seed", 0)))
         mantissas = True

@@ -55,6 +55,8 @@ fitted to the published reports (``docs/cost_model.md``; marked *fitted* below):
   DSP's post-adder (``P = A*B + C``/``PCIN`` cascades).
 * LUT multipliers: a constant weight costs ``NAF(m) - 1`` adders of ``w_x + w_w`` bits
   (canonical signed-digit shift-and-add); a shared one ``w_x * w_w * lut_per_partial_product``.
+* every constant product built from LUTs: ``lut_per_lut_product`` LUTs besides its adders (0 for
+  Vivado HLS; Vitis HLS's estimate charges its LUT multipliers more than their adders);
 * every DSP product: ``lut_per_dsp_product`` LUTs and ``ff_per_dsp_product`` FFs of fabric
   glue (sign extension, truncation, pipeline registers Vivado HLS counts outside the DSP).
 * shared multipliers: each input bus (the lanes that multiply the same input in every cycle,
@@ -136,8 +138,6 @@ LUTRAM_BITS_PER_LUT = 64
 #: :func:`fpga_aware.core.hardware.in_block_ram`, the rule the HLS writer binds storage by.
 #: 18 Kb block RAM aspect ratios: (depth, width).
 BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
-#: Read ports of one block RAM (true dual port).
-BRAM_PORTS = 2
 
 
 # ============================================================================ report
@@ -318,12 +318,13 @@ def _memory(depth: int, words: int, width: int) -> tuple[int, int]:
     return _memory_blocks(depth, words, width), 0
 
 
-def _rom(table: LookupTable, reads: int) -> tuple[int, int, bool]:
-    """``(bram_18k, lut, registered)`` of a lookup table read ``reads`` times per cycle."""
+def _rom(table: LookupTable, reads: int, p: ToolProfile) -> tuple[int, int, bool]:
+    """``(bram_18k, lut, registered)`` of a lookup table read ``reads`` times per cycle (each
+    block RAM copy serves ``p.rom_ports`` reads)."""
     width = table.value_type.width
     if not in_block_ram(table.size):
         return 0, reads * width * -(-table.size // LUTRAM_BITS_PER_LUT), False
-    copies = -(-reads // BRAM_PORTS)
+    copies = -(-reads // p.rom_ports)
     return copies * _memory_blocks(table.size, 1, width), 0, True
 
 
@@ -450,7 +451,7 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         # Every weight is a synthesis-time constant of its own width.
         n_dsp_mult, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.weight_type.signed, part, p)
         n_lut_mult = n_mult - n_dsp_mult
-        lut["lut_multipliers"] = lut_bits * p.lut_per_adder_bit
+        lut["lut_multipliers"] = lut_bits * p.lut_per_adder_bit + n_lut_mult * p.lut_per_lut_product
         lut["dsp_glue"] = n_dsp_mult * p.lut_per_dsp_product
         fabric_adds = max(0, n_adds - p.dsp_absorbed_adds * n_dsp_mult)
         lut["adders"] = fabric_adds * wa * p.lut_per_adder_bit
@@ -553,7 +554,7 @@ def _table_activation_cost(layer: ActivationLayer, sched: _Schedule, lut: dict[s
     for table in chain:
         index_bits = max(1, _log2_ceil(table.size))
         lut["index"] += n * index_bits * 2 * p.lut_per_adder_bit  # subtract offset, clip / range test
-        b, rom_lut, reg = _rom(table, n)
+        b, rom_lut, reg = _rom(table, n, p)
         bram += b
         lut["table"] += rom_lut
         registered = registered or reg
@@ -632,8 +633,8 @@ def _softmax_cost(layer: SoftmaxLayer, part: Part, sched: _Schedule) -> LayerCos
         "sum": (n - 1) * w_sum * p.lut_per_adder_bit,
     }
     ff: dict[str, float] = {}
-    exp_bram, exp_lut, exp_reg = _rom(layer.exp_table, n)
-    inv_bram, inv_lut, inv_reg = _rom(layer.inv_table, 1)
+    exp_bram, exp_lut, exp_reg = _rom(layer.exp_table, n, p)
+    inv_bram, inv_lut, inv_reg = _rom(layer.inv_table, 1, p)
     lut["tables"] = exp_lut + inv_lut
     on_dsp = bool(p.needs_dsp(w_exp, w_inv))
     dsp = 0
@@ -686,7 +687,8 @@ def _per_channel_products(constants, wx: int, signed: bool, part: Part, p: ToolP
     n_dsp, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, signed, part, p)
     return _ChannelProducts(
         n_dsp=n_dsp, lut_ns=lut_ns,
-        lut={"lut_multipliers": lut_bits * p.lut_per_adder_bit, "dsp_glue": n_dsp * p.lut_per_dsp_product},
+        lut={"lut_multipliers": lut_bits * p.lut_per_adder_bit + (n_mult - n_dsp) * p.lut_per_lut_product,
+             "dsp_glue": n_dsp * p.lut_per_dsp_product},
         ff={"dsp": n_dsp * p.ff_per_dsp_product},
         counts=dict(nonzero_weights=int(nz.sum()), n_mult=n_mult, dsp=dsp, n_dsp_mult=n_dsp,
                     n_lut_mult=n_mult - n_dsp, n_shift=int(pow2.sum())),

@@ -59,11 +59,16 @@ class ToolProfile:
     mux_level_ns: float = 0.45
     activation_ns: float = 0.4
     lutrom_ns: float = 0.8
+    # --- memories
+    #: reads one block-RAM copy of a lookup table serves per cycle: 2 (Vivado HLS: dual-port
+    #: ROMs), 1 (Vitis HLS: one ROM_1P copy per read)
+    rom_ports: int = 2
     # --- LUTs
     lut_per_adder_bit: float = 1.0
     dsp_absorbed_adds: int = 1
     lut_per_partial_product: float = 0.6
     lut_per_dsp_product: float = 6.0
+    lut_per_lut_product: float = 0.0
     lut_per_mux_bit_level: float = 0.6
     lut_per_activation_bit: float = 1.0
     lut_per_neuron: float = 360.0
@@ -103,17 +108,38 @@ class ToolProfile:
         return replace(self, **changes)
 
 
-#: Vivado HLS 2019.2 / 2020.1: the constants fitted to five hls4ml tutorial reports.
+#: Vivado HLS 2018.2-2020.1, fitted (benchmarks/hls_calibration.py --fit) to the 12 fit-set
+#: Vivado HLS designs of benchmarks/data/published_reports.json (hls4ml tutorial and slides).
 VIVADO_HLS = ToolProfile(
     name="vivado",
-    description="vivado: Vivado HLS 2019.2-2020.1, fitted to five hls4ml tutorial reports",
+    description="vivado: Vivado HLS 2018.2-2020.1, fitted to 12 published hls4ml reports, validated on 9 others",
+    adder_ns=0.6,
+    lut_per_neuron=626.092,
+    lut_per_dsp_product=0.0,
+    lut_per_adder_bit=0.2,
+    lut_per_mux_bit_level=1.291,
+    ff_per_neuron=153.143,
+    ff_per_dsp_product=2.885,
+    ff_per_register_bit=0.709,
+    ff_per_slot_bit=0.0,
 )
 
-#: Vitis HLS 2022-2024: maps products by constants of fewer than 8 significant bits to LUTs.
+#: Vitis HLS 2020.1-2024.1: maps products by constants of fewer than 8 significant bits to
+#: LUTs, one ROM copy per table read; fitted to its 3 fit-set designs (all RF 1: the shared
+#: multipliers' constants keep Vivado HLS's values).
 VITIS_HLS = ToolProfile(
     name="vitis",
-    description="vitis: Vitis HLS 2023.1-2024.1 (provisional constants: see docs/cost_model.md)",
+    description="vitis: Vitis HLS 2020.1-2024.1, fitted to 3 published hls4ml reports, validated on 3 others",
     constant_dsp_rule="constant_bits",
+    rom_ports=1,
+    adder_ns=0.9,
+    lut_per_neuron=160.574,
+    lut_per_lut_product=15.825,
+    lut_per_dsp_product=7.413,
+    lut_per_adder_bit=0.2,
+    ff_per_neuron=0.167,
+    ff_per_dsp_product=3.036,
+    ff_per_register_bit=0.498,
 )
 
 TOOL_PROFILES: Registry[ToolProfile] = Registry("HLS tool profile", key="tool")

@@ -43,6 +43,7 @@ allowed ones)::
         write: true                 # write the HLS project
         csim: true                  # compile it and check emulator == C simulation
         verify_samples: 2000        # random inputs added to the test set for that check
+        tool: vivado                # the tool of the estimates: vitis (default), vivado or yosys
         reference: {dsp: 1162, ii: 128, source: "tutorial"}   # published numbers to compare with
 
 A ``train`` step with no ``prune`` after a pruning step keeps the model's zeros (its mask is

@@ -96,7 +96,7 @@ def _load_model(spec: ModelSpec, base: Path):
 def _cost(model, spec: FirmwareSpec):
     from fpga_aware.firmware import to_firmware
 
-    return to_firmware(model, spec.part, **spec.options()).estimate()
+    return to_firmware(model, spec.part, **spec.options()).estimate(spec.tool)
 
 
 def _stage(name: str, model, spec: FirmwareSpec, data: Dataset | None) -> dict:
@@ -128,7 +128,7 @@ def _train(model, step: TrainStep, data: Dataset, cost_spec: FirmwareSpec, prune
     elif step.keep_sparsity and pruned_before > 0:
         # freeze the zeros of an earlier pruning step: the mask is taken once, at the first batch
         callbacks.append(Prune(target_sparsity=pruned_before, begin_step=0, end_step=1, frequency=1))
-    callbacks.append(FPGACost(part=cost_spec.part, **cost_spec.options()))
+    callbacks.append(FPGACost(part=cost_spec.part, tool=cost_spec.tool, **cost_spec.options()))
     callbacks.append(EpochProgress(label))  # after FPGACost and Prune: their values are in the logs
     history = model.fit(data.x_train, data.y_train, epochs=step.epochs, batch_size=step.batch_size,
                         validation_split=step.validation_split, verbose=0, callbacks=callbacks).history
@@ -151,7 +151,7 @@ def _firmware(model, spec: FirmwareSpec, out: Path, data: Dataset | None, keras_
     from fpga_aware.firmware import to_firmware
 
     firmware = to_firmware(model, spec.part, **spec.options())
-    report = firmware.estimate()
+    report = firmware.estimate(spec.tool)
     result = FirmwareResult(name=spec.name, part=spec.part, estimate=report.to_dict(), reference=spec.reference)
     if spec.reference:
         result.reference_diff_pct = {

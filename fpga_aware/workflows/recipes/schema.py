@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from fpga_aware.core.parts import DEFAULT_PART
+from fpga_aware.cost.tools import DEFAULT_TOOL, ESTIMATE_TOOLS
 from fpga_aware.resources import recipes_dir
 from fpga_aware.workflows.recipes.data import DATA_SOURCES
 from fpga_aware.workflows.recipes.errors import RecipeError
@@ -103,6 +104,13 @@ class FirmwareSpec:
     csim: bool = False
     verify_samples: int = 2000
     reference: dict | None = None
+    #: the tool the estimates are for (``'vitis'``, ``'vivado'``, ``'yosys'``): the one the
+    #: ``reference`` numbers were synthesized with
+    tool: str = DEFAULT_TOOL
+
+    def __post_init__(self) -> None:
+        if self.tool not in ESTIMATE_TOOLS:
+            raise RecipeError(f"firmware {self.name!r}: tool {self.tool!r} is not one of {list(ESTIMATE_TOOLS)}")
 
     def options(self) -> dict:
         """Keyword arguments of :func:`~fpga_aware.to_firmware` (and of :class:`~fpga_aware.FPGACost`)."""

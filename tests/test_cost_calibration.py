@@ -1,0 +1,108 @@
+"""The HLS cost model against published C-synthesis reports, per tool (issue 13).
+
+``benchmarks/hls_calibration.py`` rebuilds every published dense design of
+``benchmarks/data/published_reports.json`` it can, estimates it with its tool's profile and
+splits the errors by the fit and validation sets (decided once, by configuration).  Here the
+committed table (``benchmarks/data/hls_calibration.json``, the one docs/cost_model.md shows) is
+recomputed and compared, and the validation errors are held to the issue's targets where the
+model meets them, and to today's values where it does not (docs/cost_model.md says which), so
+that a regression shows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT.parent / "shared" / "models"
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    if not (MODELS / "KERAS_3layer_weights.h5").exists():
+        pytest.skip("the jet tagger's weights (../shared/models) are not available")
+    spec = importlib.util.spec_from_file_location("hls_calibration", ROOT / "benchmarks" / "hls_calibration.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rows(calibration):
+    from fpga_aware.cost.tools import TOOL_PROFILES
+
+    return calibration.evaluate(calibration.load_designs(), dict(TOOL_PROFILES.items()))
+
+
+def _summary(calibration, rows) -> dict:
+    return {(s["profile"], s["split"], s["quantity"]): s for s in calibration.summary(rows)}
+
+
+def test_the_published_data_names_its_sources():
+    data = json.loads((ROOT / "benchmarks" / "data" / "published_reports.json").read_text())
+    designs = data["designs"]
+    assert len(designs) >= 25 and sum(d["tool"] == "Vitis HLS" for d in designs) >= 10
+    for d in designs:
+        source = d["source"]
+        assert d["split"] in ("fit", "validation", "reference"), d["id"]
+        if not d["verified"]:  # numbers whose public source was not found: never fitted nor scored
+            assert d["split"] == "reference", d["id"]
+            continue
+        assert source.get("url") or (source.get("repo") and source.get("commit")) or source.get("path"), d["id"]
+
+
+def test_every_tool_has_fit_and_validation_designs(calibration):
+    designs = calibration.load_designs()
+    for tool in ("vitis", "vivado"):
+        splits = {d["split"] for d in designs if calibration.tool_of(d["tool"]) == tool}
+        assert splits == {"fit", "validation"}, tool
+
+
+def test_the_committed_table_is_what_the_model_computes(calibration, rows):
+    """docs/cost_model.md's per-tool tables come from benchmarks/data/hls_calibration.json:
+    regenerate it (``python benchmarks/hls_calibration.py``) when the model changes."""
+    committed = json.loads((ROOT / "benchmarks" / "data" / "hls_calibration.json").read_text())
+    ours = {(r["design"], r["quantity"]): r["ours"] for r in rows}
+    theirs = {(r["design"], r["quantity"]): r["ours"] for r in committed["rows"]}
+    assert ours == theirs
+
+
+#: Targets of issue 13 on the validation set, per tool: ``(quantity, statistic) -> limit``,
+#: relative for DSP/LUT/FF, absolute cycles / blocks for latency and BRAM.
+TARGETS = {("dsp", "median"): 0.10, ("dsp", "worst"): 0.25, ("lut", "median"): 0.20, ("ff", "median"): 0.30,
+           ("latency", "worst"): 2, ("bram_18k", "worst"): 2}
+#: Where a target is not met today: the value it is held to instead (docs/cost_model.md, "Per-tool
+#: calibration", says why).
+NOT_MET = {
+    ("vivado", "ff", "median"): 0.38,  # two populations of the same design: ~27 k and ~50 k FF
+    ("vitis", "dsp", "worst"): 0.45,  # RF 2: hls4ml's firmware keeps constant products, ours shares DSPs
+    ("vitis", "latency", "worst"): 7,  # RF 2, the same reason
+    ("vivado", "latency", "worst"): 74,  # RF >= 8: hls4ml's loop is longer than our schedule
+}
+
+
+@pytest.mark.parametrize("tool", ["vitis", "vivado"])
+def test_validation_errors(calibration, rows, tool):
+    summary = _summary(calibration, rows)
+    for (quantity, stat), target in TARGETS.items():
+        value = summary[(tool, "validation", quantity)][f"{stat}_abs_error"]
+        limit = NOT_MET.get((tool, quantity, stat), target)
+        assert value <= limit + 1e-9, (tool, quantity, stat, value, limit)
+        if (tool, quantity, stat) in NOT_MET:
+            assert value > target, f"{tool} {quantity} {stat} meets its target now: drop it from NOT_MET"
+
+
+def test_vitis_maps_more_products_to_luts_than_vivado(calibration):
+    """The same unpruned jet tagger: Vitis HLS 2024.1 published 1,502 DSPs, Vivado HLS 2019.2
+    3,943; the two profiles put the estimate on the right side of each."""
+    from fpga_aware.cost.tools import TOOL_PROFILES
+
+    designs = {d["id"]: d for d in calibration.load_designs()}
+    vitis = calibration.estimate(designs["tut24_u250_vitis241_rf1"], TOOL_PROFILES["vitis"])
+    vivado = calibration.estimate(designs["tut20_u250_v192_rf1"], TOOL_PROFILES["vivado"])
+    assert 1200 < vitis.dsp < 1800 and 3500 < vivado.dsp < 4500
+    assert vitis.ff < vivado.ff
