@@ -13,17 +13,22 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer
+from fpga_aware.core.activations import TABLE_FUNCTIONS
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer, LookupTable
+from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.rtl.modes import requant
+from fpga_aware.rtl.tables import table_chain
 from fpga_aware.sim.emulator import accumulator_is_modular
 
-__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "RTLOptions", "INPUT_SELECTS", "UnsupportedRTLError", "layer_context"]
+__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "RTL_EXACT_ACTIVATIONS", "RTLOptions", "INPUT_SELECTS", "UnsupportedRTLError", "layer_context"]
 
 #: One context builder per IR layer kind: ``builder(layer) -> dict`` for its template.
 RTL_CONTEXTS: Registry[Callable[[Layer, "RTLOptions"], dict[str, Any]]] = Registry("Verilog context")
-#: Activation functions the Verilog backend computes exactly.
-RTL_ACTIVATIONS = ("linear", "relu")
+#: Activation functions the Verilog backend writes: ``linear`` and ``relu`` by arithmetic, every
+#: table function (:data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`) as ROMs of the IR's table.
+RTL_EXACT_ACTIVATIONS = ("linear", "relu")
+RTL_ACTIVATIONS = (*RTL_EXACT_ACTIVATIONS, *TABLE_FUNCTIONS)
 
 
 class UnsupportedRTLError(ValueError):
@@ -226,10 +231,36 @@ def _combine_program(sched, register_names: list[str], n_out: int) -> tuple[list
 
 @RTL_CONTEXTS.register("activation")
 def _activation(layer: ActivationLayer, options: RTLOptions) -> dict[str, Any]:
-    if layer.function not in RTL_ACTIVATIONS:
+    function = layer.function
+    if function not in RTL_ACTIVATIONS:
         raise UnsupportedRTLError(
-            f"layer {layer.name!r}: the Verilog backend computes activations {list(RTL_ACTIVATIONS)} so far, "
-            f"not {layer.function!r} (a lookup table); use the HLS backend for this model"
+            f"layer {layer.name!r}: the Verilog backend computes activations {list(RTL_ACTIVATIONS)}, "
+            f"not {function!r}; use the HLS backend for this model"
         )
     x = layer.input_type
-    return {"function": layer.function, "result": requant(x.width, x.signed, x.frac, layer.result_type)}
+    ctx: dict[str, Any] = {"function": function, "table": None, "linear": None}
+    if function in RTL_EXACT_ACTIVATIONS:
+        ctx["result"] = requant(x.width, x.signed, x.frac, layer.result_type)
+        return ctx
+    if layer.table is None:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the {function} table is missing")
+    if layer.table.value_type.width != layer.result_type.width:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the {function} table's entries must be result_t mantissas")
+    ctx["table"] = _table_read(layer, layer.table, x, "rom")
+    tail = layer.linear
+    if tail is not None:  # y = result_t(x * slope) for mantissas >= threshold
+        s = tail.slope_type
+        sw = s.width + (0 if s.signed else 1)
+        pw = x.width + 1 + sw
+        ctx["linear"] = {"threshold": int(tail.threshold), "slope": int(tail.slope), "sw": sw, "pw": pw,
+                         "cw": max(x.width + 1, int(tail.threshold).bit_length() + 2),
+                         "result": requant(pw, True, x.frac + s.frac, layer.result_type)}
+    return ctx
+
+
+def _table_read(layer: Layer, table: LookupTable, input_type: FixedType, name: str) -> dict[str, Any]:
+    """The Verilog context of reading ``table`` at ``input_type`` mantissas (fpga_aware.rtl.tables)."""
+    try:
+        return table_chain(table, input_type, name)
+    except ValueError as err:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the Verilog backend cannot read this table: {err}") from None
