@@ -49,7 +49,6 @@ NOT_APPLICABLE = {
 #: without a vendor tool"); every other kind needs an RTL entry and a template.
 RTL_PENDING = {
     "input": "not a layer in Verilog: the top module's x port",
-    "softmax": "max tree, exp and 1/x tables as ROMs, products",
     "scale_shift": "per-channel constant products",
     "step": "threshold comparisons",
     "parametric_relu": "the comparison and the per-channel product",

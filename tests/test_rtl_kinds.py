@@ -13,8 +13,8 @@ import pytest
 from fpga_aware.core.activations import TABLE_FUNCTIONS
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.core.fixed import FixedType, parse_precision as P
-from fpga_aware.core.ir import ActivationLayer, InputLayer, Layer, ModelIR
-from fpga_aware.core.tables import activation_table, linear_tail
+from fpga_aware.core.ir import ActivationLayer, InputLayer, Layer, ModelIR, SoftmaxLayer
+from fpga_aware.core.tables import activation_table, linear_tail, softmax_tables
 from fpga_aware.firmware import Firmware
 from fpga_aware.rtl.layers import UnsupportedRTLError
 from fpga_aware.rtl.writer import render_verilog
@@ -79,7 +79,7 @@ def test_every_table_function_is_written_as_roms(function):
     ir = _activation_ir(function, P("ap_fixed<10,4>"), P("ap_fixed<8,3>"), size=64)
     text = render_verilog(ir, FirmwareConfig(project_name="t"))[f"rtl/fa_{function}.v"]
     entries = sum(t.size for t in ir.layers[1].table.chain)
-    assert text.count("function ") == len(ir.layers[1].table.chain) and len(text.split("'d")) > entries
+    assert text.count("initial begin") == len(ir.layers[1].table.chain) and len(text.split("'d")) > entries
 
 
 def test_an_unknown_activation_is_refused_by_name():
@@ -88,3 +88,36 @@ def test_an_unknown_activation_is_refused_by_name():
                                                         result_type=t, function="swish")])
     with pytest.raises(UnsupportedRTLError, match=r"'act'.*'sigmoid'.*not 'swish'"):
         render_verilog(ir, FirmwareConfig(project_name="bad"))
+
+
+# ------------------------------------------------------------------------------ softmax
+def _softmax_ir(n: int, x_t: FixedType, y_t: FixedType, size: int) -> ModelIR:
+    diff_t, exp_table, sum_t, inv_table = softmax_tables(x_t, n, size)  # as the frontend builds them
+    layer = SoftmaxLayer(name="softmax", cname="softmax", n_in=n, n_out=n, input_type=x_t, result_type=y_t,
+                         diff_type=diff_t, exp_table=exp_table, sum_type=sum_t, inv_table=inv_table)
+    return ModelIR("softmax", [_input(n, x_t), layer])
+
+
+#: A signed input whose differences reach below the exp table (its first entry) and a saturating
+#: result; an unsigned input with a coarse 1/x table (every sum in its own bin or shared).
+SOFTMAX_CASES = [(5, "ap_fixed<10,5>", "ap_fixed<10,1,AP_RND,AP_SAT>", 64),
+                 (3, "ap_ufixed<6,3>", "ap_ufixed<8,0,AP_TRN,AP_SAT>", 16)]
+
+
+@needs_verilator
+@pytest.mark.parametrize("n, x_t, y_t, size", SOFTMAX_CASES, ids=["signed", "unsigned"])
+def test_softmax_rtl_equals_emulator(n, x_t, y_t, size):
+    ir = _softmax_ir(n, P(x_t), P(y_t), size)
+    x = _edge_inputs(P(x_t), 3000, n, seed=n, scale=4.0)
+    x[:200] *= 10  # differences far below the exp table's domain
+    x[200:400] = np.round(x[200:400])  # ties of the maximum
+    x[400:500, 1:] = x[400:500, :1]  # every input equal: the sum of n exp(0)
+    assert _rtl_differs(ir, x) == 0
+
+
+def test_softmax_needs_the_sum_in_exp_t_lsbs():
+    ir = _softmax_ir(3, P("ap_fixed<8,3>"), P("ap_fixed<8,1>"), 16)
+    layer = ir.layers[1]
+    layer.sum_type = P(f"ap_ufixed<{layer.sum_type.width + 1},{layer.sum_type.integer}>")
+    with pytest.raises(UnsupportedRTLError, match="'softmax'.*sum_t.*fractional bits"):
+        render_verilog(ir, FirmwareConfig(project_name="softmax"))

@@ -14,7 +14,7 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from fpga_aware.core.activations import TABLE_FUNCTIONS
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer, LookupTable
+from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer, LookupTable, SoftmaxLayer
 from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.rtl.modes import requant
@@ -264,3 +264,25 @@ def _table_read(layer: Layer, table: LookupTable, input_type: FixedType, name: s
         return table_chain(table, input_type, name)
     except ValueError as err:
         raise UnsupportedRTLError(f"layer {layer.name!r}: the Verilog backend cannot read this table: {err}") from None
+
+
+@RTL_CONTEXTS.register("softmax")
+def _softmax(layer: SoftmaxLayer, options: RTLOptions) -> dict[str, Any]:
+    """The emulator's softmax (:class:`~fpga_aware.core.ir.SoftmaxLayer`): a balanced tree of
+    maxima, ``d_i = diff_t(x_i - max)``, ``e_i = exp_table[d_i]``, ``s = sum_t(...sum_t(e_0) + e_1 ...)``
+    in input order, ``r = inv_table[s]``, ``y_i = result_t(e_i * r)``."""
+    x, diff_t, sum_t, exp_t, inv_t = layer.input_type, layer.diff_type, layer.sum_type, layer.exp_type, layer.inv_type
+    if sum_t.frac != exp_t.frac:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the Verilog backend adds the exponentials in sum_t, which "
+                                  f"must have exp_t's {exp_t.frac} fractional bits (it has {sum_t.frac})")
+    program, finals = _balanced_program([[f"xe{i}" for i in range(layer.n_in)]])
+    xw, sw = x.width + 1, max(sum_t.width, exp_t.width) + 2
+    pw = exp_t.width + 1 + inv_t.width + 1
+    return {
+        "xw": xw, "max_program": program, "max_final": finals[0],
+        "wd": diff_t.width, "diff": requant(xw + 1, True, x.frac, diff_t),
+        "exp": _table_read(layer, layer.exp_table, diff_t, "rom_exp"), "we": exp_t.width, "exp_signed": exp_t.signed,
+        "ws": sum_t.width, "sum_signed": sum_t.signed, "sw": sw, "sum": requant(sw, True, exp_t.frac, sum_t),
+        "inv": _table_read(layer, layer.inv_table, sum_t, "rom_inv"), "wr": inv_t.width, "inv_signed": inv_t.signed,
+        "pw": pw, "result": requant(pw, True, exp_t.frac + inv_t.frac, layer.result_type),
+    }
