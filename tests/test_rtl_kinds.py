@@ -13,7 +13,15 @@ import pytest
 from fpga_aware.core.activations import TABLE_FUNCTIONS
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.core.fixed import FixedType, parse_precision as P
-from fpga_aware.core.ir import ActivationLayer, InputLayer, Layer, ModelIR, SoftmaxLayer
+from fpga_aware.core.ir import (
+    ActivationLayer,
+    InputLayer,
+    ModelIR,
+    ParametricReLULayer,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    StepLayer,
+)
 from fpga_aware.core.tables import activation_table, linear_tail, softmax_tables
 from fpga_aware.firmware import Firmware
 from fpga_aware.rtl.layers import UnsupportedRTLError
@@ -121,3 +129,61 @@ def test_softmax_needs_the_sum_in_exp_t_lsbs():
     layer.sum_type = P(f"ap_ufixed<{layer.sum_type.width + 1},{layer.sum_type.integer}>")
     with pytest.raises(UnsupportedRTLError, match="'softmax'.*sum_t.*fractional bits"):
         render_verilog(ir, FirmwareConfig(project_name="softmax"))
+
+
+# ------------------------------------------------------------------------------ scale_shift, parametric ReLU, step
+def _affine_ir(seed: int = 0) -> ModelIR:
+    """scale_shift (a narrow rounding, saturating accumulator; the most negative scale) into two
+    parametric ReLUs: one with a threshold, per-channel signed slopes and QKeras' clip of the
+    negative branch (negative_t), one leaky with unsigned slopes; each conversion rounds and
+    saturates."""
+    rng = np.random.default_rng(seed)
+    n = 6
+    x_t, s_t, b_t = P("ap_fixed<10,4>"), P("ap_fixed<8,2>"), P("ap_fixed<8,3>")
+    scale = rng.integers(-128, 128, n)
+    scale[0] = -128
+    shift = rng.integers(-128, 128, n)
+    mid = P("ap_fixed<9,3,AP_RND_CONV,AP_SAT_SYM>")
+    norm = ScaleShiftLayer(name="bn", cname="bn", n_in=n, n_out=n, input_type=x_t, result_type=mid, scale_type=s_t,
+                           shift_type=b_t, accum_type=P("ap_fixed<12,4,AP_RND,AP_SAT>"), scale=scale, shift=shift)
+    a_t = P("ap_fixed<6,1>")
+    clip_t = P("ap_fixed<7,2,AP_RND,AP_SAT>")
+    act = P("ap_fixed<8,3,AP_RND,AP_SAT>")
+    prelu = ParametricReLULayer(name="prelu", cname="prelu", n_in=n, n_out=n, input_type=mid, result_type=act,
+                                alpha_type=a_t, alpha=rng.integers(-32, 32, n), threshold=37, negative_type=clip_t,
+                                keras_class="QActivation")
+    u_t = P("ap_ufixed<5,0>")
+    leaky = ParametricReLULayer(name="leaky", cname="leaky", n_in=n, n_out=n, input_type=act,
+                                result_type=P("ap_fixed<8,2,AP_TRN,AP_SAT>"), alpha_type=u_t,
+                                alpha=rng.integers(0, 32, n), threshold=0)
+    return ModelIR("affine", [_input(n, x_t), norm, prelu, leaky])
+
+
+@needs_verilator
+def test_scale_shift_and_parametric_relu_rtl_equal_emulator():
+    ir = _affine_ir()
+    assert _rtl_differs(ir, _edge_inputs(ir.input_type, 3000, ir.n_inputs, seed=2)) == 0
+
+
+def _step_ir() -> ModelIR:
+    """A staircase whose thresholds include the input type's extremes, into signed levels."""
+    x_t, y_t = P("ap_fixed<8,3>"), P("ap_fixed<4,2>")
+    thresholds = np.array([x_t.min_mantissa + 1, -3, 0, 5, x_t.max_mantissa])
+    step = StepLayer(name="q", cname="q", n_in=3, n_out=3, input_type=x_t, result_type=y_t, thresholds=thresholds,
+                     levels=np.array([-8, -2, 0, 1, 3, 7]), function="quantized_tanh")
+    return ModelIR("step", [_input(3, x_t), step])
+
+
+@needs_verilator
+def test_step_rtl_equals_emulator():
+    ir = _step_ir()
+    x = _edge_inputs(ir.input_type, 1000, ir.n_inputs, seed=3)
+    assert np.unique(Firmware(ir, FirmwareConfig(project_name="step")).predict(x)).size == 6  # every level
+    assert _rtl_differs(ir, x) == 0
+
+
+def test_step_needs_ascending_thresholds():
+    ir = _step_ir()
+    ir.layers[1].thresholds = ir.layers[1].thresholds[::-1]
+    with pytest.raises(UnsupportedRTLError, match="'q' \\(quantized_tanh\\): needs ascending thresholds"):
+        render_verilog(ir, FirmwareConfig(project_name="step"))

@@ -14,9 +14,19 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from fpga_aware.core.activations import TABLE_FUNCTIONS
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer, LookupTable, SoftmaxLayer
+from fpga_aware.core.ir import (
+    ActivationLayer,
+    DenseLayer,
+    Layer,
+    LookupTable,
+    ParametricReLULayer,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    StepLayer,
+)
 from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
+from fpga_aware.hls.cpp import signed_bits
 from fpga_aware.rtl.modes import requant
 from fpga_aware.rtl.tables import table_chain
 from fpga_aware.sim.emulator import accumulator_is_modular
@@ -286,3 +296,64 @@ def _softmax(layer: SoftmaxLayer, options: RTLOptions) -> dict[str, Any]:
         "inv": _table_read(layer, layer.inv_table, sum_t, "rom_inv"), "wr": inv_t.width, "inv_signed": inv_t.signed,
         "pw": pw, "result": requant(pw, True, exp_t.frac + inv_t.frac, layer.result_type),
     }
+
+
+def _constant_width(t: FixedType) -> int:
+    """Bits of a mantissa of ``t`` as a signed constant (an unsigned one gets a zero sign bit)."""
+    return t.width + (0 if t.signed else 1)
+
+
+def _per_channel(layer: Layer, values, what: str) -> list[int]:
+    values = [int(v) for v in list(values)]
+    if len(values) != layer.n_out:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: {len(values)} {what} values for {layer.n_out} channels")
+    return values
+
+
+@RTL_CONTEXTS.register("scale_shift")
+def _scale_shift(layer: ScaleShiftLayer, options: RTLOptions) -> dict[str, Any]:
+    """Per channel ``y = result_t(accum_t(accum_t(x * scale) + accum_t(shift)))``, as the emulator."""
+    x, s, acc = layer.input_type, layer.scale_type, layer.accum_type
+    sw = _constant_width(s)
+    pw = x.width + 1 + sw
+    shift = acc.requantize(np.asarray(layer.shift), layer.shift_type.frac)
+    return {
+        "scale": _per_channel(layer, layer.scale, "scale"), "sw": sw, "pw": pw, "wa": acc.width,
+        "acc_signed": acc.signed, "modular": False,  # for the adder_step macro: the sum is assigned to accum_t
+        "shift_bits": [_bits(b, acc.width) for b in _per_channel(layer, shift.tolist(), "shift")],
+        "product": requant(pw, True, x.frac + s.frac, acc),
+        "add": requant(acc.width + 1, acc.signed, acc.frac, acc),
+        "result": requant(acc.width, acc.signed, acc.frac, layer.result_type),
+    }
+
+
+@RTL_CONTEXTS.register("step")
+def _step(layer: StepLayer, options: RTLOptions) -> dict[str, Any]:
+    """``y = levels[#{t in thresholds: x >= t}]``: comparisons from the highest threshold down."""
+    thresholds = [int(t) for t in list(layer.thresholds)]
+    levels = [int(v) for v in list(layer.levels)]
+    if not thresholds or len(levels) != len(thresholds) + 1 or thresholds != sorted(thresholds):
+        raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.function or 'step'}): needs ascending thresholds "
+                                  f"and one level more ({len(thresholds)} thresholds, {len(levels)} levels)")
+    wy = layer.result_type.width
+    cw = max(layer.input_type.width + 1, *(signed_bits(t) for t in thresholds))
+    return {"function": layer.function, "cw": cw, "thresholds": thresholds,
+            "level_bits": [_bits(v, wy) for v in levels]}
+
+
+@RTL_CONTEXTS.register("parametric_relu")
+def _parametric_relu(layer: ParametricReLULayer, options: RTLOptions) -> dict[str, Any]:
+    """``x > threshold ? result_t(x) : result_t(negative_t(x * alpha))`` per channel, as the emulator."""
+    x, a, y, neg = layer.input_type, layer.alpha_type, layer.result_type, layer.negative_type
+    aw = _constant_width(a)
+    pw = x.width + 1 + aw
+    product_frac = x.frac + a.frac
+    ctx = {"alpha": _per_channel(layer, layer.alpha, "alpha"), "aw": aw, "pw": pw,
+           "threshold": int(layer.threshold), "cw": max(x.width + 1, signed_bits(layer.threshold)),
+           "positive": requant(x.width, x.signed, x.frac, y), "negative_t": None}
+    if neg is None:
+        ctx["negative"] = requant(pw, True, product_frac, y)
+    else:  # QKeras' clip of the negative branch first
+        ctx["negative_t"] = {"width": neg.width, "clip": requant(pw, True, product_frac, neg),
+                             "result": requant(neg.width, neg.signed, neg.frac, y)}
+    return ctx
