@@ -187,3 +187,21 @@ def test_step_needs_ascending_thresholds():
     ir.layers[1].thresholds = ir.layers[1].thresholds[::-1]
     with pytest.raises(UnsupportedRTLError, match="'q' \\(quantized_tanh\\): needs ascending thresholds"):
         render_verilog(ir, FirmwareConfig(project_name="step"))
+
+
+# ------------------------------------------------------------------------------ the Yosys estimate
+def test_yosys_estimate_counts_every_kind():
+    """``estimate(tool='yosys')`` has a rule for every kind written (uncalibrated for the tables
+    and comparisons): ROM LUTs grow with the table, softmax's e * r products are DSPs."""
+    models = [_activation_ir("sigmoid", P("ap_fixed<12,5>"), P("ap_fixed<10,3>")),
+              _activation_ir("selu", P("ap_fixed<11,5>"), P("ap_fixed<10,4>")),
+              _softmax_ir(5, P("ap_fixed<10,5>"), P("ap_fixed<10,1>"), 64), _affine_ir(), _step_ir()]
+    for ir in models:
+        report = Firmware(ir, FirmwareConfig(project_name=ir.project_name)).estimate(tool="yosys")
+        assert [c.kind for c in report.layers] == [layer.kind for layer in ir.layers[1:]]
+        assert all(c.lut > 0 and c.ff > 1 for c in report.layers), report.layers
+    small, large = (Firmware(_activation_ir("tanh", P("ap_fixed<12,5>"), P("ap_fixed<10,3>"), size=s),
+                             FirmwareConfig(project_name="t")).estimate(tool="yosys") for s in (64, 1024))
+    assert large.lut > 4 * small.lut
+    softmax = Firmware(models[2], FirmwareConfig(project_name="s")).estimate(tool="yosys")
+    assert softmax.dsp == 2 * 5  # 19 x 19-bit products: two DSP48E2 each (measured with Yosys 0.23)

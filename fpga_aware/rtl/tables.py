@@ -16,7 +16,7 @@ from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.ir import LookupTable
 from fpga_aware.hls.cpp import signed_bits
 
-__all__ = ["table_chain", "rom_bits"]
+__all__ = ["table_chain"]
 
 
 def _bits(value: int, width: int) -> int:
@@ -47,8 +47,3 @@ def table_chain(table: LookupTable, input_type: FixedType, name: str) -> dict[st
         raise ValueError("chained tables of different value types")
     return {"xw": input_type.width + 1, "signed": input_type.signed, "vw": table.value_type.width,
             "chain": [_table(t, input_type, f"{name}{j}") for j, t in enumerate(chain)]}
-
-
-def rom_bits(read: dict[str, Any]) -> int:
-    """The bits of every ROM of one read (:func:`table_chain`): entries times value width."""
-    return sum(t["size"] * t["vw"] for t in read["chain"])
