@@ -257,15 +257,20 @@ def _activation(layer: ActivationLayer, options: RTLOptions) -> dict[str, Any]:
     if layer.table.value_type.width != layer.result_type.width:
         raise UnsupportedRTLError(f"layer {layer.name!r}: the {function} table's entries must be result_t mantissas")
     ctx["table"] = _table_read(layer, layer.table, x, "rom")
-    tail = layer.linear
-    if tail is not None:  # y = result_t(x * slope) for mantissas >= threshold
-        s = tail.slope_type
-        sw = s.width + (0 if s.signed else 1)
-        pw = x.width + 1 + sw
-        ctx["linear"] = {"threshold": int(tail.threshold), "slope": int(tail.slope), "sw": sw, "pw": pw,
-                         "cw": max(x.width + 1, int(tail.threshold).bit_length() + 2),
-                         "result": requant(pw, True, x.frac + s.frac, layer.result_type)}
+    ctx["linear"] = _linear_tail(layer)
     return ctx
+
+
+def _linear_tail(layer: ActivationLayer) -> dict[str, Any] | None:
+    """``y = result_t(x * slope)`` for input mantissas ``>= threshold`` (ELU, SELU, softplus)."""
+    tail, x = layer.linear, layer.input_type
+    if tail is None:
+        return None
+    sw = _constant_width(tail.slope_type)
+    pw = x.width + 1 + sw
+    return {"threshold": int(tail.threshold), "slope": int(tail.slope), "sw": sw, "pw": pw,
+            "cw": max(x.width + 1, signed_bits(tail.threshold)),
+            "result": requant(pw, True, x.frac + tail.slope_type.frac, layer.result_type)}
 
 
 def _table_read(layer: Layer, table: LookupTable, input_type: FixedType, name: str) -> dict[str, Any]:
