@@ -28,6 +28,8 @@ from fpga_aware.rtl.layers import UnsupportedRTLError
 from fpga_aware.rtl.writer import render_verilog
 
 needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed (make test installs it as root)")
+needs_netlist_tools = pytest.mark.skipif(shutil.which("yosys") is None or shutil.which("iverilog") is None,
+                                         reason="yosys or iverilog is not installed (make test installs them as root)")
 
 
 def _input(n: int, t: FixedType) -> InputLayer:
@@ -121,6 +123,16 @@ def test_softmax_rtl_equals_emulator(n, x_t, y_t, size):
     x[200:400] = np.round(x[200:400])  # ties of the maximum
     x[400:500, 1:] = x[400:500, :1]  # every input equal: the sum of n exp(0)
     assert _rtl_differs(ir, x) == 0
+
+
+@needs_netlist_tools
+def test_softmax_gate_level_netlist_equals_the_emulator():
+    """Yosys' xc7 netlist of the ROMs (initialised arrays), sums and products, simulated in
+    Icarus Verilog, computes what the emulator computes."""
+    ir = _softmax_ir(3, P("ap_fixed<8,3>"), P("ap_fixed<8,1,AP_RND,AP_SAT>"), 16)
+    firmware = Firmware(ir, FirmwareConfig(project_name="softmax"))
+    x = _edge_inputs(ir.input_type, 150, 3, seed=1)
+    assert np.count_nonzero(np.any(firmware.predict(x, engine="netlist") != firmware.predict(x), axis=1)) == 0
 
 
 def test_softmax_needs_the_sum_in_exp_t_lsbs():
