@@ -3,7 +3,10 @@ and beside the published Vivado HLS 2019.2 reports of hls4ml's firmware for the 
 architecture, precision, sparsity, reuse factor and strategy.
 
 The designs are the calibration designs of ``tests/test_cost.py`` (``calibration_ir``: hls4ml's
-types of the time, ap_fixed<16,6> accumulators).  Each is written by the Verilog backend and
+types of the time, ap_fixed<16,6> accumulators), their softmax given the tables the frontend
+builds (``fpga_aware.core.tables.softmax_tables``, table size 1024): the calibration IR's
+placeholder tables are all zero, which Yosys would reduce, with every layer before, to a
+constant output.  Each is written by the Verilog backend and
 synthesized with ``synth_xilinx -family xcup``; the rows go to
 ``benchmarks/data/yosys_published.json``.  Yosys maps a different design (plain RTL, one
 register per layer) than Vivado HLS (hls4ml's C++, its pipeline): the columns are side by side,
@@ -15,6 +18,7 @@ not an error of one against the other.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -25,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fpga_aware.core.config import FirmwareConfig  # noqa: E402
+from fpga_aware.core.ir import ModelIR  # noqa: E402
+from fpga_aware.core.tables import softmax_tables  # noqa: E402
 from fpga_aware.cost.yosys import estimate_yosys  # noqa: E402
 from fpga_aware.rtl.writer import write_verilog  # noqa: E402
 from fpga_aware.rtl.yosys import synthesize  # noqa: E402
@@ -33,6 +39,17 @@ from tests.test_cost import PUBLISHED, calibration_ir  # noqa: E402
 NAMES = {"rf1": "jet 16-64-32-32-5, <16,6>, RF 1", "rf2": "jet, <16,6>, RF 2",
          "pruned": "jet, 75% pruned, <16,6>, RF 1", "qkeras": "jet, QKeras 6-bit, 75% pruned, RF 1",
          "mnist": "MNIST 784-128-128-128-10, Resource, RF 112/128"}
+
+
+def with_softmax_tables(ir: ModelIR, table_size: int = 1024) -> ModelIR:
+    """``ir`` with the tables of its softmax (the last layer, if any) as the frontend builds them."""
+    layers = list(ir.layers)
+    last = layers[-1]
+    if last.kind == "softmax":
+        diff_t, exp_table, sum_t, inv_table = softmax_tables(last.input_type, last.n_in, table_size)
+        layers[-1] = dataclasses.replace(last, diff_type=diff_t, exp_table=exp_table, sum_type=sum_t,
+                                         inv_table=inv_table)
+    return ModelIR(ir.project_name, layers)
 
 
 def main(argv=None) -> int:
@@ -44,7 +61,7 @@ def main(argv=None) -> int:
     rows = []
     print(f"{'design':<40} {'':>10} {'DSP':>7} {'LUT':>9} {'FF':>8} {'latency':>8}")
     for point in args.points:
-        ir = calibration_ir(point)
+        ir = with_softmax_tables(calibration_ir(point))
         config = FirmwareConfig(project_name="jet" if point != "mnist" else "mnist")
         estimate = estimate_yosys(ir, config)
         start = time.perf_counter()

@@ -14,9 +14,10 @@ rtl        :data:`fpga_aware.rtl.layers.RTL_CONTEXTS`                  its Veril
            ``templates/rtl/layers/<kind>.v.j2``                        its Verilog module
 ========== =========================================================== ===========================
 
-The Verilog backend is younger than the others: the kinds it does not write yet are listed,
-with what is missing, in :data:`RTL_PENDING` (a layer of such a kind is refused by name at
-export); :func:`missing_entries` reports any kind neither written nor listed there.
+The Verilog backend writes every layer kind; a kind it does not write (a new one, until its
+Verilog is written) is listed, with what is missing, in :data:`RTL_PENDING` (a layer of such a
+kind is refused by name at export); :func:`missing_entries` reports any kind neither written nor
+listed there.
 
 The model input is converted by the emulator itself and is the top function's argument in
 C++, so ``input`` has no emulator, HLS or template entry (:data:`NOT_APPLICABLE`).  Exactly
@@ -49,10 +50,6 @@ NOT_APPLICABLE = {
 #: without a vendor tool"); every other kind needs an RTL entry and a template.
 RTL_PENDING = {
     "input": "not a layer in Verilog: the top module's x port",
-    "softmax": "max tree, exp and 1/x tables as ROMs, products",
-    "scale_shift": "per-channel constant products",
-    "step": "threshold comparisons",
-    "parametric_relu": "the comparison and the per-channel product",
 }
 #: The macros every ``templates/firmware/layers/<kind>.j2`` defines.
 TEMPLATE_MACROS = ("comment", "call", "config")

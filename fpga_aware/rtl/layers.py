@@ -13,18 +13,33 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, Layer
+from fpga_aware.core.activations import TABLE_FUNCTIONS
+from fpga_aware.core.ir import (
+    ActivationLayer,
+    DenseLayer,
+    Layer,
+    LookupTable,
+    ParametricReLULayer,
+    ScaleShiftLayer,
+    SoftmaxLayer,
+    StepLayer,
+)
+from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.core.schedule import distinct_rows
+from fpga_aware.hls.cpp import signed_bits
 from fpga_aware.rtl.modes import requant
+from fpga_aware.rtl.tables import table_chain
 from fpga_aware.sim.emulator import accumulator_is_modular
 
-__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "RTLOptions", "INPUT_SELECTS", "UnsupportedRTLError", "layer_context"]
+__all__ = ["RTL_CONTEXTS", "RTL_ACTIVATIONS", "RTL_EXACT_ACTIVATIONS", "RTLOptions", "INPUT_SELECTS", "UnsupportedRTLError", "layer_context"]
 
 #: One context builder per IR layer kind: ``builder(layer) -> dict`` for its template.
 RTL_CONTEXTS: Registry[Callable[[Layer, "RTLOptions"], dict[str, Any]]] = Registry("Verilog context")
-#: Activation functions the Verilog backend computes exactly.
-RTL_ACTIVATIONS = ("linear", "relu")
+#: Activation functions the Verilog backend writes: ``linear`` and ``relu`` by arithmetic, every
+#: table function (:data:`~fpga_aware.core.activations.TABLE_FUNCTIONS`) as ROMs of the IR's table.
+RTL_EXACT_ACTIVATIONS = ("linear", "relu")
+RTL_ACTIVATIONS = (*RTL_EXACT_ACTIVATIONS, *TABLE_FUNCTIONS)
 
 
 class UnsupportedRTLError(ValueError):
@@ -223,10 +238,124 @@ def _combine_program(sched, register_names: list[str], n_out: int) -> tuple[list
 
 @RTL_CONTEXTS.register("activation")
 def _activation(layer: ActivationLayer, options: RTLOptions) -> dict[str, Any]:
-    if layer.function not in RTL_ACTIVATIONS:
+    function = layer.function
+    if function not in RTL_ACTIVATIONS:
         raise UnsupportedRTLError(
-            f"layer {layer.name!r}: the Verilog backend computes activations {list(RTL_ACTIVATIONS)} so far, "
-            f"not {layer.function!r} (a lookup table); use the HLS backend for this model"
+            f"layer {layer.name!r}: the Verilog backend computes activations {list(RTL_ACTIVATIONS)}, "
+            f"not {function!r}; use the HLS backend for this model"
         )
     x = layer.input_type
-    return {"function": layer.function, "result": requant(x.width, x.signed, x.frac, layer.result_type)}
+    ctx: dict[str, Any] = {"function": function, "table": None, "linear": None}
+    if function in RTL_EXACT_ACTIVATIONS:
+        ctx["result"] = requant(x.width, x.signed, x.frac, layer.result_type)
+        return ctx
+    if layer.table is None:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the {function} table is missing")
+    if layer.table.value_type.width != layer.result_type.width:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the {function} table's entries must be result_t mantissas")
+    ctx["table"] = _table_read(layer, layer.table, x, "rom")
+    ctx["linear"] = _linear_tail(layer)
+    return ctx
+
+
+def _linear_tail(layer: ActivationLayer) -> dict[str, Any] | None:
+    """``y = result_t(x * slope)`` for input mantissas ``>= threshold`` (ELU, SELU, softplus)."""
+    tail, x = layer.linear, layer.input_type
+    if tail is None:
+        return None
+    sw = _constant_width(tail.slope_type)
+    pw = x.width + 1 + sw
+    return {"threshold": int(tail.threshold), "slope": int(tail.slope), "sw": sw, "pw": pw,
+            "cw": max(x.width + 1, signed_bits(tail.threshold)),
+            "result": requant(pw, True, x.frac + tail.slope_type.frac, layer.result_type)}
+
+
+def _table_read(layer: Layer, table: LookupTable, input_type: FixedType, name: str) -> dict[str, Any]:
+    """The Verilog context of reading ``table`` at ``input_type`` mantissas (fpga_aware.rtl.tables)."""
+    try:
+        return table_chain(table, input_type, name)
+    except ValueError as err:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the Verilog backend cannot read this table: {err}") from None
+
+
+@RTL_CONTEXTS.register("softmax")
+def _softmax(layer: SoftmaxLayer, options: RTLOptions) -> dict[str, Any]:
+    """The emulator's softmax (:class:`~fpga_aware.core.ir.SoftmaxLayer`): a balanced tree of
+    maxima, ``d_i = diff_t(x_i - max)``, ``e_i = exp_table[d_i]``, ``s = sum_t(...sum_t(e_0) + e_1 ...)``
+    in input order, ``r = inv_table[s]``, ``y_i = result_t(e_i * r)``."""
+    x, diff_t, sum_t, exp_t, inv_t = layer.input_type, layer.diff_type, layer.sum_type, layer.exp_type, layer.inv_type
+    if sum_t.frac != exp_t.frac:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: the Verilog backend adds the exponentials in sum_t, which "
+                                  f"must have exp_t's {exp_t.frac} fractional bits (it has {sum_t.frac})")
+    program, finals = _balanced_program([[f"xe{i}" for i in range(layer.n_in)]])
+    xw, sw = x.width + 1, max(sum_t.width, exp_t.width) + 2
+    pw = exp_t.width + 1 + inv_t.width + 1
+    return {
+        "xw": xw, "max_program": program, "max_final": finals[0],
+        "wd": diff_t.width, "diff": requant(xw + 1, True, x.frac, diff_t),
+        "exp": _table_read(layer, layer.exp_table, diff_t, "rom_exp"), "we": exp_t.width, "exp_signed": exp_t.signed,
+        "ws": sum_t.width, "sum_signed": sum_t.signed, "sw": sw, "sum": requant(sw, True, exp_t.frac, sum_t),
+        "inv": _table_read(layer, layer.inv_table, sum_t, "rom_inv"), "wr": inv_t.width, "inv_signed": inv_t.signed,
+        "pw": pw, "result": requant(pw, True, exp_t.frac + inv_t.frac, layer.result_type),
+    }
+
+
+def _constant_width(t: FixedType) -> int:
+    """Bits of a mantissa of ``t`` as a signed constant (an unsigned one gets a zero sign bit)."""
+    return t.width + (0 if t.signed else 1)
+
+
+def _per_channel(layer: Layer, values, what: str) -> list[int]:
+    values = [int(v) for v in list(values)]
+    if len(values) != layer.n_out:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: {len(values)} {what} values for {layer.n_out} channels")
+    return values
+
+
+@RTL_CONTEXTS.register("scale_shift")
+def _scale_shift(layer: ScaleShiftLayer, options: RTLOptions) -> dict[str, Any]:
+    """Per channel ``y = result_t(accum_t(accum_t(x * scale) + accum_t(shift)))``, as the emulator."""
+    x, s, acc = layer.input_type, layer.scale_type, layer.accum_type
+    sw = _constant_width(s)
+    pw = x.width + 1 + sw
+    shift = acc.requantize(np.asarray(layer.shift), layer.shift_type.frac)
+    return {
+        "scale": _per_channel(layer, layer.scale, "scale"), "sw": sw, "pw": pw, "wa": acc.width,
+        "acc_signed": acc.signed, "modular": False,  # for the adder_step macro: the sum is assigned to accum_t
+        "shift_bits": [_bits(b, acc.width) for b in _per_channel(layer, shift.tolist(), "shift")],
+        "product": requant(pw, True, x.frac + s.frac, acc),
+        "add": requant(acc.width + 1, acc.signed, acc.frac, acc),
+        "result": requant(acc.width, acc.signed, acc.frac, layer.result_type),
+    }
+
+
+@RTL_CONTEXTS.register("step")
+def _step(layer: StepLayer, options: RTLOptions) -> dict[str, Any]:
+    """``y = levels[#{t in thresholds: x >= t}]``: comparisons from the highest threshold down."""
+    thresholds = [int(t) for t in list(layer.thresholds)]
+    levels = [int(v) for v in list(layer.levels)]
+    if not thresholds or len(levels) != len(thresholds) + 1 or thresholds != sorted(thresholds):
+        raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.function or 'step'}): needs ascending thresholds "
+                                  f"and one level more ({len(thresholds)} thresholds, {len(levels)} levels)")
+    wy = layer.result_type.width
+    cw = max(layer.input_type.width + 1, *(signed_bits(t) for t in thresholds))
+    return {"function": layer.function, "cw": cw, "thresholds": thresholds,
+            "level_bits": [_bits(v, wy) for v in levels]}
+
+
+@RTL_CONTEXTS.register("parametric_relu")
+def _parametric_relu(layer: ParametricReLULayer, options: RTLOptions) -> dict[str, Any]:
+    """``x > threshold ? result_t(x) : result_t(negative_t(x * alpha))`` per channel, as the emulator."""
+    x, a, y, neg = layer.input_type, layer.alpha_type, layer.result_type, layer.negative_type
+    aw = _constant_width(a)
+    pw = x.width + 1 + aw
+    product_frac = x.frac + a.frac
+    ctx = {"alpha": _per_channel(layer, layer.alpha, "alpha"), "aw": aw, "pw": pw,
+           "threshold": int(layer.threshold), "cw": max(x.width + 1, signed_bits(layer.threshold)),
+           "positive": requant(x.width, x.signed, x.frac, y), "negative_t": None}
+    if neg is None:
+        ctx["negative"] = requant(pw, True, product_frac, y)
+    else:  # QKeras' clip of the negative branch first
+        ctx["negative_t"] = {"width": neg.width, "clip": requant(pw, True, product_frac, neg),
+                             "result": requant(neg.width, neg.signed, neg.frac, y)}
+    return ctx
