@@ -1,9 +1,10 @@
 """The hls4ml tutorial designs in the Verilog backend: Yosys' counts beside our Yosys estimate
-and beside the published Vivado HLS 2019.2 reports of hls4ml's firmware for the same
-architecture, precision, sparsity, reuse factor and strategy.
+and beside the published Vivado HLS and Vitis HLS reports of hls4ml's firmware for the same
+architecture, precision, sparsity, reuse factor and strategy
+(``benchmarks/data/published_reports.json``, ids in :data:`PUBLISHED_IDS`).
 
-The designs are the calibration designs of ``tests/test_cost.py`` (``calibration_ir``: hls4ml's
-types of the time, ap_fixed<16,6> accumulators), their softmax given the tables the frontend
+The designs are rebuilt by :func:`fpga_aware.cost.designs.design_ir` (hls4ml's types of the
+time, ap_fixed<16,6> accumulators, the shared jet weights), their softmax given the tables the frontend
 builds (``fpga_aware.core.tables.softmax_tables``, table size 1024): the calibration IR's
 placeholder tables are all zero, which Yosys would reduce, with every layer before, to a
 constant output.  Each is written by the Verilog backend and
@@ -34,7 +35,38 @@ from fpga_aware.core.tables import softmax_tables  # noqa: E402
 from fpga_aware.cost.yosys import estimate_yosys  # noqa: E402
 from fpga_aware.rtl.writer import write_verilog  # noqa: E402
 from fpga_aware.rtl.yosys import synthesize  # noqa: E402
-from tests.test_cost import PUBLISHED, calibration_ir  # noqa: E402
+from fpga_aware.cost.designs import design_ir  # noqa: E402
+
+JET = [16, 64, 32, 32, 5]
+#: The rebuilt designs (QKeras: quantized_bits(6, 0) kernels as ap_fixed<6,1>, ReLUs ap_ufixed<6,0>).
+BUILDS = {
+    "rf1": {"sizes": JET, "weights": "jet"},
+    "rf2": {"sizes": JET, "weights": "jet", "reuse_factor": 2},
+    "pruned": {"sizes": JET, "weights": "jet", "sparsity": 0.75},
+    "qkeras": {"sizes": JET, "weights": "jet", "sparsity": 0.75, "weight_precision": "ap_fixed<6,1>",
+               "relu_precision": "ap_ufixed<6,0>", "quantized_frac": 5},
+    "mnist": {"sizes": [784, 128, 128, 128, 10], "weights": "random", "strategy": "resource",
+              "reuse_factor": [112, 128, 128, 128], "seed": 0},
+}
+#: The published reports of the same configurations (Vivado HLS, Vitis HLS 2024.1).
+PUBLISHED_IDS = {
+    "rf1": ("tut20_u250_v192_rf1", "tut24_u250_vitis241_rf1"),
+    "rf2": ("tut20_u250_v192_rf2", "tut24_u250_vitis241_rf2"),
+    "pruned": ("tut21_zu3eg_v192_pruned75", "tut24_u250_vitis241_pruned75"),
+    "qkeras": ("tut21_zu3eg_v192_qkeras6_pruned75", "tut24_u250_vitis241_qkeras6_pruned75"),
+    "mnist": ("slides_mnist_ku115_resource",),
+}
+MODELS = ROOT.parent / "shared" / "models"
+
+
+def published(point: str) -> dict:
+    """``{id: {tool, dsp, lut, ff, latency}}`` of the point's published reports."""
+    reports = {d["id"]: d for d in json.loads((ROOT / "benchmarks" / "data" / "published_reports.json")
+                                               .read_text())["designs"]}
+    return {i: {"tool": f"{reports[i]['tool']} {reports[i]['tool_version'] or ''}".strip(),
+                **{k: reports[i][k] for k in ("dsp", "lut", "ff", "latency_min", "latency_max")}}
+            for i in PUBLISHED_IDS[point]}
+
 
 NAMES = {"rf1": "jet 16-64-32-32-5, <16,6>, RF 1", "rf2": "jet, <16,6>, RF 2",
          "pruned": "jet, 75% pruned, <16,6>, RF 1", "qkeras": "jet, QKeras 6-bit, 75% pruned, RF 1",
@@ -61,23 +93,24 @@ def main(argv=None) -> int:
     rows = []
     print(f"{'design':<40} {'':>10} {'DSP':>7} {'LUT':>9} {'FF':>8} {'latency':>8}")
     for point in args.points:
-        ir = with_softmax_tables(calibration_ir(point))
+        ir = with_softmax_tables(design_ir(BUILDS[point], MODELS))
         config = FirmwareConfig(project_name="jet" if point != "mnist" else "mnist")
         estimate = estimate_yosys(ir, config)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             report = synthesize(write_verilog(ir, config, Path(tmp) / "p"), timeout=args.timeout)
-        pub = PUBLISHED[point]
+        pubs = published(point)
         row = {"point": point, "design": NAMES[point], "yosys": report.to_dict(),
                "estimate": {"dsp": estimate.dsp, "lut": estimate.lut, "ff": estimate.ff,
                             "latency_cycles": estimate.latency_cycles, "ii": estimate.ii},
-               "published_vivado_hls_2019_2": pub, "seconds": round(time.perf_counter() - start, 1)}
+               "published": pubs, "seconds": round(time.perf_counter() - start, 1)}
         rows.append(row)
         print(f"{NAMES[point]:<40} {'Yosys':>10} {report.dsp:>7,} {report.lut:>9,} {report.ff:>8,} "
               f"{estimate.latency_cycles:>8} ({row['seconds']} s)")
         print(f"{'':<40} {'estimate':>10} {estimate.dsp:>7,} {estimate.lut:>9,} {estimate.ff:>8,}")
-        print(f"{'':<40} {'HLS 2019.2':>10} {pub['dsp']:>7,} {pub['lut']:>9,} {pub['ff']:>8,} {str(pub['latency']):>8}",
-              flush=True)
+        for pid, pub in pubs.items():
+            print(f"{'':<40} {pub['tool']:>10} {pub['dsp']:>7,} {pub['lut']:>9,} {pub['ff']:>8,} "
+                  f"{pub['latency_max']:>8}  ({pid})", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rows": rows}, indent=1, default=str) + "\n")
     return 0
