@@ -474,9 +474,14 @@ def _table_reader(table: LookupTable, input_type: FixedType) -> Callable[[np.nda
     scale = math.ldexp(1.0, input_type.frac - table.shift)
     last = table.size - 1
 
-    def read(x: np.ndarray) -> np.ndarray:
-        index = np.floor(x * scale) - table.offset
-        return values[np.clip(index, 0, last).astype(np.intp)]
+    def read(x: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """The table's values at ``x``; ``in_place=True`` may overwrite ``x`` (a temporary)."""
+        index = np.multiply(x, scale, out=x if in_place else None)
+        np.floor(index, out=index)
+        if table.offset:
+            index -= table.offset
+        np.clip(index, 0, last, out=index)
+        return values.take(index.astype(np.intp))
 
     return read
 
@@ -507,10 +512,23 @@ def _softmax_plan(layer: SoftmaxLayer) -> "_Plan | None":
     if not (diff_t.signed and diff_t.frac == input_t.frac and diff_t.width > input_t.width):
         return None  # x - max(x) might not be exact in diff_t: take the integer path
 
+    exp_t, inv_t = layer.exp_table.value_type, layer.inv_table.value_type
+    # e * r lies in [0, max_e * max_r]: when the result type holds that range, rounding is all
+    # its cast does (no overflow to look for); the product is exact (two <= 26-bit mantissas)
+    plain = (not exp_t.signed and not inv_t.signed and result_t.width <= 53 and exp_t.width + inv_t.width <= 53
+             and exp_t.max_value * inv_t.max_value <= result_t.max_value)
+    up, down = math.ldexp(1.0, result_t.frac), math.ldexp(1.0, -result_t.frac)
+
     def softmax(x: np.ndarray) -> np.ndarray:
-        e = exp_of(x - _row_max(x)[:, None])  # diff_t is one bit wider: exact
+        e = exp_of(x - _row_max(x)[:, None], in_place=True)  # diff_t is one bit wider: exact
         s = _row_sum(e)  # exact in any order: sum_t holds every sum (built so by the parser)
-        return result_t.round_values(e * inv_of(s)[:, None])
+        e *= inv_of(s)[:, None]
+        if not plain:
+            return result_t.round_values(e)
+        e *= up  # exact: a power of two
+        e = round_float(e, result_t.rounding, in_place=True)
+        e *= down
+        return e
 
     return softmax
 
