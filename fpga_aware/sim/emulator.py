@@ -52,7 +52,7 @@ _FLOAT32_MAX_FRAC = 30
 _FLOAT32_MAX_EXP = 100
 #: Fused dense + ReLU plans scale the weights by powers of two: only at moderate scales.
 _FUSE_MAX_FRAC = 300
-#: Rows evaluated at a time: small products are faster on one BLAS thread and in cache.
+#: Rows evaluated at a time: a chunk's temporaries stay in the caches.
 _CHUNK_ROWS = 1024
 #: Dense multiply-adds per row from which ``predict`` runs its chunks on every CPU by default.
 _PARALLEL_MACS_PER_ROW = 32_768
@@ -62,7 +62,8 @@ _BLAS_CONTROLLER = None
 
 
 def _single_blas_thread():
-    """Limit BLAS to one thread for the emulator's many small products (a context manager)."""
+    """Limit BLAS to one thread while the chunks run on several Python threads (a context
+    manager): each chunk's products then take one core, not all of them each."""
     global _BLAS_CONTROLLER
     if _BLAS_CONTROLLER is None:  # inspecting the loaded libraries is slow: once per process
         from threadpoolctl import ThreadpoolController
