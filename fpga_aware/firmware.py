@@ -170,13 +170,14 @@ class Firmware:
         return run_hls(self._project_dir, csim=csim, synth=synth, cosim=cosim, export=export, tool=tool,
                        timeout=timeout)
 
-    def estimate(self, tool: str = DEFAULT_TOOL):
-        """The FPGA cost of this firmware for ``tool`` (:data:`~fpga_aware.cost.tools.ESTIMATE_TOOLS`): ``'vitis'`` (the
-        default) or ``'vivado'`` the HLS project in Vitis HLS / Vivado HLS
+    def estimate(self, tool: str = DEFAULT_TOOL, rtl_options=None):
+        """The FPGA cost of this firmware for ``tool`` (:data:`~fpga_aware.cost.tools.ESTIMATE_TOOLS`):
+        ``'vitis'`` (the default) or ``'vivado'`` the HLS project in Vitis HLS / Vivado HLS
         (:mod:`fpga_aware.cost.model` with the tool's :mod:`profile <fpga_aware.cost.tools>`),
-        ``'yosys'`` the Verilog project in Yosys (:mod:`fpga_aware.cost.yosys`).  The report
-        names the tool."""
-        return estimate_for_tool(self.ir, self.config, tool)
+        ``'yosys'`` the Verilog project in Yosys (:mod:`fpga_aware.cost.yosys`) as
+        :meth:`write_verilog` writes it with ``rtl_options`` (e.g.
+        ``RTLOptions(multiplier='da')``).  The report names the tool."""
+        return estimate_for_tool(self.ir, self.config, tool, rtl_options)
 
 
 def to_firmware(
@@ -226,7 +227,7 @@ def export(
     return firmware
 
 
-def estimate(model: Any, part: str = DEFAULT_PART, *, tool: str = DEFAULT_TOOL, **options: Any):
+def estimate(model: Any, part: str = DEFAULT_PART, *, tool: str = DEFAULT_TOOL, rtl_options=None, **options: Any):
     """Estimated FPGA cost of ``model``: the options of :func:`to_firmware`, the same answer as
     ``to_firmware(model, part, **options).estimate(tool)``."""
-    return to_firmware(model, part, **options).estimate(tool)
+    return to_firmware(model, part, **options).estimate(tool, rtl_options)

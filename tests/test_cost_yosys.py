@@ -81,3 +81,27 @@ def test_estimate_against_a_yosys_run_here():
     assert estimated.ff == measured.ff
     assert abs(estimated.lut - measured.lut) <= 0.15 * measured.lut
     assert np.isfinite(measured.seconds)
+
+
+def test_da_estimate_against_the_committed_yosys_runs():
+    """multiplier='da' (da4ml's adder graph): the estimate counts the graph's adder bits at the
+    dense layers' fitted LUTs per bit, no DSP; checked against benchmarks/data/multiplier_modes.json
+    (Yosys runs of both modes, not fitted to) on its four small 8-bit layers."""
+    pytest.importorskip("da4ml")
+    from benchmarks.multiplier_modes import SMALL, alone, small_layer
+    from fpga_aware.rtl.layers import RTLOptions
+
+    measured = {r["design"]: r["yosys"] for r in json.loads(
+        (Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "multiplier_modes.json").read_text())["designs"]}
+    for n_in, n_out, sparsity in SMALL:
+        ir = alone(small_layer(n_in, n_out, sparsity))
+        yosys = measured[f"{n_in}x{n_out} s{sparsity:.1f} 8-bit"]
+        for mode in ("dsp", "da"):
+            est = estimate_yosys(ir, FirmwareConfig(project_name="layer"), options=RTLOptions(multiplier=mode))
+            assert est.dsp == yosys[mode]["dsp"] and est.ff == yosys[mode]["ff"], (n_in, n_out, mode)
+            assert abs(est.lut - yosys[mode]["lut"]) <= 0.05 * yosys[mode]["lut"], (n_in, n_out, mode, est.lut)
+        assert yosys["da"]["dsp"] == 0 < yosys["dsp"]["dsp"]
+    with pytest.raises(ValueError, match="rtl_options describe the Verilog backend"):
+        from fpga_aware.cost import estimate_for_tool
+
+        estimate_for_tool(ir, FirmwareConfig(), "vitis", RTLOptions(multiplier="da"))

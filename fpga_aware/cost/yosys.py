@@ -43,7 +43,7 @@ from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, M
 from fpga_aware.core.parts import get_part
 from fpga_aware.core.registry import Registry
 from fpga_aware.cost.model import CostReport, LayerCost
-from fpga_aware.rtl.layers import UnsupportedRTLError, layer_context
+from fpga_aware.rtl.layers import RTLOptions, UnsupportedRTLError, layer_context
 
 __all__ = ["YOSYS_VERSION", "YOSYS_FEATURES", "LUT_PER", "UNCALIBRATED_LUT_PER", "constant_product_on_dsp", "layer_features", "estimate_yosys"]
 
@@ -125,12 +125,29 @@ def _adds(program) -> int:
     return sum(len(step) for step in program)
 
 
+def _da_features(layer: DenseLayer, ctx: dict, used_out: np.ndarray,
+                 add_width: int) -> tuple[int, int, dict[str, float], np.ndarray]:
+    """multiplier='da' (:mod:`fpga_aware.rtl.da`): no DSP; da4ml's adder graph as written (each
+    node's adder over the bits above its free low part), a negation per negated output, a bias
+    adder per nonzero bias; one register per kept output."""
+    graph_bits = sum(n["w"] - n["low"] for n in ctx["da_nodes"] if "input" not in n)
+    negations = sum(ctx["wa"] for r in ctx["da_reads"] if r["neg"])
+    constant_out = np.array([r["expr"].endswith("'d0") and not r["neg"] for r in ctx["da_reads"]], dtype=bool)
+    kept = ~constant_out & used_out
+    biases = int(np.count_nonzero(np.asarray(ctx["bias_bits"], dtype=object)[kept] != 0))
+    features = {"adder_bits": float(graph_bits + negations + biases * add_width)}
+    ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1
+    return 0, ff, features, constant_out
+
+
 @YOSYS_FEATURES.register("dense")
 def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
                     used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
     wx, x_signed, wa = ctx["wx"], ctx["x_signed"], ctx["wa"]
     add_width = wa if ctx["modular"] else wa + 1
     dsp = 0
+    if ctx.get("multiplier") == "da":
+        return _da_features(layer, ctx, used_out, add_width)
     if not ctx["sequential"]:
         # Yosys merges equal products: one per (input, odd part of the constant); a product of a
         # constant input is a constant; an output nothing reads is removed with its logic
@@ -323,12 +340,13 @@ def used_outputs(layers: list[Layer]) -> list[np.ndarray]:
 
 
 def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = None,
-                   used_out: np.ndarray | None = None):
+                   used_out: np.ndarray | None = None, options: RTLOptions = RTLOptions()):
     """``(dsp, ff, LUT features, constant outputs, Verilog context)`` of one layer as the Verilog
     backend writes it; ``constant_in`` marks inputs that are constants (outputs of a previous
     layer with no live term) and ``used_out`` the outputs something reads (:func:`used_outputs`):
-    Yosys removes the logic of the others."""
-    ctx = layer_context(layer, index)
+    Yosys removes the logic of the others.  ``options``: the Verilog backend's (the multiplier
+    mode of each dense layer)."""
+    ctx = layer_context(layer, index, options)
     if layer.kind not in YOSYS_FEATURES:
         raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.kind}): no Yosys cost rule; it has "
                                   f"{sorted(YOSYS_FEATURES)}")
@@ -346,16 +364,19 @@ def lut_of(features: dict[str, float], coefficients: dict[str, float] | None = N
     return int(round(sum(coefficients[key] * value for key, value in features.items())))
 
 
-def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=None) -> CostReport:
-    """The cost of ``ir`` as Yosys synthesizes the Verilog backend's RTL (see the module docstring)."""
+def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=None,
+                   options: RTLOptions = RTLOptions()) -> CostReport:
+    """The cost of ``ir`` as Yosys synthesizes the Verilog backend's RTL written with ``options``
+    (see the module docstring)."""
     config = config if config is not None else FirmwareConfig()
     the_part = get_part(part if part is not None else config.part)
     costs: list[LayerCost] = []
     latency, ii = 0, 1
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
+    options.check_layers(body)
     constant = None
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used)
+        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options)
         cost = LayerCost(name=layer.name, kind=layer.kind, dsp=dsp, ff=ff, lut=lut_of(features),
                          lut_breakdown={k: lut_of({k: v}) for k, v in features.items() if v})
         if isinstance(layer, DenseLayer):
