@@ -21,7 +21,6 @@ __all__ = ["Firmware", "to_firmware", "export", "estimate"]
 logger = logging.getLogger(__name__)
 
 ENGINES = ("emulator", "csim", "rtl", "netlist")
-#: What :meth:`Firmware.estimate` can model.
 BACKENDS = ("hls", "verilog")
 SYNTH_TOOLS = ("yosys",)
 
@@ -228,6 +227,7 @@ def export(
 
 
 def estimate(model: Any, part: str = DEFAULT_PART, *, tool: str = DEFAULT_TOOL, rtl_options=None, **options: Any):
-    """Estimated FPGA cost of ``model``: the options of :func:`to_firmware`, the same answer as
-    ``to_firmware(model, part, **options).estimate(tool)``."""
+    """Estimated FPGA cost of ``model`` for ``tool`` (and, for ``'yosys'``, ``rtl_options``): the
+    options of :func:`to_firmware`, the same answer as
+    ``to_firmware(model, part, **options).estimate(tool, rtl_options)``."""
     return to_firmware(model, part, **options).estimate(tool, rtl_options)

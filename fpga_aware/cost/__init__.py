@@ -1,5 +1,5 @@
-"""The FPGA cost model: :func:`estimate` reads the IR and returns a :class:`CostReport` for one
-tool (see :mod:`.model`, :mod:`.tools`, :mod:`.yosys` and ``docs/cost_model.md``)."""
+"""The FPGA cost model: :func:`estimate_for_tool` reads the IR and returns a :class:`CostReport`
+for one tool (see :mod:`.model`, :mod:`.tools`, :mod:`.yosys` and ``docs/cost_model.md``)."""
 
 from fpga_aware.cost.model import CostReport, LayerCost, estimate_ir
 from fpga_aware.cost.tools import DEFAULT_TOOL, ESTIMATE_TOOLS, TOOL_PROFILES, ToolProfile
