@@ -102,7 +102,8 @@ import numpy as np
 
 from fpga_aware.core.activations import activation
 from fpga_aware.core.config import FirmwareConfig
-from fpga_aware.core.hardware import CLOCK_UNCERTAINTY, in_block_ram
+from fpga_aware.core.hardware import in_block_ram
+from fpga_aware.core.pipeline import ClockChain
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -328,51 +329,15 @@ def _rom(table: LookupTable, reads: int, p: ToolProfile) -> tuple[int, int, bool
     return copies * _memory_blocks(table.size, 1, width), 0, True
 
 
-class _Schedule:
-    """Chains operation delays into clock cycles, inserting registers where they do not fit.
-
-    ``ff`` counts the flip-flops of the inserted registers: the bits of the values that are
-    live where the register cuts the data path (``live_bits`` of the operation that no
-    longer fits).  Registers inside DSP slices and block RAMs are not flip-flops.
-    """
+class _Schedule(ClockChain):
+    """The HLS tool's scheduler as the cost model sees it: the design's operations chained into
+    clock cycles by :class:`fpga_aware.core.pipeline.ClockChain` (registers where they do not
+    fit; ``ff`` counts their bits; registers inside DSP slices and block RAMs are not
+    flip-flops), with the tool's constants in :attr:`profile`."""
 
     def __init__(self, clock_period: float, profile: ToolProfile):
+        super().__init__(clock_period)
         self.profile = profile  #: the tool's constants, read by every cost rule
-        self.budget = clock_period * (1.0 - CLOCK_UNCERTAINTY)
-        self.cycles = 0
-        self.t = 0.0
-        self.ff = 0.0
-
-    def chain(self, ns: float, live_bits: float) -> None:
-        """An operation of ``ns`` whose inputs are ``live_bits`` wide in total."""
-        if ns <= 0:
-            return
-        if self.t + ns <= self.budget + 1e-9:
-            self.t += ns
-            return
-        self.cycles += 1  # register the inputs of this operation
-        self.ff += live_bits
-        extra = max(0, math.ceil(ns / self.budget) - 1)  # an operation longer than a cycle
-        self.cycles += extra
-        self.ff += extra * live_bits
-        self.t = ns - extra * self.budget
-
-    def register(self, stages: int, out_ns: float = 0.0) -> None:
-        """A registered primitive (DSP, BRAM): its result is ready ``stages`` cycles later."""
-        self.cycles += stages
-        self.t = out_ns
-
-    def wait(self, cycles: int) -> None:
-        """Cycles that stream through an already registered pipeline (``(R - 1) * II``)."""
-        self.cycles += max(0, cycles)
-
-    def finish(self, live_bits: float) -> int:
-        """Total latency; the outputs are registered when logic follows the last register."""
-        if self.t > 0:
-            self.cycles += 1
-            self.ff += live_bits
-            self.t = 0.0
-        return self.cycles
 
 
 def _tree_live(terms: np.ndarray, level: int) -> int:
