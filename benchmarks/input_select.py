@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         for select in INPUT_SELECTS:
             with tempfile.TemporaryDirectory() as tmp:
                 path = write_verilog(ir, FirmwareConfig(project_name="layer"), Path(tmp) / "p",
-                                     options=RTLOptions(input_select=select))
+                                     options=RTLOptions(input_select=select, pipeline="layer"))
                 report = synthesize(path)
             row["yosys"][select] = {"lut": report.lut, "ff": report.ff, "muxf": report.muxf, "carry": report.carry,
                                     "dsp": report.dsp, "seconds": round(report.seconds, 1)}

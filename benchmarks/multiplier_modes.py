@@ -76,7 +76,7 @@ def measure(name: str, layer: DenseLayer) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             path = write_verilog(alone(layer), FirmwareConfig(project_name="layer"), Path(tmp) / "p",
-                                 options=RTLOptions(multiplier=mode))
+                                 options=RTLOptions(multiplier=mode, pipeline="layer"))
             render = time.perf_counter() - start
             report = synthesize(path)
             adders = None

@@ -26,11 +26,17 @@ import numpy as np
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.core.fixed import parse_precision as P
 from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, ModelIR, Strategy
+from fpga_aware.rtl.layers import RTLOptions
 
 #: designs with index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1 are the validation set
 HOLD_OUT_EVERY = 4
 #: a design's products are kept below this so that one Yosys run takes seconds, not minutes
 MAX_PRODUCTS = 2500
+
+
+#: The committed runs are of the Verilog as written before pipelining inside layers (one register
+#: per layer); the LUT fit is about logic, which the pipeline registers do not change.
+RTL_OPTIONS = RTLOptions(pipeline="layer")
 
 
 def design_parameters(index: int) -> dict:
@@ -96,7 +102,7 @@ def run(n_designs: int) -> dict:
         params = design_parameters(index)
         ir = design_ir(params)
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_verilog(ir, FirmwareConfig(project_name=ir.project_name), Path(tmp) / "p")
+            path = write_verilog(ir, FirmwareConfig(project_name=ir.project_name), Path(tmp) / "p", options=RTL_OPTIONS)
             report = synthesize(path)
         nnz = sum(layer.nonzero_weights for layer in ir.dense_layers())
         row = {**params, "held_out": is_held_out(index), "nonzero_weights": nnz, **report.to_dict()}
@@ -105,7 +111,7 @@ def run(n_designs: int) -> dict:
               f"w{params['weight_bits']:<2} RF{params['reuse_factor']} {params['accum']:<6} nnz {nnz:5d}: "
               f"LUT {report.lut:7,} FF {report.ff:6,} DSP {report.dsp:5,} CARRY {report.carry:5,} "
               f"({report.seconds:.1f} s)", flush=True)
-    return {"yosys_version": yosys_version(), "family": "xcup", "command": "synth_xilinx -family xcup -flatten -noiopad",
+    return {"yosys_version": yosys_version(), "family": "xcup", "rtl_pipeline": RTL_OPTIONS.pipeline, "command": "synth_xilinx -family xcup -flatten -noiopad",
             "hold_out_every": HOLD_OUT_EVERY, "designs": rows}
 
 
@@ -119,7 +125,7 @@ def design_features(params: dict) -> tuple[int, int, dict[str, float]]:
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     constant = None
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        d, f, features, constant, _ = layer_features(layer, index, constant, used)
+        d, f, features, constant, _ = layer_features(layer, index, constant, used, RTL_OPTIONS)
         dsp, ff = dsp + d, ff + f
         for key, value in features.items():
             total[key] = total.get(key, 0.0) + value

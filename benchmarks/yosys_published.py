@@ -33,7 +33,11 @@ from fpga_aware.core.config import FirmwareConfig  # noqa: E402
 from fpga_aware.core.ir import ModelIR  # noqa: E402
 from fpga_aware.core.tables import softmax_tables  # noqa: E402
 from fpga_aware.cost.yosys import estimate_yosys  # noqa: E402
+from fpga_aware.rtl.layers import RTLOptions  # noqa: E402
 from fpga_aware.rtl.writer import write_verilog  # noqa: E402
+
+#: The committed runs are of the Verilog as written before pipelining inside layers.
+RTL_OPTIONS = RTLOptions(pipeline="layer")
 from fpga_aware.rtl.yosys import synthesize  # noqa: E402
 from fpga_aware.cost.designs import design_ir  # noqa: E402
 
@@ -95,10 +99,10 @@ def main(argv=None) -> int:
     for point in args.points:
         ir = with_softmax_tables(design_ir(BUILDS[point], MODELS))
         config = FirmwareConfig(project_name="jet" if point != "mnist" else "mnist")
-        estimate = estimate_yosys(ir, config)
+        estimate = estimate_yosys(ir, config, options=RTL_OPTIONS)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            report = synthesize(write_verilog(ir, config, Path(tmp) / "p"), timeout=args.timeout)
+            report = synthesize(write_verilog(ir, config, Path(tmp) / "p", options=RTL_OPTIONS), timeout=args.timeout)
         pubs = published(point)
         row = {"point": point, "design": NAMES[point], "yosys": report.to_dict(),
                "estimate": {"dsp": estimate.dsp, "lut": estimate.lut, "ff": estimate.ff,

@@ -87,9 +87,14 @@ def _cmd_export(args) -> int:
     from fpga_aware.firmware import to_firmware
     from fpga_aware.frontend.model_io import load_model
 
+    if args.backend != "verilog" and (args.multiplier or args.pipeline):
+        raise ValueError("--multiplier and --pipeline apply to --backend verilog")
     firmware = to_firmware(load_model(args.model, args.weights), args.part, **_firmware_options(args))
     if args.backend == "verilog":
-        path = firmware.write_verilog(args.out, overwrite=args.overwrite)
+        from fpga_aware.rtl.layers import RTLOptions
+
+        rtl = RTLOptions(multiplier=args.multiplier or "dsp", pipeline=args.pipeline or "clock")
+        path = firmware.write_verilog(args.out, overwrite=args.overwrite, options=rtl)
         print(f"wrote the Verilog project {firmware.ir.project_name} for {args.part} to {path}")
         engine, other = "rtl", "RTL simulation (Verilator)"
     else:
@@ -300,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also compile and check emulator = C simulation on N random inputs")
     export.add_argument("--backend", choices=("hls", "verilog"), default="hls",
                         help="hls: the HLS C++ project (default); verilog: the Verilog project")
+    export.add_argument("--multiplier", choices=("dsp", "da"), default=None,
+                        help="verilog: constant products as '*' (dsp, default) or da4ml's adder graphs (da)")
+    export.add_argument("--pipeline", choices=("clock", "layer"), default=None,
+                        help="verilog: registers inside layers where the clock needs them (clock, default) "
+                             "or one per layer (layer)")
     export.set_defaults(func=_cmd_export)
 
     synth = sub.add_parser("synth", parents=[common], help="synthesize a written Verilog project with Yosys",

@@ -212,15 +212,19 @@ def export(
     *,
     overwrite: bool = False,
     backend: str = "hls",
+    rtl_options=None,
     **options: Any,
 ) -> Firmware:
     """Convert ``model`` and write its project to ``output_dir``: the HLS C++ project
-    (``backend='hls'``) or the Verilog project (``backend='verilog'``)."""
+    (``backend='hls'``) or the Verilog project (``backend='verilog'``, written with
+    ``rtl_options``, a :class:`~fpga_aware.rtl.layers.RTLOptions`: multiplier mode, pipeline)."""
     if backend not in BACKENDS:
         raise ValueError(f"export: backend {backend!r} is not one of {BACKENDS}")
+    if rtl_options is not None and backend != "verilog":
+        raise ValueError(f"export: rtl_options apply to backend='verilog', not backend={backend!r}")
     firmware = to_firmware(model, part, **options)
     if backend == "verilog":
-        firmware.write_verilog(output_dir, overwrite=overwrite)
+        firmware.write_verilog(output_dir, overwrite=overwrite, options=rtl_options)
     else:
         firmware.write(output_dir, overwrite=overwrite)
     return firmware

@@ -97,7 +97,7 @@ def test_da_estimate_against_the_committed_yosys_runs():
         ir = alone(small_layer(n_in, n_out, sparsity))
         yosys = measured[f"{n_in}x{n_out} s{sparsity:.1f} 8-bit"]
         for mode in ("dsp", "da"):
-            est = estimate_yosys(ir, FirmwareConfig(project_name="layer"), options=RTLOptions(multiplier=mode))
+            est = estimate_yosys(ir, FirmwareConfig(project_name="layer"), options=RTLOptions(multiplier=mode, pipeline="layer"))
             assert est.dsp == yosys[mode]["dsp"] and est.ff == yosys[mode]["ff"], (n_in, n_out, mode)
             assert abs(est.lut - yosys[mode]["lut"]) <= 0.05 * yosys[mode]["lut"], (n_in, n_out, mode, est.lut)
         assert yosys["da"]["dsp"] == 0 < yosys["dsp"]["dsp"]

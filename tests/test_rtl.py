@@ -225,7 +225,12 @@ def test_verilog_project_files_and_overwrite(tmp_path):
     path = firmware.write_verilog(tmp_path / "p")
     manifest = json.loads((path / "fpga_aware_project.json").read_text())
     assert manifest["backend"] == "verilog" and manifest["yosys_family"] == "xcu"
-    assert manifest["latency_cycles"] == len(ir.layers) - 1
+    # one cycle per layer, plus the registers the 5 ns clock needs inside deep dense layers
+    per_layer = [layer["latency_cycles"] for layer in manifest["layers"]]
+    assert manifest["latency_cycles"] == sum(per_layer) > len(ir.layers) - 1 and manifest["pipeline"] == "clock"
+    assert all(layer["latency_cycles"] == 1 for layer in manifest["layers"] if "timing" not in layer)
+    unpipelined = firmware.write_verilog(tmp_path / "q", options=RTLOptions(pipeline="layer"))
+    assert json.loads((unpipelined / "fpga_aware_project.json").read_text())["latency_cycles"] == len(ir.layers) - 1
     assert (path / "files.f").read_text().split() == manifest["sources"]
     for source in manifest["sources"]:
         text = (path / source).read_text()

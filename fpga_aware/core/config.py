@@ -21,6 +21,7 @@ from fpga_aware.core.names import project_name_problem
 from fpga_aware.core.parts import DEFAULT_PART
 
 __all__ = [
+    "DEFAULT_CLOCK_PERIOD",
     "ConfigError",
     "LayerPrecision",
     "LayerConfig",
@@ -167,6 +168,10 @@ class LayerConfig:
         return names + [k for k in ("reuse_factor", "strategy", "table_size") if getattr(self, k) is not None]
 
 
+#: The clock period (ns) of an export that does not name one (200 MHz).
+DEFAULT_CLOCK_PERIOD = 5.0
+
+
 @dataclass(frozen=True)
 class FirmwareConfig:
     """All options of an export, validated."""
@@ -176,7 +181,7 @@ class FirmwareConfig:
     reuse_factor: int = 1
     strategy: Strategy = Strategy.LATENCY
     io_type: IOType = IOType.PARALLEL
-    clock_period: float = 5.0
+    clock_period: float = DEFAULT_CLOCK_PERIOD
     project_name: str = "myproject"
     table_size: int = 1024
     layers: Mapping[str, LayerConfig] = field(default_factory=dict)
@@ -190,7 +195,7 @@ class FirmwareConfig:
         reuse_factor: Any = 1,
         strategy: Any = "latency",
         io_type: Any = "io_parallel",
-        clock_period: Any = 5.0,
+        clock_period: Any = DEFAULT_CLOCK_PERIOD,
         layer_config: Mapping[str, Any] | None = None,
         project_name: str = "myproject",
     ) -> "FirmwareConfig":

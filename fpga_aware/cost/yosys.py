@@ -38,19 +38,19 @@ from typing import Callable
 
 import numpy as np
 
-from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.config import DEFAULT_CLOCK_PERIOD, FirmwareConfig
 from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ModelIR
 from fpga_aware.core.parts import get_part
 from fpga_aware.core.registry import Registry
 from fpga_aware.cost.model import CostReport, LayerCost
 from fpga_aware.rtl.layers import RTLOptions, UnsupportedRTLError, layer_context
+from fpga_aware.rtl.writer import layer_latency
+from fpga_aware.rtl.mapping import DSP_MIN_PRODUCT_BITS, constant_product_on_dsp, naf_digits as _naf_digits, odd_part as _odd_part
 
 __all__ = ["YOSYS_VERSION", "YOSYS_FEATURES", "LUT_PER", "UNCALIBRATED_LUT_PER", "constant_product_on_dsp", "layer_features", "estimate_yosys"]
 
 #: The Yosys the coefficients were fitted with (``synth_xilinx -family xcup -flatten -noiopad``).
 YOSYS_VERSION = "Yosys 0.23 (Debian bookworm)"
-#: Products narrower than this after ``wreduce`` are built from LUTs (``DSP_Y_MINWIDTH``).
-DSP_MIN_PRODUCT_BITS = 9
 
 #: LUTs per unit of each feature (:func:`layer_features`), fitted by
 #: ``benchmarks/yosys_calibration.py --fit`` on the fit split (see the module docstring).
@@ -84,43 +84,6 @@ def _signed_bits(value: int) -> int:
     return (value.bit_length() if value >= 0 else (-value - 1).bit_length()) + 1
 
 
-def _odd_part(value: int) -> tuple[int, int]:
-    """``value = odd * 2**shift``: ``(odd, shift)``."""
-    shift = (value & -value).bit_length() - 1
-    return value >> shift, shift
-
-
-def constant_product_on_dsp(mantissa: int, x_width: int, x_signed: bool) -> bool:
-    """Whether Yosys 0.23 maps ``x * mantissa`` (an ``x_width``-bit input) to a DSP48.
-
-    ``mul2dsp`` sees the product after ``wreduce``: the constant loses its trailing zeros (a
-    shift of the result) and its redundant sign bits; an unsigned input times a positive
-    constant is an unsigned product.  Measured on every constant in -70..70 for 2..8-bit
-    inputs, both signednesses (powers of two are shifts; the rest is a DSP exactly when the
-    reduced product has at least :data:`DSP_MIN_PRODUCT_BITS` bits)."""
-    m = int(mantissa)
-    if m == 0:
-        return False
-    odd, _ = _odd_part(m)
-    if abs(odd) == 1:
-        return False
-    if not x_signed and odd > 0:
-        return x_width + odd.bit_length() >= DSP_MIN_PRODUCT_BITS
-    a = x_width if x_signed else x_width + 1
-    return a + _signed_bits(odd) >= DSP_MIN_PRODUCT_BITS
-
-
-def _naf_digits(value: int) -> int:
-    """Nonzero digits of ``value``'s canonical signed-digit (non-adjacent) form."""
-    v, digits = abs(int(value)), 0
-    while v:
-        if v & 1:
-            digits += 1
-            v = v - 1 if (v & 3) == 1 else v + 1
-        v >>= 1
-    return digits
-
-
 def _adds(program) -> int:
     return sum(len(step) for step in program)
 
@@ -137,6 +100,7 @@ def _da_features(layer: DenseLayer, ctx: dict, used_out: np.ndarray,
     biases = int(np.count_nonzero(np.asarray(ctx["bias_bits"], dtype=object)[kept] != 0))
     features = {"adder_bits": float(graph_bits + negations + biases * add_width)}
     ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1
+    ff += sum(g["w"] for g in ctx["da_registers"] if kept[g["outs"]].any()) + ctx["stages"]  # the pipeline
     return 0, ff, features, constant_out
 
 
@@ -159,7 +123,7 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
         terms_per_output = np.bincount([t["o"] for t in ctx["terms"]], minlength=layer.n_out)
         features = {"adder_bits": float(terms_per_output[kept].sum() * add_width)}
         on_dsp, soft, negated = set(), {}, {}
-        for term in live:
+        for term in _built_products(ctx, live):
             m = term["w"]
             odd, shift = _odd_part(m)
             if constant_product_on_dsp(m, wx, x_signed):
@@ -172,6 +136,7 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
         dsp = len(on_dsp)
         features.update(soft_product_bits=float(sum(soft.values())), negation_bits=float(sum(negated.values())))
         ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1  # the top's output register (constants, unread removed)
+        ff += _pipeline_ff(ctx, {t["k"] for t in live})
         return dsp, ff, features, constant_out
     # lanes: one product per lane, inputs from buses, weights chosen by the cycle counter
     features = {"adder_bits": float(_adds(ctx["program"]) * add_width)}
@@ -196,6 +161,25 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
     ff = int(np.count_nonzero(~constant_out & used_out)) * ctx["wy"] + 1
     ff += layer.n_in * wx + ctx["n_registers"] * wa + ctx["counter_width"] + 2  # xr, g*, cycle, busy, done
     return dsp, ff, features, constant_out
+
+
+def _built_products(ctx: dict, live: list[dict]) -> list[dict]:
+    """The products Yosys builds: every live term's, or where the products are registered
+    (:mod:`fpga_aware.rtl.pipeline`), the one each store is loaded from (values with equal stored
+    bits share a store, and the products only they read are removed)."""
+    if 0 not in ctx.get("cuts", {}):
+        return live
+    live_k = {t["k"] for t in live}
+    by_k = {t["k"]: t for t in ctx["terms"]}
+    return [by_k[int(s["source"][1:])] for s in ctx["cuts"][0]["stores"] if live_k.intersection(s["terms"])]
+
+
+def _pipeline_ff(ctx: dict, live_terms: set[int]) -> int:
+    """The pipeline registers inside a fully parallel layer (:mod:`fpga_aware.rtl.pipeline`):
+    the stored bits of every store that a live term feeds, and the valid bit of each stage."""
+    stored = sum(store["sw"] for cut in ctx.get("cuts", {}).values() for store in cut["stores"]
+                 if live_terms.intersection(store["terms"]))
+    return stored + ctx.get("stages", 0)
 
 
 def _constant_product(m: int, x_width: int, x_signed: bool) -> tuple[int, dict[str, float]]:
@@ -340,13 +324,14 @@ def used_outputs(layers: list[Layer]) -> list[np.ndarray]:
 
 
 def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = None,
-                   used_out: np.ndarray | None = None, options: RTLOptions = RTLOptions()):
+                   used_out: np.ndarray | None = None, options: RTLOptions = RTLOptions(),
+                   clock_period: float = DEFAULT_CLOCK_PERIOD):
     """``(dsp, ff, LUT features, constant outputs, Verilog context)`` of one layer as the Verilog
     backend writes it; ``constant_in`` marks inputs that are constants (outputs of a previous
     layer with no live term) and ``used_out`` the outputs something reads (:func:`used_outputs`):
     Yosys removes the logic of the others.  ``options``: the Verilog backend's (the multiplier
-    mode of each dense layer)."""
-    ctx = layer_context(layer, index, options)
+    mode of each dense layer, the pipeline) and ``clock_period`` the pipeline's clock."""
+    ctx = layer_context(layer, index, options, clock_period)
     if layer.kind not in YOSYS_FEATURES:
         raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.kind}): no Yosys cost rule; it has "
                                   f"{sorted(YOSYS_FEATURES)}")
@@ -376,7 +361,7 @@ def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=No
     options.check_layers(body)
     constant = None
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options)
+        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options, config.clock_period)
         cost = LayerCost(name=layer.name, kind=layer.kind, dsp=dsp, ff=ff, lut=lut_of(features),
                          lut_breakdown={k: lut_of({k: v}) for k, v in features.items() if v})
         if isinstance(layer, DenseLayer):
@@ -384,7 +369,7 @@ def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=No
             cost.reuse_factor, cost.strategy = layer.reuse_factor, layer.strategy.value
             cost.n_mult = len(ctx["lanes"]) if ctx["sequential"] else len(ctx["terms"])
         # as the writer's top: a lane layer takes cycles + 2 and a new input every cycles + 1
-        cycles = ctx["cycles"] + 2 if ctx["sequential"] else 1
+        cycles = layer_latency(ctx)
         if ctx["sequential"]:
             ii = max(ii, ctx["cycles"] + 1)
         cost.latency_cycles = cycles

@@ -19,9 +19,9 @@ Bit-exact with the emulator by construction:
   ``2**accum_t.width`` plus the bias, whatever the order.  Other accumulators (products rounded
   into accum_t, or saturating sums whose order matters) are refused by name.
 
-da4ml also schedules its graph into pipeline stages (op latencies); this rendering is
-combinational like ``dense.v.j2`` (the top registers the layer's output), so the stages are
-not registered.
+The graph is pipelined for the clock by node depth (:func:`fpga_aware.rtl.pipeline.da_pipeline`,
+the rule every other layer's registers are placed by) rather than by da4ml's own op latencies,
+so that one delay model places every register of the design.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 from fpga_aware.core.ir import DenseLayer
 
-__all__ = ["MULTIPLIERS", "DA_INSTALL", "da_available", "da_graph", "dense_da_context"]
+__all__ = ["MULTIPLIERS", "DA_INSTALL", "da_available", "da_graph", "dense_da_context", "render_da_operands"]
 
 #: How a constant product is built: ``'dsp'`` a ``*`` the synthesizer maps to DSPs or LUTs,
 #: ``'da'`` da4ml's multiplier-free shift-and-add graph.
@@ -235,33 +235,46 @@ def dense_da_context(layer: DenseLayer, ctx: dict[str, Any], solver: dict | None
         need[n["a"]] = max(need[n["a"]], n["w"] - n["sa"])
         need[n["b"]] = max(need[n["b"]], n["w"] - n["sb"])
     for n in nodes:
-        if "input" in n:
-            n["expr"] = f"x{n['input']}[{n['w'] - 1}:0]"
-        else:
-            a, b = nodes[n["a"]], nodes[n["b"]]
-            n["ea"] = operand(f"n{a['k']}", a["w"], n["sa"], n["w"])
-            n["eb"] = operand(f"n{b['k']}", b["w"], n["sb"], n["w"])
+        if "input" not in n:
             # the low bits where one operand is zero need no adder: a + b below max(sa, sb) is the
             # other operand, a - b below sb is a (fa_add instances are shared modules, so Yosys
             # would not drop them)
             n["low"] = min(n["w"], max(n["sa"], n["sb"]) if n["op"] == "add" else n["sb"])
             n["low_src"] = "a" if n["op"] == "sub" or n["sa"] <= n["sb"] else "b"
+    outputs = [{"node": out["node"], "f": out["f"], "neg": out["neg"]} for out in graph["outputs"]]
+    ctx.update(multiplier="da", da_nodes=nodes, da_outputs=outputs, da_adders=graph["adders"], da_depth=graph["depth"],
+               da_seconds=round(graph["seconds"], 3), x_lo=int(lo), x_hi=int(hi), pipelinable=True)
+    render_da_operands(ctx)
+    return ctx
+
+
+def render_da_operands(ctx: dict[str, Any], source=lambda k, node_k: f"n{k}") -> None:
+    """Write each node's operand expressions (``ea``, ``eb``) and each output's read (``da_reads``)
+    into ``ctx``; ``source(k, consumer)`` names node ``k`` as read by node ``consumer`` (``None``:
+    by an output), e.g. a pipeline register of it (:func:`fpga_aware.rtl.pipeline.da_pipeline`)."""
+    nodes, wa, ls = ctx["da_nodes"], ctx["wa"], ctx["product"]["ls"]
+    for n in nodes:
+        if "input" in n:
+            n["expr"] = f"x{n['input']}[{n['w'] - 1}:0]"
+        else:
+            a, b = nodes[n["a"]], nodes[n["b"]]
+            n["ea"] = operand(source(a["k"], n["k"]), a["w"], n["sa"], n["w"])
+            n["eb"] = operand(source(b["k"], n["k"]), b["w"], n["sb"], n["w"])
     reads = []
-    for o, out in enumerate(graph["outputs"]):
+    for o, out in enumerate(ctx["da_outputs"]):
         # (x.W << ls) mod 2**wa: the node's mantissa m, whose value is m * 2**-f, shifted by ls - f
         expr, neg = f"{wa}'d0", False
         if out["node"] is not None:
             node, shift = nodes[out["node"]], ls - out["f"]
             neg = out["neg"]
+            name = source(node["k"], None)
             if shift >= 0:
-                expr = operand(f"n{node['k']}", node["w"], shift, wa)
+                expr = operand(name, node["w"], shift, wa)
             elif node["w"] > -shift:  # drop -shift low bits (zero: the sum is an integer)
-                expr = operand(f"n{node['k']}[{node['w'] - 1}:{-shift}]", node["w"] + shift, 0, wa,
-                               msb=f"n{node['k']}[{node['w'] - 1}]")
-        reads.append({"o": o, "expr": expr, "neg": neg})
-    ctx.update(multiplier="da", da_nodes=nodes, da_reads=reads, da_adders=graph["adders"], da_depth=graph["depth"],
-               da_seconds=round(graph["seconds"], 3), x_lo=int(lo), x_hi=int(hi))
-    return ctx
+                expr = operand(f"{name}[{node['w'] - 1}:{-shift}]", node["w"] + shift, 0, wa,
+                               msb=f"{name}[{node['w'] - 1}]")
+        reads.append({"o": o, "expr": expr, "neg": neg, "e": f"e{o}", "s": f"s{o}"})
+    ctx["da_reads"] = reads
 
 
 def operand(name: str, width: int, shift: int, target: int, msb: str | None = None) -> str:

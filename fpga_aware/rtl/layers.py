@@ -24,11 +24,13 @@ from fpga_aware.core.ir import (
     SoftmaxLayer,
     StepLayer,
 )
+from fpga_aware.core.config import DEFAULT_CLOCK_PERIOD
 from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.registry import Registry
 from fpga_aware.core.schedule import distinct_rows
 from fpga_aware.hls.cpp import signed_bits
 from fpga_aware.rtl.modes import requant
+from fpga_aware.rtl.pipeline import PIPELINES, pipeline_layer
 from fpga_aware.rtl.tables import table_chain
 from fpga_aware.sim.emulator import accumulator_is_modular
 
@@ -66,12 +68,18 @@ class RTLOptions:
     #: ``{layer name: mode}`` (layers not named: ``'dsp'``; ``'*'`` names the default), e.g.
     #: ``{'fc1': 'da'}``.  Stored as sorted ``(name, mode)`` pairs.
     multiplier: Union[str, Mapping[str, str], tuple] = "dsp"
+    #: ``'clock'``: registers inside a fully parallel dense layer wherever its chained delay
+    #: exceeds the clock budget (:mod:`fpga_aware.rtl.pipeline`); ``'layer'``: only each layer's
+    #: output register (one cycle per combinational layer, whatever the clock).
+    pipeline: str = "clock"
 
     def __post_init__(self) -> None:
         from fpga_aware.rtl.da import MULTIPLIERS
 
         if self.input_select not in INPUT_SELECTS:
             raise ValueError(f"input_select must be one of {list(INPUT_SELECTS)}, got {self.input_select!r}")
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"RTLOptions: pipeline must be one of {list(PIPELINES)}, got {self.pipeline!r}")
         m = self.multiplier
         pairs = [("*", m)] if isinstance(m, str) else sorted(dict(m).items())
         for name, mode in pairs:
@@ -98,18 +106,26 @@ class RTLOptions:
                                           f"(dense layers: {dense})")
 
 
-def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions()) -> dict[str, Any]:
+def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions(),
+                  clock_period: float = DEFAULT_CLOCK_PERIOD) -> dict[str, Any]:
+    """The template context of ``layer`` (the ``index``-th after the input), pipelined for
+    ``clock_period`` ns when ``options.pipeline == 'clock'``: ``stages`` registers inside it."""
     if layer.kind not in RTL_CONTEXTS:
         raise UnsupportedRTLError(
             f"layer {layer.name!r} ({layer.kind}): the Verilog backend does not write {layer.kind} layers yet; "
             f"it writes {sorted(RTL_CONTEXTS)} (use the HLS backend for this model)"
         )
     ctx = RTL_CONTEXTS[layer.kind](layer, options)
+    ctx.setdefault("stages", 0)  # registers inside a combinational layer (its output's is the top's)
+    ctx.setdefault("cuts", {})  # where they are (fpga_aware.rtl.pipeline)
+    ctx.setdefault("da_registers", [])
     ctx.setdefault("sequential", False)  # a multi-cycle schedule (clocked module with start/done)
     ctx.setdefault("cycles", 1)
     ctx.update(index=index, kind=layer.kind, cname=layer.cname, name=layer.name, module=f"fa_{layer.cname}",
                n_in=layer.n_in, n_out=layer.n_out, wx=layer.input_type.width, wy=layer.result_type.width,
                x_signed=layer.input_type.signed)
+    if options.pipeline == "clock" and ctx.get("pipelinable"):
+        ctx.update(pipeline_layer(layer, ctx, clock_period))
     return ctx
 
 
@@ -128,7 +144,7 @@ def _dense(layer: DenseLayer, options: RTLOptions) -> dict[str, Any]:
     outs, ins, mantissas = layer.terms()
     terms = [{"k": k, "i": int(i), "o": int(o), "w": int(m)} for k, (o, i, m) in enumerate(zip(outs, ins, mantissas))]
     ctx = _dense_arithmetic(layer, [f"a{k}" for k in range(len(terms))])
-    ctx.update(terms=terms, sequential=False, cycles=1, multiplier="dsp")
+    ctx.update(terms=terms, sequential=False, cycles=1, multiplier="dsp", pipelinable=not da)
     if da:  # da4ml's shift-and-add graph instead of the products (fpga_aware/rtl/da.py)
         from fpga_aware.rtl.da import dense_da_context
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 from fpga_aware.core.config import FirmwareConfig
@@ -34,7 +35,7 @@ from fpga_aware.hls.writer import (
 )
 from fpga_aware.rtl.layers import RTLOptions, UnsupportedRTLError, layer_context
 
-__all__ = ["render_verilog", "write_verilog", "yosys_family", "UnsupportedRTLError", "WORD_BITS"]
+__all__ = ["layer_latency", "render_verilog", "write_verilog", "yosys_family", "UnsupportedRTLError", "WORD_BITS"]
 
 #: Verilator's word size for ports wider than 64 bits (the harness packs ports into such words).
 WORD_BITS = 32
@@ -52,13 +53,25 @@ def yosys_family(part) -> str:
     raise UnsupportedRTLError(f"part {part.name!r} ({family}): no Yosys synth_xilinx family known (xc7, xcu, xcup)")
 
 
+def layer_latency(ctx: dict) -> int:
+    """Cycles from a layer's input register to its output register in the top: a lane layer's
+    cycles + 2 (start, the cycles, done); a combinational one's pipeline stages + 1."""
+    return ctx["cycles"] + 2 if ctx.get("sequential") else ctx.get("stages", 0) + 1
+
+
 def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RTLOptions()) -> dict[str, str]:
     """All files of the Verilog project as ``{relative path: text}`` (nothing is written)."""
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     if not body:
         raise UnsupportedRTLError("the model has no layer after its input; nothing to write in Verilog")
     options.check_layers(body)
-    layers = [layer_context(layer, k + 1, options) for k, layer in enumerate(body)]
+    layers = [layer_context(layer, k + 1, options, config.clock_period) for k, layer in enumerate(body)]
+    for ctx in layers:
+        timing = ctx.get("timing")
+        if timing and not timing["met"]:
+            warnings.warn(f"layer {ctx['name']!r}: a pipeline stage of the Verilog needs {max(timing['stage_ns'])} ns, "
+                          f"more than the {timing['budget_ns']} ns a {config.clock_period:g} ns clock leaves "
+                          f"(fpga_aware.core.pipeline.FABRIC delays); use a longer clock_period", stacklevel=3)
     part = get_part(config.part)
     project = config.project_name
     version = package_version()
@@ -69,7 +82,7 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RT
         files[f"rtl/{ctx['module']}.v"] = env.get_template(f"rtl/layers/{ctx['kind']}.v.j2").render(version=version, layer=ctx)
     wi, wo = ir.input_type.width, ir.output_type.width
     ii = max([ctx["cycles"] + 1 for ctx in layers if ctx.get("sequential")], default=1)
-    latency = sum(ctx["cycles"] + 2 if ctx.get("sequential") else 1 for ctx in layers)
+    latency = sum(layer_latency(ctx) for ctx in layers)
     context = {
         "version": version, "project": project, "layers": layers, "n_inputs": ir.n_inputs, "n_outputs": ir.n_outputs,
         "wi": wi, "wo": wo, "input_type": ir.input_type.cpp(), "output_type": ir.output_type.cpp(),
@@ -89,7 +102,9 @@ def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RT
         "part": part.name, "yosys_family": context["family"], "clock_period": float(config.clock_period),
         "n_inputs": ir.n_inputs, "n_outputs": ir.n_outputs, "input_type": ir.input_type.cpp(),
         "output_type": ir.output_type.cpp(), "latency_cycles": latency, "ii": ii, "sources": sources,
-        "layers": [{"name": c["name"], "kind": c["kind"], "module": c["module"]} for c in layers],
+        "pipeline": options.pipeline,
+        "layers": [{"name": c["name"], "kind": c["kind"], "module": c["module"], "latency_cycles": layer_latency(c),
+                    **({"timing": c["timing"]} if "timing" in c else {})} for c in layers],
         "sha256": {rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in sorted(files.items())},
     }
     files[MANIFEST_NAME] = json.dumps(manifest, indent=2) + "\n"
