@@ -14,7 +14,7 @@ import fpga_aware as fa
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.core.fixed import parse_precision as P
 from fpga_aware.core.ir import DenseLayer, InputLayer, ModelIR
-from fpga_aware.core.pipeline import FABRIC, ClockChain, cycle_budget
+from fpga_aware.core.pipeline import FABRIC, ClockChain, cycle_budget, place_cuts
 from fpga_aware.cost.yosys import estimate_yosys
 from fpga_aware.firmware import Firmware
 from fpga_aware.rtl.da import da_available
@@ -50,6 +50,11 @@ def test_the_clock_places_the_registers():
     # the same greedy rule as the HLS cost model's scheduler
     chain = ClockChain(2.5)
     assert [chain.chain(ns) for ns in (2.0, 1.5, 0.5, 3.0)] == [0, 1, 0, 2]  # 3 ns > one cycle: two
+    # the fewest stages, and among them the cut where the fewest bits are live
+    assert place_cuts([1.0, 1.0, 0.5, 0.5], [7, 3, 1], 2.5) == [1]
+    assert place_cuts([1.0, 1.0, 0.5, 0.5], [3, 7, 1], 2.5) == [0]
+    assert place_cuts([1.0, 3.0, 1.0], [1, 1], 2.5) == [0, 1]  # a level longer than a cycle: alone
+    assert place_cuts([0.5, 0.5], [1], 2.5) == []
     assert layer_context(layer, 1, RTLOptions(pipeline="layer"), clock_period=3.5)["stages"] == 0
     with pytest.raises(ValueError, match="pipeline must be one of"):
         RTLOptions(pipeline="retime")

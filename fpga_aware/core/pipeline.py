@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from fpga_aware.core.hardware import CLOCK_UNCERTAINTY
 
-__all__ = ["ClockChain", "FabricDelays", "FABRIC", "cycle_budget"]
+__all__ = ["ClockChain", "FabricDelays", "FABRIC", "cycle_budget", "place_cuts"]
 
 
 def cycle_budget(clock_period: float) -> float:
@@ -100,3 +100,34 @@ class FabricDelays:
 
 #: The delays the Verilog backend places its registers by.
 FABRIC = FabricDelays()
+
+
+def place_cuts(level_ns: list[float], cut_bits: list[float], clock_period: float) -> list[int]:
+    """Where to register a chain of levels: the levels after which a register goes.
+
+    ``level_ns[j]`` is the delay of level ``j``; ``cut_bits[j]`` the bits a register after level
+    ``j`` stores (``j < len(level_ns) - 1``; after the last level the caller registers anyway).
+    Returns the cut set with the fewest stages whose every stage fits the cycle budget (the
+    number :class:`ClockChain` reaches greedily; a level longer than a cycle is a stage of its
+    own), and among those the one storing the fewest bits (registers where fewer values live).
+    """
+    budget = cycle_budget(clock_period)
+    n = len(level_ns)
+    if n == 0:
+        return []
+    # best[b]: (stages, bits, cuts) of levels 0..b-1 ending a stage after level b - 1
+    best: list[tuple[int, float, tuple[int, ...]] | None] = [None] * (n + 1)
+    best[0] = (0, 0.0, ())
+    for b in range(1, n + 1):
+        for a in range(b - 1, -1, -1):  # the stage a..b-1
+            ns = sum(level_ns[a:b])
+            if ns > budget + 1e-9 and b - a > 1:
+                break
+            prev = best[a]
+            if prev is None:
+                continue
+            stages, bits, cuts = prev
+            candidate = (stages + 1, bits + (cut_bits[a - 1] if a else 0.0), cuts + ((a - 1,) if a else ()))
+            if best[b] is None or candidate[:2] < best[b][:2]:
+                best[b] = candidate
+    return list(best[n][2])

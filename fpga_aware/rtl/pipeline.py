@@ -4,8 +4,9 @@ The layer's operations run in levels: the constant products (each assigned to ac
 adder levels of its program, the conversion to result_t.  Their delays
 (:data:`fpga_aware.core.pipeline.FABRIC`, the product's by how Yosys maps it:
 :func:`fpga_aware.rtl.mapping.constant_product_on_dsp`) are chained into clock cycles by
-:class:`fpga_aware.core.pipeline.ClockChain`, the rule the HLS cost model schedules with; a
-register goes before a level that no longer fits.  The top registers every layer's output, so
+:func:`fpga_aware.core.pipeline.place_cuts`: the fewest stages that fit the cycle budget (the
+number the HLS cost model's greedy :class:`~fpga_aware.core.pipeline.ClockChain` reaches), the
+registers placed where the fewest bits are live.  The top registers every layer's output, so
 a layer with ``stages`` internal registers takes ``stages + 1`` cycles.
 
 What a register holds is only the bits of the value that can vary, from the value's interval
@@ -26,7 +27,7 @@ import numpy as np
 
 from fpga_aware.core.fixed import FixedType, Overflow
 from fpga_aware.core.ir import DenseLayer
-from fpga_aware.core.pipeline import FABRIC, ClockChain, FabricDelays
+from fpga_aware.core.pipeline import FABRIC, FabricDelays, cycle_budget, place_cuts
 from fpga_aware.rtl.mapping import constant_product_on_dsp, naf_digits, odd_part, signed_width
 
 __all__ = ["PIPELINES", "da_pipeline", "dense_pipeline", "pipeline_layer", "requant_ns"]
@@ -154,43 +155,43 @@ def dense_pipeline(layer: DenseLayer, ctx: dict[str, Any], clock_period: float,
     level ``j`` (0: the products; ``j``: adder level ``j``), and the program and finals read
     the registered values (``<name>_r<stage>``) after them."""
     level_ns = _level_delays(layer, ctx, delays)
-    chain = ClockChain(clock_period)
-    cut_after, stage_ns, t = [], [], 0.0
-    for level, ns in enumerate(level_ns):
-        if chain.chain(ns) and level > 0 and ctx["terms"]:
-            cut_after.append(level - 1)
-            stage_ns.append(t)
-            t = 0.0
-        t += ns
-    stage_ns.append(t)
-
     values = {**_product_values(layer, ctx), **_bias_values(layer, ctx)}
+    live_after = [[f"a{t['k']}" for t in ctx["terms"]]]  # the values live after each level
+    for step in ctx["program"]:
+        for new, left, right in step:
+            values[new] = _sum(values[left], values[right], layer, ctx)
+        consumed = {n for _, a, b in step for n in (a, b)}
+        live_after.append([n for n in live_after[-1] if n not in consumed] + [new for new, _, _ in step])
+    cut_bits = [sum(st["sw"] for st in _registers(values, live, 0, ctx["wa"])["stores"]) for live in live_after]
+    cut_after = place_cuts(level_ns, cut_bits, clock_period) if ctx["terms"] else []
+
     program = [list(step) for step in ctx["program"]]
     finals = list(ctx["finals"])
-    live = [f"a{t['k']}" for t in ctx["terms"]]  # the values after level 0
+    latest: dict[str, str] = {}  # each value's latest registered name
     cuts: dict[int, dict[str, list]] = {}
-    for level in range(len(program) + 1):
-        if level > 0:  # the values of adder level `level`
-            for new, left, right in program[level - 1]:
-                values[new] = _sum(values[left], values[right], layer, ctx)
-            consumed = {n for _, a, b in program[level - 1] for n in (a, b)}
-            live = [n for n in live if n not in consumed] + [new for new, _, _ in program[level - 1]]
-        if level not in cut_after:
-            continue
+    for level in cut_after:
         stage = len(cuts) + 1
-        cut = _registers(values, live, stage, ctx["wa"])
+        cut = _registers(values, [latest.get(n, n) for n in live_after[level]], stage, ctx["wa"])
         cuts[level] = cut
-        rename = {v["source"]: v["name"] for v in cut["values"]}
+        renamed = {v["source"]: v["name"] for v in cut["values"]}
         for later in program[level:]:
-            later[:] = [(new, rename.get(a, a), rename.get(b, b)) for new, a, b in later]
-        finals = [rename.get(n, n) for n in finals]
-        for old, new in rename.items():
+            later[:] = [(new, renamed.get(a, a), renamed.get(b, b)) for new, a, b in later]
+        finals = [renamed.get(n, n) for n in finals]
+        for old, new in renamed.items():
             values[new] = values[old]
-        live = [rename.get(n, n) for n in live]
-    budget = chain.budget
+        for n in live_after[level]:
+            latest[n] = renamed.get(latest.get(n, n), latest.get(n, n))
     return {"stages": len(cuts), "cuts": cuts, "program": [[tuple(s) for s in step] for step in program],
-            "finals": finals, "timing": {"budget_ns": round(budget, 3), "stage_ns": [round(s, 3) for s in stage_ns],
-                                         "met": all(s <= budget + 1e-9 for s in stage_ns)}}
+            "finals": finals, "timing": _timing(level_ns, cut_after, clock_period)}
+
+
+def _timing(level_ns: list[float], cut_after: list[int], clock_period: float) -> dict[str, Any]:
+    """Each stage's chained delay against the cycle budget."""
+    budget, stage_ns, start = cycle_budget(clock_period), [], 0
+    for end in [*cut_after, len(level_ns) - 1]:
+        stage_ns.append(round(sum(level_ns[start:end + 1]), 3))
+        start = end + 1
+    return {"budget_ns": round(budget, 3), "stage_ns": stage_ns, "met": all(ns <= budget + 1e-9 for ns in stage_ns)}
 
 
 def _registers(values: dict[str, _Value], live: list[str], stage: int, wa: int) -> dict[str, list]:
@@ -241,16 +242,20 @@ def da_pipeline(layer: DenseLayer, ctx: dict[str, Any], clock_period: float,
     negation = top + 1  # then the bias addition (top + 2) and the conversion (top + 3)
     level_ns += [delays.adder(wa) if any(o["neg"] for o in ctx["da_outputs"] if o["node"] is not None) else 0.0,
                  delays.adder(wa), requant_ns(ctx["result"], delays)]
-    chain = ClockChain(clock_period)
-    stage_of, stage, stage_ns, t = [], 0, [], 0.0
-    for level, ns in enumerate(level_ns):
-        if chain.chain(ns) and level > 1 and ctx["terms"]:
-            stage += 1
-            stage_ns.append(t)
-            t = 0.0
-        t += ns
-        stage_of.append(stage)
-    stage_ns.append(t)
+    last_level = [0] * len(nodes)  # the last level that reads each node
+    for c in nodes:
+        if "input" not in c:
+            for k in (c["a"], c["b"]):
+                last_level[k] = max(last_level[k], depth[c["k"]])
+    read_outputs = [o for o in ctx["da_outputs"] if o["node"] is not None]
+    for out in read_outputs:
+        last_level[out["node"]] = negation
+    cut_bits = [math.inf] + [float(sum(n["w"] for n in nodes if depth[n["k"]] <= j < last_level[n["k"]]))
+                             for j in range(1, negation)]
+    cut_bits += [float(wa * len(read_outputs))] * 2
+    cut_after = place_cuts(level_ns, cut_bits, clock_period) if ctx["terms"] else []
+    stage_of = [sum(1 for c in cut_after if c < level) for level in range(len(level_ns))]
+    stage = len(cut_after)
 
     # which outputs each node reaches (a register nothing kept reads is removed by Yosys)
     reaches: list[set] = [set() for _ in nodes]
@@ -287,10 +292,7 @@ def da_pipeline(layer: DenseLayer, ctx: dict[str, Any], clock_period: float,
         if stage_of[negation + 2] > stage_of[negation + 1]:
             registers.append({"name": f"s{r['o']}_p", "src": f"s{r['o']}", "w": wa, "outs": [r["o"]]})
             r["s"] = f"s{r['o']}_p"
-    budget = chain.budget
-    return {"stages": stage, "da_registers": registers,
-            "timing": {"budget_ns": round(budget, 3), "stage_ns": [round(s, 3) for s in stage_ns],
-                       "met": all(s <= budget + 1e-9 for s in stage_ns)}}
+    return {"stages": stage, "da_registers": registers, "timing": _timing(level_ns, cut_after, clock_period)}
 
 
 def pipeline_layer(layer: DenseLayer, ctx: dict[str, Any], clock_period: float) -> dict[str, Any]:
