@@ -55,13 +55,13 @@ YOSYS_VERSION = "Yosys 0.23 (Debian bookworm)"
 #: LUTs per unit of each feature (:func:`layer_features`), fitted by
 #: ``benchmarks/yosys_calibration.py --fit`` on the fit split (see the module docstring).
 LUT_PER: dict[str, float] = {
-    "adder_bits": 0.989,  # an fa_add of W bits is W LUT2 (and W/4 CARRY4)
-    "soft_product_bits": 0.936,
+    "adder_bits": 0.988,  # an fa_add of W bits is W LUT2 (and W/4 CARRY4)
+    "soft_product_bits": 0.967,
     "negation_bits": 0.0,
-    "relu_bits": 0.111,
-    "bus_mux_bits": 0.521,
-    "weight_choice_bits": 1.695,
-    "accumulator_bits": 0.492,
+    "relu_bits": 0.117,
+    "bus_mux_bits": 0.435,
+    "weight_choice_bits": 0.271,
+    "accumulator_bits": 0.986,
     "lane_soft_product_bits": 0.0,
 }
 
@@ -138,13 +138,23 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
         ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1  # the top's output register (constants, unread removed)
         ff += _pipeline_ff(ctx, {t["k"] for t in live})
         return dsp, ff, features, constant_out
-    # lanes: one product per lane, inputs from buses, weights chosen by the cycle counter
-    features = {"adder_bits": float(_adds(ctx["program"]) * add_width)}
+    # lanes: one product per lane, inputs from buses, weights chosen by the cycle counter.
+    # Yosys removes what only unread outputs need: their registers (and the adders into them),
+    # their final adds, the lanes that feed nothing else, and those lanes' input multiplexers
+    sched = layer.schedule
+    kept_out = used_out.copy()
+    kept_out[np.setdiff1d(np.arange(layer.n_out), sched.register_out)] = False
+    kept_registers = kept_out[sched.register_out]
+    # the final adder tree adds each output's registers to its bias: one add per register
+    final_adds = int(sched.output_registers()[kept_out].sum())
+    features = {"adder_bits": float(final_adds * add_width)}
     a = wx + 1
-    bus_mux = sum((len({i for _, i in src["cases"]}) - 1) * a for src in ctx["sources"])
+    live_lanes = [lane for lane in ctx["lanes"] if any(kept_registers[r] for r, _ in lane["segments"])]
+    live_sources = {lane["source"] for lane in live_lanes}
+    bus_mux = sum((len({i for _, i in src["cases"]}) - 1) * a for src in ctx["sources"] if src["source"] in live_sources)
     choice_scale = max(1.0, 2.0 ** (ctx["counter_width"] - 6))  # a LUT6 per weight bit up to 64 cycles
     weight_choice = lane_soft = 0.0
-    for lane in ctx["lanes"]:
+    for lane in live_lanes:
         weights = [w for _, w in lane["weights"]]
         b = max(_signed_bits(w) for w in weights)
         if a + b >= DSP_MIN_PRODUCT_BITS:
@@ -153,13 +163,19 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
             lane_soft += a * b
         if len(set(weights)) > 1:
             weight_choice += b * choice_scale
-    accumulators = ctx["n_registers"] * wa
+    n_registers = int(np.count_nonzero(kept_registers))
+    accumulators = n_registers * wa
     features.update(bus_mux_bits=float(bus_mux), weight_choice_bits=weight_choice,
                     accumulator_bits=float(accumulators), lane_soft_product_bits=lane_soft)
-    constant_out = np.zeros(layer.n_out, dtype=bool)
-    constant_out[np.setdiff1d(np.arange(layer.n_out), layer.schedule.register_out)] = True
-    ff = int(np.count_nonzero(~constant_out & used_out)) * ctx["wy"] + 1
-    ff += layer.n_in * wx + ctx["n_registers"] * wa + ctx["counter_width"] + 2  # xr, g*, cycle, busy, done
+    constant_out = ~np.isin(np.arange(layer.n_out), sched.register_out)
+    ff = int(np.count_nonzero(kept_out)) * ctx["wy"] + 1
+    # the captured input (the inputs a live lane reads; all of them where the copy rotates),
+    # the live accumulators, the cycle counter, busy and done
+    if ctx["input_select"] == "rotate":
+        read = layer.n_in
+    else:
+        read = len({i for src in ctx["sources"] if src["source"] in live_sources for _, i in src["cases"]})
+    ff += read * wx + accumulators + ctx["counter_width"] + 2
     return dsp, ff, features, constant_out
 
 
