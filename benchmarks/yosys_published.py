@@ -88,30 +88,53 @@ def with_softmax_tables(ir: ModelIR, table_size: int = 1024) -> ModelIR:
     return ModelIR(ir.project_name, layers)
 
 
+def estimate_row(point: str) -> dict:
+    """The Yosys estimate of a point as the committed rows hold it."""
+    ir = with_softmax_tables(design_ir(BUILDS[point], MODELS))
+    estimate = estimate_yosys(ir, FirmwareConfig(project_name="jet" if point != "mnist" else "mnist"), options=RTL_OPTIONS)
+    return {"dsp": estimate.dsp, "lut": estimate.lut, "ff": estimate.ff,
+            "latency_cycles": estimate.latency_cycles, "ii": estimate.ii}
+
+
+def refresh_estimates(path: Path) -> int:
+    """Recompute the estimates of the committed Yosys rows in ``path`` (the Yosys runs stay)."""
+    data = json.loads(path.read_text())
+    for row in data["rows"]:
+        row["estimate"] = estimate_row(row["point"])
+        y, e = row["yosys"], row["estimate"]
+        print(f"{row['design']:<40} Yosys {y['dsp']:>6,} {y['lut']:>8,} {y['ff']:>7,}   estimate {e['dsp']:>6,} "
+              f"{e['lut']:>8,} {e['ff']:>7,}   LUT {100 * (e['lut'] - y['lut']) / y['lut']:+.1f} %")
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", nargs="+", default=["rf1", "rf2", "pruned", "qkeras"], choices=list(NAMES))
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "data" / "yosys_published.json")
+    parser.add_argument("--estimate-only", action="store_true",
+                        help="do not synthesize: recompute the estimates of the committed rows (after a change of the model)")
     args = parser.parse_args(argv)
+    if args.estimate_only:
+        return refresh_estimates(args.json)
     rows = []
     print(f"{'design':<40} {'':>10} {'DSP':>7} {'LUT':>9} {'FF':>8} {'latency':>8}")
     for point in args.points:
         ir = with_softmax_tables(design_ir(BUILDS[point], MODELS))
         config = FirmwareConfig(project_name="jet" if point != "mnist" else "mnist")
-        estimate = estimate_yosys(ir, config, options=RTL_OPTIONS)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             report = synthesize(write_verilog(ir, config, Path(tmp) / "p", options=RTL_OPTIONS), timeout=args.timeout)
         pubs = published(point)
         row = {"point": point, "design": NAMES[point], "yosys": report.to_dict(),
-               "estimate": {"dsp": estimate.dsp, "lut": estimate.lut, "ff": estimate.ff,
-                            "latency_cycles": estimate.latency_cycles, "ii": estimate.ii},
+               "estimate": estimate_row(point),
                "published": pubs, "seconds": round(time.perf_counter() - start, 1)}
         rows.append(row)
         print(f"{NAMES[point]:<40} {'Yosys':>10} {report.dsp:>7,} {report.lut:>9,} {report.ff:>8,} "
-              f"{estimate.latency_cycles:>8} ({row['seconds']} s)")
-        print(f"{'':<40} {'estimate':>10} {estimate.dsp:>7,} {estimate.lut:>9,} {estimate.ff:>8,}")
+              f"{row['estimate']['latency_cycles']:>8} ({row['seconds']} s)")
+        e = row["estimate"]
+        print(f"{'':<40} {'estimate':>10} {e['dsp']:>7,} {e['lut']:>9,} {e['ff']:>8,}")
         for pid, pub in pubs.items():
             print(f"{'':<40} {pub['tool']:>10} {pub['dsp']:>7,} {pub['lut']:>9,} {pub['ff']:>8,} "
                   f"{pub['latency_max']:>8}  ({pid})", flush=True)

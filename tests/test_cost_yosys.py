@@ -102,3 +102,22 @@ def test_da_estimate_against_the_committed_yosys_runs():
         from fpga_aware.cost import estimate_for_tool
 
         estimate_for_tool(ir, FirmwareConfig(), "vitis", RTLOptions(multiplier="da"))
+
+
+def test_the_tutorial_jet_designs_against_their_committed_yosys_runs():
+    """The four hls4ml-tutorial jet configurations of benchmarks/yosys_published.py (Yosys 0.23
+    runs committed as data): DSP within 2 %, LUT and FF within 10 % (FF: the QKeras design's
+    2,238 estimated against 1,377 is the exception, 65 % high, asserted as measured)."""
+    from benchmarks.yosys_published import MODELS, estimate_row
+
+    if not (MODELS / "KERAS_3layer.json").exists():
+        pytest.skip(f"shared models not found under {MODELS}")
+    rows = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "yosys_published.json").read_text())["rows"]
+    assert {row["point"] for row in rows} == {"rf1", "rf2", "pruned", "qkeras"}
+    for row in rows:
+        measured, estimate = row["yosys"], estimate_row(row["point"])
+        assert estimate == row["estimate"], f"{row['point']}: rerun benchmarks/yosys_published.py --estimate-only"
+        assert abs(estimate["dsp"] - measured["dsp"]) <= 0.02 * measured["dsp"], row["point"]
+        assert abs(estimate["lut"] - measured["lut"]) <= 0.10 * measured["lut"], row["point"]
+        ff_tolerance = 0.7 if row["point"] == "qkeras" else 0.10
+        assert abs(estimate["ff"] - measured["ff"]) <= ff_tolerance * measured["ff"], row["point"]
