@@ -760,3 +760,10 @@ def _step_plan(layer: StepLayer) -> _Plan:
 
 EMULATOR_RULES.register("step")(EmulatorRule(integer=_step, plan=_step_plan))
 EMULATOR_RULES.register("parametric_relu")(EmulatorRule(integer=_parametric_relu, plan=_parametric_relu_plan))
+
+
+# ---------------------------------------------------------------------- windowed kinds (conv, pooling)
+from fpga_aware.sim import windowed as _windowed  # noqa: E402  (its rules use the dense rule above)
+
+EMULATOR_RULES.register("conv")(EmulatorRule(integer=_windowed.conv_integer, plan=_windowed.conv_plan))
+EMULATOR_RULES.register("pooling")(EmulatorRule(integer=_windowed.pooling_integer, plan=_windowed.pooling_plan))
