@@ -588,6 +588,11 @@ class ModelIR:
     def dense_layers(self) -> list[DenseLayer]:
         return [layer for layer in self.layers if isinstance(layer, DenseLayer)]
 
+    def dense_products(self) -> list[DenseLayer]:
+        """Every dense product of the model: the dense layers and each convolution's per-pixel product."""
+        return [layer.product if isinstance(layer, ConvLayer) else layer for layer in self.layers
+                if isinstance(layer, (DenseLayer, ConvLayer))]
+
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:
