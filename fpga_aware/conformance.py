@@ -56,6 +56,8 @@ RTL_PENDING = {
     "pooling": "a Verilog module per pooling layer: comparator trees (max) or adder trees and a division by "
                "each window's constant count truncated toward zero (average), wired by the window table; "
                "RTL_CONTEXTS entry, templates/rtl/layers/pooling.v.j2",
+    "reorder": "a Verilog module of assignments y[j] = x[source[j]] (or 0): RTL_CONTEXTS entry, "
+               "templates/rtl/layers/reorder.v.j2",
 }
 #: The macros every ``templates/firmware/layers/<kind>.j2`` defines.
 TEMPLATE_MACROS = ("comment", "call", "config")

@@ -125,13 +125,17 @@ def test_float_shared_cnns_match_keras(shared_model, rng):
 
 # ----------------------------------------------------------------------------- a composite CNN: every option once, C simulated
 def _composite(seed: int = 3):
-    inputs = tf.keras.Input((9, 9, 2))
-    h = L.Conv2D(3, 3, strides=2, padding="same", activation="relu", name="c1")(inputs)  # 5x5x3
+    """Every window option and reorder once; the layer names are what the test configures."""
+    inputs = tf.keras.Input((7, 7, 2))
+    h = L.ZeroPadding2D(1, name="zp")(inputs)  # 9x9x2
+    h = L.Conv2D(3, 3, strides=2, padding="same", activation="relu", name="c1")(h)  # 5x5x3
     h = L.AveragePooling2D(2, strides=1, padding="same", name="avg")(h)  # border windows of 2 and 1 cells
     h = L.Conv2D(4, 2, dilation_rate=2, padding="valid", name="c2")(h)  # 3x3x4, linear: negative values
     h = L.BatchNormalization(name="bn")(h)  # folded into c2
     h = L.MaxPooling2D(2, strides=1, padding="same", name="max")(h)
-    h = L.GlobalAveragePooling2D(name="gap")(h)  # 9 cells: a division truncated toward zero
+    h = L.UpSampling2D(2, name="up")(h)  # 6x6x4
+    h = L.Cropping2D(((1, 0), (0, 1)), name="crop")(h)  # 5x5x4
+    h = L.GlobalAveragePooling2D(name="gap")(h)  # 25 cells: a division truncated toward zero
     out = L.Dense(3, name="d")(h)
     model = tf.keras.Model(inputs, out)
     rng = np.random.default_rng(seed)
@@ -148,17 +152,17 @@ def test_composite_cnn_emulator_equals_csim(tmp_path, rng):
                     "c1": {"precision": {"accum": "ap_fixed<14,5,AP_RND,AP_SAT>"}}}  # saturating: schedule order
     firmware = fa.to_firmware(model, precision="ap_fixed<18,8>", layer_config=layer_config)
     ir = firmware.ir
-    assert [layer.kind for layer in ir.layers] == ["input", "conv", "activation", "pooling", "conv", "pooling",
-                                                   "pooling", "dense"]
+    assert [layer.kind for layer in ir.layers] == ["input", "reorder", "conv", "activation", "pooling", "conv",
+                                                   "pooling", "reorder", "reorder", "pooling", "dense"]
     c2 = ir.layer("c2")
     assert c2.product.schedule.n_cycles == 3 and not c2.product.fully_parallel
     assert list(ir.layer("avg").counts[:6]) == [4, 4, 4, 4, 2, 4]  # the last column's windows overlap padding
-    assert ir.layer("gap").counts.tolist() == [9]
-    x = rng.uniform(-1, 1, (16, 9 * 9 * 2))
+    assert ir.layer("gap").counts.tolist() == [25]
+    x = rng.uniform(-1, 1, (16, 7 * 7 * 2))
     trace = firmware.trace(x)  # real values of every layer's output
     y = _csim_equal(firmware, x, tmp_path / "prj")
     # the saturating accumulator and the truncations make it differ from Keras a little, not much
-    np.testing.assert_allclose(y, model.predict(x.reshape(-1, 9, 9, 2), verbose=0), atol=0.05)
+    np.testing.assert_allclose(y, model.predict(x.reshape(-1, 7, 7, 2), verbose=0), atol=0.05)
     assert (trace["gap"] < 0).any()  # some global averages are negative: truncation toward zero was exercised
 
 
@@ -195,6 +199,29 @@ def test_random_tiny_cnns_match_keras(seed):
     np.testing.assert_allclose(firmware.predict(x), keras, atol=1e-3)
     conv = next(layer for layer in firmware.ir.layers if layer.kind == "conv")
     assert conv.nonzero_weights == np.count_nonzero(model.layers[1].get_weights()[0])
+
+
+@pytest.mark.parametrize("layer,shape", [
+    (lambda: L.ZeroPadding1D((1, 2)), (5, 2)), (lambda: L.Cropping1D((2, 1)), (6, 3)), (lambda: L.UpSampling1D(3), (4, 2)),
+    (lambda: L.ZeroPadding2D(((0, 1), (2, 1))), (3, 4, 2)), (lambda: L.Cropping2D(((1, 1), (0, 2))), (5, 5, 1)),
+    (lambda: L.UpSampling2D((2, 3)), (2, 3, 2)), (lambda: L.Reshape((6, 2)), (3, 4)),
+])
+def test_reorders_move_values_exactly_as_keras(layer, shape, rng):
+    model = tf.keras.Sequential([tf.keras.Input(shape), layer()])
+    firmware = fa.to_firmware(model, precision="ap_fixed<16,4>")
+    x = representable(firmware, rng.uniform(-1, 1, (5, int(np.prod(shape)))))
+    keras = model.predict(x.reshape(-1, *shape), verbose=0).reshape(5, -1)
+    # only values of the input type are moved (and zeros added): compare the mantissas, exactly
+    t = firmware.ir.output_type
+    assert t == firmware.ir.input_type
+    ours = firmware.trace(x)[firmware.ir.output.name]
+    np.testing.assert_array_equal(t.from_float(ours), t.from_float(keras))
+
+
+def test_bilinear_upsampling_is_refused():
+    model = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), L.UpSampling2D(2, interpolation="bilinear", name="up")])
+    with pytest.raises(UnsupportedLayerError, match=r"'up'.*interpolation='bilinear'.*'nearest'"):
+        fa.to_firmware(model)
 
 
 def test_batch_norm_after_a_float_conv_is_folded(rng):

@@ -54,6 +54,7 @@ __all__ = [
     "ParametricReLULayer",
     "ConvLayer",
     "PoolingLayer",
+    "ReorderLayer",
     "ModelIR",
     "LAYER_CLASSES",
     "LAYER_KINDS",
@@ -544,11 +545,29 @@ class PoolingLayer(Layer):
         return int(self.windows.shape[1])
 
 
+@dataclass
+class ReorderLayer(Layer):
+    """A pure reorder of the flat (C-order, channels-last) vector: Keras ``ZeroPadding1D/2D``,
+    ``Cropping1D/2D`` and ``UpSampling1D/2D`` (nearest).
+
+    ``y[j] = source[j] < n_in ? x[source[j]] : 0`` -- no arithmetic, the result type is the
+    input type.  ``source`` is computed by the frontend by applying the Keras operation to the
+    input's flat indices (``numpy.pad`` with ``n_in``, slicing, ``numpy.repeat``).
+    """
+
+    source: np.ndarray = None  # type: ignore[assignment]  #: (n_out,) input index of each output, n_in: 0
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    keras_class: str = "ZeroPadding2D"
+
+    kind: ClassVar[str] = "reorder"
+
+
 #: Every IR layer class, and the one list of layer kinds (``Layer.kind``) each pipeline stage
 #: registers an entry for (see :mod:`fpga_aware.conformance`).
 LAYER_CLASSES: tuple[type[Layer], ...] = (InputLayer, DenseLayer, ActivationLayer, SoftmaxLayer, ScaleShiftLayer,
                                           StepLayer,
-                                          ParametricReLULayer, ConvLayer, PoolingLayer)
+                                          ParametricReLULayer, ConvLayer, PoolingLayer, ReorderLayer)
 LAYER_KINDS: tuple[str, ...] = tuple(cls.kind for cls in LAYER_CLASSES)
 
 

@@ -812,3 +812,9 @@ def _pooling_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
         if dividing:
             sched.chain(_log2_ceil(ws) * p.adder_delay(ws), layer.n_out * ws)
     return _finish_layer(layer, sched, cycles0, ff0, lut, {})
+
+
+@COST_RULES.register("reorder")
+def _reorder_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
+    """ZeroPadding / Cropping / UpSampling: wiring (constant zeros and copies), no logic, no cycle."""
+    return LayerCost(name=layer.name, kind=layer.kind)

@@ -28,6 +28,7 @@ from fpga_aware.core.ir import (
     ActivationLayer,
     ConvLayer,
     PoolingLayer,
+    ReorderLayer,
     DenseLayer,
     InputLayer,
     Layer,
@@ -45,6 +46,7 @@ from fpga_aware.frontend.pending import (
     PendingActivation,
     PendingConv,
     PendingPooling,
+    PendingReorder,
     PendingDense,
     PendingInput,
     PendingParametricReLU,
@@ -429,3 +431,23 @@ class PoolingBuilder:
             padding=item.padding, channels=channels, windows=windows, counts=counts, sum_type=sum_type,
             keras_class=item.keras_class,
         )
+
+
+# ---------------------------------------------------------------------------- reorder
+@IR_BUILDERS.register("reorder")
+class ReorderBuilder:
+    """No numbers and no options: the result type is the input type (values are only moved)."""
+
+    @staticmethod
+    def accepted(item: PendingReorder, chain: list) -> Accepted:
+        return Accepted(frozenset(), frozenset(), f"{item.keras_class} layer (a reorder: no types or options)")
+
+    @staticmethod
+    def build(item: PendingReorder, x_type: FixedType, ctx: BuildContext) -> ReorderLayer:
+        n_in = int(np.prod(item.in_shape))
+        if n_in != ctx.width:
+            raise InvalidModelError(f"layer {item.name!r} expects {n_in} inputs {item.in_shape} but receives {ctx.width}")
+        return ReorderLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n_in, n_out=int(item.source.size),
+                            input_type=x_type, result_type=x_type, source=np.asarray(item.source, dtype=np.int64),
+                            in_shape=tuple(item.in_shape), out_shape=tuple(item.out_shape),
+                            keras_class=item.keras_class)

@@ -27,6 +27,7 @@ from fpga_aware.frontend.pending import (
     PendingConv,
     PendingDense,
     PendingPooling,
+    PendingReorder,
     PendingParametricReLU,
     PendingScaleShift,
     PendingStep,
@@ -453,6 +454,44 @@ def pooling(layer, kernel_mask=None) -> list:
         raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed {expected}")
     return [PendingPooling(layer.name, operation, in_shape, out_shape, tuple(int(v) for v in size),
                            tuple(int(v) for v in strides), padding, cls)]
+
+
+def _pairs(value, rank: int) -> list[tuple[int, int]]:
+    """Keras' padding/cropping argument as ``(before, after)`` per spatial axis."""
+    v = np.asarray(value, dtype=np.int64).reshape(rank, 2) if np.size(value) == 2 * rank else None
+    if v is None:  # pragma: no cover - Keras normalises its arguments
+        raise InvalidModelError(f"cannot read {value!r} as {rank} (before, after) pairs")
+    return [(int(a), int(b)) for a, b in v]
+
+
+@KERAS_HANDLERS.register("ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D")
+def reorder(layer, kernel_mask=None) -> list:
+    """A pure reorder: the Keras operation applied to the input's flat indices (a padding cell
+    reads index ``n_in``, the value 0)."""
+    cls = type(layer).__name__
+    _channels_last(layer)
+    rank = 1 if cls.endswith("1D") else 2
+    in_shape, out_shape = _shape_of(layer, "input_shape"), _shape_of(layer, "output_shape")
+    if len(in_shape) != rank + 1:
+        raise unsupported(layer, f"input shape {in_shape}: a {cls} needs {rank} spatial axes and channels")
+    n_in = int(np.prod(in_shape))
+    index = np.arange(n_in, dtype=np.int64).reshape(in_shape)
+    if cls.startswith("ZeroPadding"):
+        pads = _pairs(layer.padding, rank)
+        index = np.pad(index, pads + [(0, 0)], constant_values=n_in)
+    elif cls.startswith("Cropping"):
+        crops = _pairs(layer.cropping, rank)
+        index = index[tuple(slice(a, index.shape[i] - b) for i, (a, b) in enumerate(crops))]
+    else:
+        interpolation = getattr(layer, "interpolation", "nearest")
+        if interpolation != "nearest":
+            raise unsupported(layer, f"interpolation={interpolation!r}; only 'nearest' is implemented")
+        sizes = (int(layer.size),) if rank == 1 else tuple(int(v) for v in layer.size)
+        for axis, size in enumerate(sizes):
+            index = np.repeat(index, size, axis=axis)
+    if index.shape != out_shape:  # pragma: no cover - Keras' own rule
+        raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed {index.shape}")
+    return [PendingReorder(layer.name, index.ravel(), in_shape, out_shape, cls)]
 
 
 @KERAS_HANDLERS.register("Dropout", "Flatten", "Reshape")

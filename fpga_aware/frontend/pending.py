@@ -20,7 +20,7 @@ import numpy as np
 from fpga_aware.core.fixed import FixedType
 
 __all__ = ["PendingInput", "PendingDense", "PendingActivation", "PendingScaleShift", "PendingStep",
-           "PendingParametricReLU", "PendingConv", "PendingPooling",
+           "PendingParametricReLU", "PendingConv", "PendingPooling", "PendingReorder",
            "PENDING_CLASSES"]
 
 
@@ -162,6 +162,22 @@ class PendingPooling:
     kind: ClassVar[str] = "pooling"
 
 
+@dataclass
+class PendingReorder:
+    """ZeroPadding / Cropping / UpSampling: ``source[j]`` is the input index of output ``j``
+    (the input size for a padding zero)."""
+
+    name: str
+    source: np.ndarray
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    keras_class: str
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "reorder"
+
+
 #: Every pending class (its ``kind`` is the IR layer kind it becomes).
 PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift, PendingStep, PendingParametricReLU,
-                   PendingConv, PendingPooling)
+                   PendingConv, PendingPooling, PendingReorder)

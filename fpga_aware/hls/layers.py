@@ -22,6 +22,7 @@ from fpga_aware.core.ir import (
     ActivationLayer,
     ConvLayer,
     PoolingLayer,
+    ReorderLayer,
     DenseLayer,
     Layer,
     LookupTable,
@@ -587,3 +588,18 @@ def _pooling_context(layer: PoolingLayer, ctx: LayerContext) -> None:
                         pool_size=list(layer.pool_size), strides=list(layer.strides), padding=layer.padding)
     ctx["summary"] = [f"{layer.keras_class} {layer.in_shape} -> {layer.out_shape}: {layer.operation} over "
                       f"windows of {n_window} cells, {n_pixels} output pixels x {channels} channels."]
+
+
+@HLS_CONTEXTS.register("reorder")
+def _reorder_context(layer: ReorderLayer, ctx: LayerContext) -> None:
+    source = np.asarray(layer.source)
+    if source.shape != (layer.n_out,) or (source.size and (source.min() < 0 or source.max() > layer.n_in)):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: source must hold {layer.n_out} indices in [0, {layer.n_in}]")
+    if layer.result_type != layer.input_type:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: a reorder keeps its type")
+    c = layer.cname
+    ctx.add_storage("source_index_t", index_storage(layer.n_in))
+    ctx.add_array(int_array(f"{c}_source", f"{c}_source_index_t", source,
+                            f"input index of each of the {layer.n_out} outputs ({layer.n_in}: a padding zero)"))
+    ctx.manifest.update(in_shape=list(layer.in_shape), out_shape=list(layer.out_shape))
+    ctx["summary"] = [f"{layer.keras_class} {layer.in_shape} -> {layer.out_shape}: a reorder (wiring)."]

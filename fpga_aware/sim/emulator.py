@@ -39,6 +39,7 @@ from fpga_aware.core.ir import (
     StepLayer,
 )
 from fpga_aware.core.registry import Registry
+from fpga_aware.sim import windowed as _windowed
 
 __all__ = ["Emulator", "emulate", "accumulator_is_modular", "accumulator_is_lossless", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
            "InputValueError"]
@@ -762,8 +763,8 @@ EMULATOR_RULES.register("step")(EmulatorRule(integer=_step, plan=_step_plan))
 EMULATOR_RULES.register("parametric_relu")(EmulatorRule(integer=_parametric_relu, plan=_parametric_relu_plan))
 
 
-# ---------------------------------------------------------------------- windowed kinds (conv, pooling)
-from fpga_aware.sim import windowed as _windowed  # noqa: E402  (its rules use the dense rule above)
-
-EMULATOR_RULES.register("conv")(EmulatorRule(integer=_windowed.conv_integer, plan=_windowed.conv_plan))
+# ---------------------------------------------------------------------- windowed kinds (sim/windowed.py)
+EMULATOR_RULES.register("conv")(EmulatorRule(integer=lambda layer, x: _windowed.conv_integer(layer, x, _dense),
+                                             plan=lambda layer: _windowed.conv_plan(layer, _dense_plan)))
 EMULATOR_RULES.register("pooling")(EmulatorRule(integer=_windowed.pooling_integer, plan=_windowed.pooling_plan))
+EMULATOR_RULES.register("reorder")(EmulatorRule(integer=_windowed.reorder_integer, plan=_windowed.reorder_plan))

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fpga_aware.core.ir import ConvLayer, PoolingLayer
+from fpga_aware.core.ir import ConvLayer, PoolingLayer, ReorderLayer
 
-__all__ = ["conv_integer", "conv_plan", "pooling_integer", "pooling_plan", "gather_patches"]
+__all__ = ["conv_integer", "conv_plan", "pooling_integer", "pooling_plan", "gather_patches", "reorder_integer",
+           "reorder_plan"]
 
 
 def gather_patches(layer: ConvLayer, x: np.ndarray, fill=0) -> np.ndarray:
@@ -34,18 +35,16 @@ def _pixels_to_rows(layer: ConvLayer, y: np.ndarray, batch: int) -> np.ndarray:
     return y.reshape(batch, layer.n_pixels * layer.filters)
 
 
-def conv_integer(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
-    from fpga_aware.sim.emulator import _dense
-
-    y = _dense(layer.product, gather_patches(layer, x))
+def conv_integer(layer: ConvLayer, x: np.ndarray, dense_rule) -> np.ndarray:
+    """``dense_rule(dense_layer, mantissas)``: the emulator's integer rule of a dense layer."""
+    y = dense_rule(layer.product, gather_patches(layer, x))
     return _pixels_to_rows(layer, y, x.shape[0])
 
 
-def conv_plan(layer: ConvLayer):
-    """The product's float64 plan (:func:`fpga_aware.sim.emulator._dense_plan`) on gathered patches."""
-    from fpga_aware.sim.emulator import _dense_plan
-
-    dense = _dense_plan(layer.product)
+def conv_plan(layer: ConvLayer, dense_plan):
+    """``dense_plan(dense_layer)``: the emulator's float64 plan of a dense layer (or None), run on
+    the gathered patches."""
+    dense = dense_plan(layer.product)
     if dense is None:
         return None
 
@@ -99,3 +98,19 @@ def pooling_plan(layer: PoolingLayer):
         return result_t.cast_values(y.reshape(x.shape[0], layer.n_out), in_t)
 
     return max_pool
+
+
+def _reorder(layer: ReorderLayer, x: np.ndarray, zero) -> np.ndarray:
+    padded = np.empty((x.shape[0], x.shape[1] + 1), dtype=x.dtype)
+    padded[:, :-1] = x
+    padded[:, -1] = zero
+    return padded[:, layer.source]
+
+
+def reorder_integer(layer: ReorderLayer, x: np.ndarray) -> np.ndarray:
+    """``y[j] = x[source[j]]`` (0 where ``source[j] == n_in``): mantissas moved, the type unchanged."""
+    return _reorder(layer, x, 0)
+
+
+def reorder_plan(layer: ReorderLayer):
+    return lambda x: _reorder(layer, x, 0.0)
