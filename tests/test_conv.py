@@ -296,6 +296,18 @@ def test_prune_and_fpga_cost_on_a_conv_model():
     assert fa.to_firmware(model).ir.layer("c").nonzero_weights == np.count_nonzero(kernel)
 
 
+def test_a_tfmot_wrapped_conv_converts_with_its_mask(rng):
+    tf.keras.utils.set_random_seed(2)
+    model = tf.keras.Sequential([tf.keras.Input((6, 6, 1)), L.Conv2D(3, 3, name="c"), L.Flatten(), L.Dense(2, name="d")])
+    wrapped = fa.prunable(model, 0.6, end_step=3, frequency=1)
+    wrapped.compile("adam", "mse")
+    wrapped.fit(rng.normal(size=(16, 6, 6, 1)), rng.normal(size=(16, 2)), epochs=1, batch_size=4, verbose=0,
+                callbacks=[fa.Prune(0.6)])
+    conv = fa.to_firmware(wrapped).ir.layer("c")
+    plain = fa.strip(wrapped).get_layer("c").get_weights()[0]
+    assert conv.nonzero_weights == np.count_nonzero(plain) < plain.size
+
+
 def test_balanced_pruning_of_a_conv_kernel_reads_it_as_its_product():
     tf.keras.utils.set_random_seed(1)
     model = tf.keras.Sequential([tf.keras.Input((6, 6, 2)), L.Conv2D(3, 3, name="c"), L.Flatten(), L.Dense(2)])

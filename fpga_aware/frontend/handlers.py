@@ -14,6 +14,7 @@ builder in :mod:`.builders` when it becomes a new IR kind).
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -65,11 +66,20 @@ def unsupported(layer, why: str = "") -> UnsupportedLayerError:
     )
 
 
+#: The wrapper's input and output shapes of a layer inside tfmot's wrapper (the inner layer is
+#: never called itself, so Keras gives it no shapes); read by the shape-dependent handlers.
+_WRAPPED_SHAPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def unwrap_pruning(layer):
     """A tfmot ``PruneLowMagnitude`` wrapper → (inner layer, kernel mask); other layers unchanged."""
     if type(layer).__name__ != "PruneLowMagnitude":
         return layer, None
     inner = layer.layer
+    try:
+        _WRAPPED_SHAPES[inner] = {"input_shape": layer.input_shape, "output_shape": layer.output_shape}
+    except (AttributeError, TypeError):  # a wrapper never called either: the handlers say so
+        pass
     mask = None
     for weight, mask_var, _threshold in getattr(layer, "pruning_vars", []):
         if weight is getattr(inner, "kernel", None):
@@ -341,7 +351,14 @@ def batch_normalization(layer, kernel_mask=None) -> list:
 
 # ---------------------------------------------------------------------------- convolution and pooling
 def _shape_of(layer, attr: str) -> tuple[int, ...]:
-    shape = getattr(layer, attr)
+    """``layer.input_shape`` / ``output_shape`` without the batch (a wrapped layer: its wrapper's)."""
+    try:
+        shape = getattr(layer, attr)
+    except AttributeError:
+        wrapped = _WRAPPED_SHAPES.get(layer)
+        if wrapped is None:
+            raise unsupported(layer, f"its {attr.replace('_', ' ')} is unknown (the layer was never called)") from None
+        shape = wrapped[attr]
     if isinstance(shape, list):
         shape = shape[0]
     dims = tuple(shape[1:])
