@@ -297,15 +297,16 @@ def test_prune_and_fpga_cost_on_a_conv_model():
 
 
 def test_a_tfmot_wrapped_conv_converts_with_its_mask(rng):
-    tf.keras.utils.set_random_seed(2)
     model = tf.keras.Sequential([tf.keras.Input((6, 6, 1)), L.Conv2D(3, 3, name="c"), L.Flatten(), L.Dense(2, name="d")])
-    wrapped = fa.prunable(model, 0.6, end_step=3, frequency=1)
-    wrapped.compile("adam", "mse")
-    wrapped.fit(rng.normal(size=(16, 6, 6, 1)), rng.normal(size=(16, 2)), epochs=1, batch_size=4, verbose=0,
-                callbacks=[fa.Prune(0.6)])
+    wrapped = fa.prunable(model, 0.6, end_step=3, frequency=1, layers=["c"])
+    layer = wrapped.layers[0]
+    weight, mask, _ = layer.pruning_vars[0]
+    keep = rng.random(tuple(mask.shape)) < 0.4
+    mask.assign(keep.astype(mask.dtype.as_numpy_dtype))  # as tfmot's schedule would have set it
     conv = fa.to_firmware(wrapped).ir.layer("c")
-    plain = fa.strip(wrapped).get_layer("c").get_weights()[0]
-    assert conv.nonzero_weights == np.count_nonzero(plain) < plain.size
+    kernel = weight.numpy() * keep  # what the wrapper computes with
+    assert conv.nonzero_weights == np.count_nonzero(kernel) < kernel.size
+    np.testing.assert_array_equal(conv.weights != 0, kernel.reshape(9, 3) != 0)
 
 
 def test_balanced_pruning_of_a_conv_kernel_reads_it_as_its_product():
@@ -350,3 +351,14 @@ def test_conv_rejects_options_that_do_not_apply():
         fa.to_firmware(model, layer_config={"p": {"reuse_factor": 2}})
     with pytest.raises(fa.ConfigError, match="reuse_factor 100 is invalid"):
         fa.to_firmware(model, layer_config={"c": {"reuse_factor": 100}})
+
+
+def test_the_verilog_backend_refuses_conv_models_by_name(tmp_path):
+    from fpga_aware.rtl.layers import UnsupportedRTLError
+
+    model = tf.keras.Sequential([tf.keras.Input((6, 6, 1)), L.Conv2D(2, 3, name="c"), L.MaxPooling2D(name="p"),
+                                 L.Flatten(), L.Dense(2)])
+    firmware = fa.to_firmware(model)
+    with pytest.raises(UnsupportedRTLError, match=r"'c' \(conv\)"):
+        firmware.write_verilog(tmp_path / "rtl")
+    assert not (tmp_path / "rtl").exists()

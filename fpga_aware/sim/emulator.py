@@ -116,7 +116,8 @@ class Emulator:
         self._program = _buffered_program(ir.layers, [None, *self._plans]) if self._chain is not None else None
         # Threads pay off only when a chunk's products outweigh the Python work per layer
         # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
-        macs = sum(layer.n_weights for layer in ir.dense_layers())
+        macs = sum(layer.n_weights * getattr(layer, "n_pixels", 1) for layer in ir.layers
+                   if layer.kind in ("dense", "conv"))  # a convolution: its product once per output pixel
         self._default_threads = available_cpus() if macs >= _PARALLEL_MACS_PER_ROW else 1
 
     # ------------------------------------------------------------------ public
