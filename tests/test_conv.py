@@ -362,3 +362,36 @@ def test_the_verilog_backend_refuses_conv_models_by_name(tmp_path):
     with pytest.raises(UnsupportedRTLError, match=r"'c' \(conv\)"):
         firmware.write_verilog(tmp_path / "rtl")
     assert not (tmp_path / "rtl").exists()
+
+
+def test_profile_reads_a_conv_kernel_and_its_output(rng):
+    from fpga_aware.workflows.profiling import profile
+
+    model = tf.keras.Sequential([tf.keras.Input((6, 6, 1)), L.Conv2D(2, 3, activation="relu", name="c"),
+                                 L.AveragePooling2D(name="p"), L.Flatten(), L.Dense(2, name="d")])
+    result = profile(model, rng.uniform(-1, 1, (8, 36)), {"precision": "ap_fixed<16,6>"})
+    weight = result.entry("c", "weight")
+    assert weight.source == "keras" and weight.count == 18
+    assert weight.abs_max == pytest.approx(float(np.abs(model.get_layer("c").get_weights()[0]).max()))
+    pooled = result.entry("p", "activation")
+    assert pooled.source == "keras" and pooled.count == 8 * 2 * 2 * 2 and pooled.max_abs_error < 1e-2
+
+
+def test_integer_rules_equal_the_float_plans(rng):
+    """The emulator's two paths of every windowed layer give the same mantissas (exact)."""
+    from fpga_aware.sim.emulator import EMULATOR_RULES
+
+    firmware = fa.to_firmware(_composite(), precision="ap_fixed<18,8>")
+    values = firmware.trace(rng.uniform(-1, 1, (6, 7 * 7 * 2)))
+    layers = firmware.ir.layers
+    checked = 0
+    for before, layer in zip(layers, layers[1:]):
+        rule = EMULATOR_RULES[layer.kind]
+        plan = rule.plan(layer)
+        if layer.kind not in ("conv", "pooling", "reorder") or plan is None:
+            continue
+        x = values[before.name]
+        mantissas = rule.integer(layer, layer.input_type.from_float(x))
+        np.testing.assert_array_equal(layer.result_type.from_float(plan(x)), mantissas)
+        checked += 1
+    assert checked >= 5
