@@ -518,7 +518,7 @@ class PoolingLayer(Layer):
     ``sum_t(s / n)`` is ap_fixed's division by an integer (hls4ml's ``nnet::avg``: ``y /= n``):
     the quotient keeps ``sum_t``'s fractional bits and is truncated toward zero.  ``sum_t`` has
     the input's fractional bits and enough integer bits for any sum (no overflow).  hls4ml
-    divides a padded window by the same count (``count_pad`` false); benchmarks/hls4ml_pooling.py
+    divides a padded window by the same count (``count_pad`` false); benchmarks/hls4ml_conv_pooling.py
     finds both C simulations equal bit for bit while hls4ml's ``accum_t`` holds the sums.  Global pooling is one
     window covering the whole input (``out_shape`` ``(C,)``).
     """

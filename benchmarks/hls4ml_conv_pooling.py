@@ -1,4 +1,4 @@
-"""Pooling against hls4ml's own C simulation: fpga_aware's pooling arithmetic is hls4ml's.
+"""Convolution and pooling against hls4ml's own C simulation: the same arithmetic, bit for bit.
 
 ``fpga_aware.core.ir.PoolingLayer`` documents average pooling as hls4ml's ``nnet::avg``: the sum
 of the window's non-padding cells, then ``accum_t`` divided by their count (ap_fixed's division:
@@ -9,7 +9,11 @@ values of the input type, exactly (they are fixed-point values).  hls4ml's ``acc
 default precision, so the models keep the sums inside it (inputs in [-1, 1], windows of at most
 25 cells, ``ap_fixed<18,8>``); fpga_aware's sum type is exact whatever the window.
 
-Run: ``python benchmarks/hls4ml_pooling.py`` (about a minute per model: two g++ builds).
+A convolution is compared with fpga_aware's accumulator and result types set to hls4ml's
+defaults (``accum_t`` = ``result_t`` = the default precision; both assign every product to
+``accum_t`` before adding it, so the sums agree in any order while they do not wrap).
+
+Run: ``python benchmarks/hls4ml_conv_pooling.py`` (about a minute per model: two g++ builds).
 Measured (hls4ml 1.3.0, g++ 12): 0 mismatches on each model below.
 """
 
@@ -30,9 +34,14 @@ PRECISION = "ap_fixed<18,8>"
 
 
 def models():
+    """name -> (model, fpga_aware layer_config)."""
     L = keras().layers
     Sequential, Input = keras().Sequential, keras().Input
-    return {
+    keras().utils.set_random_seed(0)
+    conv = Sequential([Input((7, 7, 2)), L.Conv2D(3, 3, strides=2, padding="same", name="c1"),
+                       L.Activation("relu"), L.Conv2D(2, 2, name="c2"), L.Flatten()])
+    hls4ml_types = {n: {"precision": {"accum": PRECISION, "result": PRECISION}} for n in ("c1", "c2")}
+    pools = {
         "avg 2x2 valid + global average": Sequential([Input((6, 6, 2)), L.AveragePooling2D(2, strides=1), L.GlobalAveragePooling2D()]),
         "avg 3x3/2 same + max 2x2 same + global average": Sequential([
             Input((6, 6, 2)), L.AveragePooling2D(3, strides=2, padding="same"),
@@ -40,6 +49,8 @@ def models():
         "1-D avg 3 same + max 2": Sequential([Input((9, 3)), L.AveragePooling1D(3, strides=1, padding="same"),
                                               L.MaxPooling1D(2), L.Flatten()]),
     }
+    return {"conv 3x3/2 same + relu + conv 2x2 valid": (conv, hls4ml_types),
+            **{name: (model, None) for name, model in pools.items()}}
 
 
 def main() -> int:
@@ -49,8 +60,8 @@ def main() -> int:
 
     rng = np.random.default_rng(0)
     failures = 0
-    for name, model in models().items():
-        firmware = fa.to_firmware(model, precision=PRECISION)
+    for name, (model, layer_config) in models().items():
+        firmware = fa.to_firmware(model, precision=PRECISION, layer_config=layer_config)
         t = firmware.ir.input_type
         x = t.to_float(t.from_float(rng.uniform(-1, 1, (200, firmware.ir.n_inputs))))
         saved = keras3.__version__
