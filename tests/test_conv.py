@@ -395,3 +395,25 @@ def test_integer_rules_equal_the_float_plans(rng):
         np.testing.assert_array_equal(layer.result_type.from_float(plan(x)), mantissas)
         checked += 1
     assert checked >= 5
+
+
+def test_quantize_turns_convolutions_into_qconv(rng):
+    from qkeras import QActivation, QConv1D, QConv2D
+
+    tf.keras.utils.set_random_seed(4)
+    model = tf.keras.Sequential([tf.keras.Input((8, 8, 1)), L.Conv2D(3, 3, strides=2, padding="same", activation="relu",
+                                                                    name="c"),
+                                 L.MaxPooling2D(name="p"), L.Reshape((4, 3), name="r"), L.Conv1D(2, 2, name="c1"),
+                                 L.Flatten(), L.Dense(2, name="d")])
+    q = fa.quantize(model, bits=12, integer=3, activation_integer=3)
+    assert isinstance(q.get_layer("c"), QConv2D) and isinstance(q.get_layer("c1"), QConv1D)
+    assert isinstance(q.get_layer("c_relu"), QActivation)
+    assert q.get_layer("c").strides == (2, 2) and q.get_layer("c").padding == "same"
+    np.testing.assert_array_equal(q.get_layer("c").get_weights()[0], model.get_layer("c").get_weights()[0])
+    x = rng.uniform(-1, 1, (10, 8, 8, 1))
+    np.testing.assert_allclose(q.predict(x, verbose=0), model.predict(x, verbose=0), atol=0.05)
+    firmware = fa.to_firmware(q, precision="ap_fixed<24,10>")
+    assert firmware.ir.layer("c").weight_type.width == 12
+    x = representable(firmware, x.reshape(10, -1))
+    # QKeras rounds in float32: a value on a quantized_relu level boundary may land one level (2^-8) apart
+    np.testing.assert_allclose(firmware.predict(x), q.predict(x.reshape(-1, 8, 8, 1), verbose=0), atol=5e-3)
