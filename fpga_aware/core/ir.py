@@ -52,6 +52,9 @@ __all__ = [
     "ScaleShiftLayer",
     "StepLayer",
     "ParametricReLULayer",
+    "ConvLayer",
+    "PoolingLayer",
+    "ReorderLayer",
     "ModelIR",
     "LAYER_CLASSES",
     "LAYER_KINDS",
@@ -404,11 +407,168 @@ class ParametricReLULayer(Layer):
         return float(self.input_type.to_float(np.array([self.threshold], dtype=object))[0])
 
 
+@dataclass
+class ConvLayer(Layer):
+    """A channels-last convolution (Keras ``Conv1D``/``Conv2D``, QKeras ``QConv1D``/``QConv2D``),
+    ``padding`` valid or same, any strides and dilation, one group.
+
+    The kernel is a dense product over the receptive field: :attr:`product` is a
+    :class:`DenseLayer` of ``n_taps * C_in`` inputs and ``C_out`` outputs (the Keras kernel
+    reshaped in C order, so row ``tap * C_in + c``; its own weight, bias, accumulator and result
+    types, reuse factor, strategy and schedule), applied to every output pixel:
+
+    .. code-block:: text
+
+        for each output pixel p (C order over the output's spatial axes):
+            patch[k] = k-th entry of patch[p] < n_in ? x[patch[p][k]] : 0    # padding reads 0
+            y[p * C_out : (p + 1) * C_out] = product(patch)                   # DenseLayer arithmetic
+
+    :attr:`patch` is :func:`fpga_aware.core.windows.patch_indices` (index ``n_in``: a padding
+    cell, the value 0).  A zero weight is not stored, so it removes its multiplier from every
+    pixel.  A padding cell's product is ``0 * w = 0``: adding it changes no accumulator, so the
+    padded pixels compute the same sums as if the cell were skipped.
+    """
+
+    product: DenseLayer = None  # type: ignore[assignment]
+    in_shape: tuple[int, ...] = ()  #: Keras input shape without the batch (spatial..., C_in)
+    out_shape: tuple[int, ...] = ()  #: Keras output shape without the batch (spatial..., C_out)
+    kernel_size: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    dilation: tuple[int, ...] = ()
+    padding: str = "valid"
+    patch: np.ndarray = None  # type: ignore[assignment]  #: (n_pixels, n_taps * C_in) input indices
+    keras_class: str = "Conv2D"
+
+    kind: ClassVar[str] = "conv"
+
+    @property
+    def n_pixels(self) -> int:
+        return int(self.patch.shape[0])
+
+    @property
+    def n_patch(self) -> int:
+        return int(self.patch.shape[1])
+
+    @property
+    def filters(self) -> int:
+        return int(self.product.n_out)
+
+    # the product's numbers, under the names every stage reads for a dense layer
+    @property
+    def weight_type(self) -> FixedType:
+        return self.product.weight_type
+
+    @property
+    def bias_type(self) -> FixedType:
+        return self.product.bias_type
+
+    @property
+    def accum_type(self) -> FixedType:
+        return self.product.accum_type
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.product.weights
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.product.bias
+
+    @property
+    def reuse_factor(self) -> int:
+        return self.product.reuse_factor
+
+    @property
+    def strategy(self) -> Strategy:
+        return self.product.strategy
+
+    @property
+    def n_weights(self) -> int:
+        return self.product.n_weights
+
+    @property
+    def nonzero_weights(self) -> int:
+        return self.product.nonzero_weights
+
+    @property
+    def sparsity(self) -> float:
+        return self.product.sparsity
+
+    @property
+    def ii(self) -> int:
+        return self.product.ii
+
+
+@dataclass
+class PoolingLayer(Layer):
+    """Max or average pooling over windows of a channels-last tensor (Keras ``MaxPooling1D/2D``,
+    ``AveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``, ``GlobalAveragePooling1D/2D``), per channel.
+
+    :attr:`windows` holds, per output pixel, the spatial input positions of its window
+    (:func:`fpga_aware.core.windows.window_positions`; ``-1``: a padding cell, which pooling
+    ignores, as Keras does).  For channel ``c`` of output pixel ``p``:
+
+    .. code-block:: text
+
+        max:      y = result_t(max of x[q * C + c] over the window's positions q)
+        average:  s = sum of x[q * C + c] over the window's positions q    # exact, in sum_t
+                  n = counts[p]                                           # the positions that are not padding
+                  y = result_t(sum_t(s / n))
+
+    ``sum_t(s / n)`` is ap_fixed's division by an integer (hls4ml's ``nnet::avg``: ``y /= n``):
+    the quotient keeps ``sum_t``'s fractional bits and is truncated toward zero.  ``sum_t`` has
+    the input's fractional bits and enough integer bits for any sum (no overflow).  hls4ml
+    divides a padded window by the same count (``count_pad`` false); benchmarks/hls4ml_conv_pooling.py
+    finds both C simulations equal bit for bit while hls4ml's ``accum_t`` holds the sums.  Global pooling is one
+    window covering the whole input (``out_shape`` ``(C,)``).
+    """
+
+    operation: str = "max"  #: ``"max"`` or ``"average"``
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    pool_size: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    padding: str = "valid"
+    channels: int = 1
+    windows: np.ndarray = None  # type: ignore[assignment]  #: (n_pixels, n_window) positions, -1 padding
+    counts: np.ndarray = None  # type: ignore[assignment]  #: (n_pixels,) cells that are not padding
+    sum_type: FixedType | None = None  #: average pooling's exact sum (None for max)
+    keras_class: str = "MaxPooling2D"
+
+    kind: ClassVar[str] = "pooling"
+
+    @property
+    def n_pixels(self) -> int:
+        return int(self.windows.shape[0])
+
+    @property
+    def n_window(self) -> int:
+        return int(self.windows.shape[1])
+
+
+@dataclass
+class ReorderLayer(Layer):
+    """A pure reorder of the flat (C-order, channels-last) vector: Keras ``ZeroPadding1D/2D``,
+    ``Cropping1D/2D`` and ``UpSampling1D/2D`` (nearest).
+
+    ``y[j] = source[j] < n_in ? x[source[j]] : 0`` -- no arithmetic, the result type is the
+    input type.  ``source`` is computed by the frontend by applying the Keras operation to the
+    input's flat indices (``numpy.pad`` with ``n_in``, slicing, ``numpy.repeat``).
+    """
+
+    source: np.ndarray = None  # type: ignore[assignment]  #: (n_out,) input index of each output, n_in: 0
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    keras_class: str = "ZeroPadding2D"
+
+    kind: ClassVar[str] = "reorder"
+
+
 #: Every IR layer class, and the one list of layer kinds (``Layer.kind``) each pipeline stage
 #: registers an entry for (see :mod:`fpga_aware.conformance`).
 LAYER_CLASSES: tuple[type[Layer], ...] = (InputLayer, DenseLayer, ActivationLayer, SoftmaxLayer, ScaleShiftLayer,
                                           StepLayer,
-                                          ParametricReLULayer)
+                                          ParametricReLULayer, ConvLayer, PoolingLayer, ReorderLayer)
 LAYER_KINDS: tuple[str, ...] = tuple(cls.kind for cls in LAYER_CLASSES)
 
 
@@ -447,6 +607,11 @@ class ModelIR:
 
     def dense_layers(self) -> list[DenseLayer]:
         return [layer for layer in self.layers if isinstance(layer, DenseLayer)]
+
+    def dense_products(self) -> list[DenseLayer]:
+        """Every dense product of the model: the dense layers and each convolution's per-pixel product."""
+        return [layer.product if isinstance(layer, ConvLayer) else layer for layer in self.layers
+                if isinstance(layer, (DenseLayer, ConvLayer))]
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:

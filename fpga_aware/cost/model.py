@@ -225,7 +225,7 @@ class CostReport:
         head = ("layer", "kind", "weights", "nonzero", "mults", "RF", "strategy", "DSP", "LUT", "FF", "BRAM18", "cycles")
         rows = [head]
         for c in self.layers:
-            dense = c.kind in ("dense",)
+            dense = c.kind in ("dense", "conv")
             rows.append((
                 c.name, c.kind,
                 f"{c.n_weights:,}" if dense else "", f"{c.nonzero_weights:,}" if dense else "",
@@ -760,3 +760,61 @@ def _step_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
     }
     sched.chain(p.adder_delay(w_in) + mux_levels * p.mux_level_ns, n * w_in)
     return _finish_layer(layer, sched, cycles0, ff0, lut, {})
+
+
+# ============================================================================ windowed kinds
+#: LayerCost fields that grow with the copies of a convolution's product (one per output pixel).
+_PER_COPY = ("dsp", "lut", "ff", "bram_18k", "n_mult", "n_dsp_mult", "n_lut_mult", "n_shift")
+
+
+@COST_RULES.register("conv")
+def _conv_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
+    """io_parallel: the top function is pipelined at II 1, so the pixel loop unrolls and every
+    output pixel has its own copy of the dense product (docs/cost_model.md): resources are the
+    product's times the pixels, the latency is one product's (the copies run side by side; the
+    patch gather is wiring).  Stored weights are counted once."""
+    cost = _dense_cost(layer.product, part, sched)
+    n = layer.n_pixels
+    for key in _PER_COPY:
+        setattr(cost, key, getattr(cost, key) * n)
+    cost.lut_breakdown = {k: v * n for k, v in cost.lut_breakdown.items()}
+    cost.ff_breakdown = {k: v * n for k, v in cost.ff_breakdown.items()}
+    cost.name, cost.kind = layer.name, layer.kind
+    return cost
+
+
+@COST_RULES.register("pooling")
+def _pooling_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
+    """Per output value: max pooling a tree of ``window - 1`` comparators and choices of the
+    input's width; average pooling an adder tree of the sum's width and, where the window's count
+    is not a power of two, a division by that constant (counted as a constant multiplier of the
+    sum's width in LUTs, ``width**2 / 2`` partial-product bits).  Padding cells cost nothing."""
+    p = sched.profile
+    n_window, channels = layer.n_window, layer.channels
+    counts = np.asarray(layer.counts, dtype=np.int64)
+    cycles0, ff0 = sched.cycles, sched.ff
+    levels = _log2_ceil(max(n_window, 1))
+    cells = int(np.maximum(counts - 1, 0).sum()) * channels  # comparisons or additions
+    lut: dict[str, float] = {}
+    wx = layer.input_type.width
+    if layer.operation == "max":
+        lut["comparators"] = cells * wx * p.lut_per_adder_bit
+        lut["select"] = cells * wx * p.lut_per_mux_bit_level
+        for level in range(levels):
+            sched.chain(p.adder_delay(wx) + p.mux_level_ns, layer.n_out * wx * max(1, (n_window >> level)))
+    else:
+        ws = layer.sum_type.width
+        lut["adders"] = cells * ws * p.lut_per_adder_bit
+        dividing = int(np.count_nonzero(counts & (counts - 1))) * channels
+        lut["divide"] = dividing * ws * ws / 2 * p.lut_per_partial_product
+        for level in range(levels):
+            sched.chain(p.adder_delay(ws), layer.n_out * ws * max(1, (n_window >> level)))
+        if dividing:
+            sched.chain(_log2_ceil(ws) * p.adder_delay(ws), layer.n_out * ws)
+    return _finish_layer(layer, sched, cycles0, ff0, lut, {})
+
+
+@COST_RULES.register("reorder")
+def _reorder_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
+    """ZeroPadding / Cropping / UpSampling: wiring (constant zeros and copies), no logic, no cycle."""
+    return LayerCost(name=layer.name, kind=layer.kind)

@@ -26,6 +26,9 @@ from fpga_aware.core.config import ConfigError, FirmwareConfig, LayerConfig
 from fpga_aware.core.fixed import FixedType, PrecisionError, exact_accumulator, exact_type_for_values
 from fpga_aware.core.ir import (
     ActivationLayer,
+    ConvLayer,
+    PoolingLayer,
+    ReorderLayer,
     DenseLayer,
     InputLayer,
     Layer,
@@ -38,8 +41,12 @@ from fpga_aware.core.registry import Registry
 from fpga_aware.core.tables import linear_tail, softmax_tables
 from fpga_aware.frontend.errors import InvalidModelError, LayerPrecisionError
 from fpga_aware.frontend.overflow import checked_table, quantize_checked
+from fpga_aware.core.windows import patch_indices, window_geometry, window_positions
 from fpga_aware.frontend.pending import (
     PendingActivation,
+    PendingConv,
+    PendingPooling,
+    PendingReorder,
     PendingDense,
     PendingInput,
     PendingParametricReLU,
@@ -356,3 +363,91 @@ class ParametricReLUBuilder:
             alpha_type=alpha_type, alpha=mantissas, threshold=_threshold_mantissa(item.threshold, x_type),
             negative_type=item.negative_type, keras_class=item.keras_class,
         )
+
+
+# ---------------------------------------------------------------------------- convolution
+@IR_BUILDERS.register("conv")
+class ConvBuilder:
+    """The per-pixel product is built exactly as a Dense of ``n_taps * C_in -> C_out`` (the same
+    options, types and checks, :class:`DenseBuilder`); the window from Keras' shapes."""
+
+    @staticmethod
+    def accepted(item: PendingConv, chain: list) -> Accepted:
+        dense = DenseBuilder.accepted(item, chain)
+        return Accepted(dense.options, dense.precision_keys,
+                        f"{item.keras_class} layer (its kernel is a dense product per output pixel)")
+
+    @staticmethod
+    def build(item: PendingConv, x_type: FixedType, ctx: BuildContext) -> ConvLayer:
+        n_in = int(np.prod(item.in_shape))
+        if n_in != ctx.width:
+            raise InvalidModelError(f"layer {item.name!r} expects {n_in} inputs {item.in_shape} but receives {ctx.width}")
+        geometry = window_geometry(item.in_shape[:-1], item.kernel_size, item.strides, item.dilation, item.padding)
+        patch = patch_indices(geometry, item.in_shape[-1])
+        width = ctx.width
+        ctx.width = patch.shape[1]
+        try:
+            product = DenseBuilder.build(item, x_type, ctx)
+        finally:
+            ctx.width = width
+        n_out = geometry.n_pixels * product.n_out
+        return ConvLayer(
+            name=item.name, cname=product.cname, n_in=n_in, n_out=n_out, input_type=x_type,
+            result_type=product.result_type, product=product, in_shape=tuple(item.in_shape),
+            out_shape=tuple(item.out_shape), kernel_size=tuple(item.kernel_size), strides=tuple(item.strides),
+            dilation=tuple(item.dilation), padding=item.padding, patch=patch, keras_class=item.keras_class,
+        )
+
+
+# ---------------------------------------------------------------------------- pooling
+@IR_BUILDERS.register("pooling")
+class PoolingBuilder:
+    """Result type: configured, else the input type (max pooling is then exact, average pooling
+    truncates its quotient to the input's LSB); the sum of average pooling is exact."""
+
+    @staticmethod
+    def accepted(item: PendingPooling, chain: list) -> Accepted:
+        return Accepted(frozenset({"precision"}), frozenset({"result"}), f"{item.keras_class} layer")
+
+    @staticmethod
+    def build(item: PendingPooling, x_type: FixedType, ctx: BuildContext) -> PoolingLayer:
+        n_in = int(np.prod(item.in_shape))
+        if n_in != ctx.width:
+            raise InvalidModelError(f"layer {item.name!r} expects {n_in} inputs {item.in_shape} but receives {ctx.width}")
+        rank = len(item.in_shape) - 1
+        geometry = window_geometry(item.in_shape[:-1], item.pool_size, item.strides, (1,) * rank, item.padding)
+        windows = window_positions(geometry)
+        counts = np.count_nonzero(windows >= 0, axis=1).astype(np.int64)
+        channels = int(item.in_shape[-1])
+        result = ctx.layer_config(item.name).precision.result or x_type
+        sum_type = None
+        if item.operation == "average":
+            grow = int(max(counts.max(initial=1), 1) - 1).bit_length()
+            sum_type = FixedType(x_type.width + grow, x_type.integer + grow, x_type.signed)
+        return PoolingLayer(
+            name=item.name, cname=ctx.cnames[item.name], n_in=n_in, n_out=geometry.n_pixels * channels,
+            input_type=x_type, result_type=result, operation=item.operation, in_shape=tuple(item.in_shape),
+            out_shape=tuple(item.out_shape), pool_size=tuple(item.pool_size), strides=tuple(item.strides),
+            padding=item.padding, channels=channels, windows=windows, counts=counts, sum_type=sum_type,
+            keras_class=item.keras_class,
+        )
+
+
+# ---------------------------------------------------------------------------- reorder
+@IR_BUILDERS.register("reorder")
+class ReorderBuilder:
+    """No numbers and no options: the result type is the input type (values are only moved)."""
+
+    @staticmethod
+    def accepted(item: PendingReorder, chain: list) -> Accepted:
+        return Accepted(frozenset(), frozenset(), f"{item.keras_class} layer (a reorder: no types or options)")
+
+    @staticmethod
+    def build(item: PendingReorder, x_type: FixedType, ctx: BuildContext) -> ReorderLayer:
+        n_in = int(np.prod(item.in_shape))
+        if n_in != ctx.width:
+            raise InvalidModelError(f"layer {item.name!r} expects {n_in} inputs {item.in_shape} but receives {ctx.width}")
+        return ReorderLayer(name=item.name, cname=ctx.cnames[item.name], n_in=n_in, n_out=int(item.source.size),
+                            input_type=x_type, result_type=x_type, source=np.asarray(item.source, dtype=np.int64),
+                            in_shape=tuple(item.in_shape), out_shape=tuple(item.out_shape),
+                            keras_class=item.keras_class)

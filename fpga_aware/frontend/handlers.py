@@ -14,6 +14,7 @@ builder in :mod:`.builders` when it becomes a new IR kind).
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -24,7 +25,10 @@ from fpga_aware.core.registry import Registry
 from fpga_aware.frontend.errors import InvalidModelError, UnsupportedLayerError
 from fpga_aware.frontend.pending import (
     PendingActivation,
+    PendingConv,
     PendingDense,
+    PendingPooling,
+    PendingReorder,
     PendingParametricReLU,
     PendingScaleShift,
     PendingStep,
@@ -62,11 +66,20 @@ def unsupported(layer, why: str = "") -> UnsupportedLayerError:
     )
 
 
+#: The wrapper's input and output shapes of a layer inside tfmot's wrapper (the inner layer is
+#: never called itself, so Keras gives it no shapes); read by the shape-dependent handlers.
+_WRAPPED_SHAPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def unwrap_pruning(layer):
     """A tfmot ``PruneLowMagnitude`` wrapper → (inner layer, kernel mask); other layers unchanged."""
     if type(layer).__name__ != "PruneLowMagnitude":
         return layer, None
     inner = layer.layer
+    try:
+        _WRAPPED_SHAPES[inner] = {"input_shape": layer.input_shape, "output_shape": layer.output_shape}
+    except (AttributeError, TypeError):  # a wrapper never called either: the handlers say so
+        pass
     mask = None
     for weight, mask_var, _threshold in getattr(layer, "pruning_vars", []):
         if weight is getattr(inner, "kernel", None):
@@ -164,7 +177,7 @@ def _fused_activation(layer) -> PendingActivation | PendingParametricReLU | None
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
-    if cls == "QDense":  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
+    if cls in ("QDense", "QConv1D", "QConv2D"):  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
         step = step_quantizer(activation, f"layer {layer.name!r} activation")
         if step is not None:
             short = step.split("(")[0]
@@ -336,9 +349,177 @@ def batch_normalization(layer, kernel_mask=None) -> list:
     return [PendingScaleShift(layer.name, np.tile(scale, copies), np.tile(shift, copies), type(layer).__name__)]
 
 
-@KERAS_HANDLERS.register("Dropout", "Flatten")
+# ---------------------------------------------------------------------------- convolution and pooling
+def _shape_of(layer, attr: str) -> tuple[int, ...]:
+    """``layer.input_shape`` / ``output_shape`` without the batch (a wrapped layer: its wrapper's)."""
+    try:
+        shape = getattr(layer, attr)
+    except AttributeError:
+        wrapped = _WRAPPED_SHAPES.get(layer)
+        if wrapped is None:
+            raise unsupported(layer, f"its {attr.replace('_', ' ')} is unknown (the layer was never called)") from None
+        shape = wrapped[attr]
+    if isinstance(shape, list):
+        shape = shape[0]
+    dims = tuple(shape[1:])
+    if any(d is None for d in dims):
+        raise unsupported(layer, f"its {attr.replace('_', ' ')} {tuple(shape)} must be fully known")
+    return tuple(int(d) for d in dims)
+
+
+def _channels_last(layer) -> None:
+    fmt = getattr(layer, "data_format", "channels_last")
+    if fmt not in (None, "channels_last"):
+        raise unsupported(layer, f"data_format={fmt!r}; only channels_last (the Keras default) is implemented")
+
+
+def _window(layer, what: str, kernel, strides, dilation, padding: str, in_shape) -> "object":
+    from fpga_aware.core.windows import PADDINGS, window_geometry
+
+    if padding not in PADDINGS:
+        raise unsupported(layer, f"padding={padding!r}; {what} supports padding {' or '.join(map(repr, PADDINGS))}")
+    try:
+        return window_geometry(in_shape[:-1], kernel, strides, dilation, padding)
+    except ValueError as err:
+        raise unsupported(layer, str(err)) from None
+
+
+def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
+    """Conv1D/Conv2D (QConv1D/QConv2D): a dense product of ``n_taps * C_in -> C_out`` per output pixel."""
+    cls = type(layer).__name__
+    _channels_last(layer)
+    rank = 1 if cls.endswith("1D") else 2
+    in_shape, out_shape = _shape_of(layer, "input_shape"), _shape_of(layer, "output_shape")
+    if len(in_shape) != rank + 1:
+        raise unsupported(layer, f"input shape {in_shape}: a {cls} needs {rank} spatial axes and channels")
+    groups = int(getattr(layer, "groups", 1) or 1)
+    if groups != 1:
+        raise unsupported(layer, f"groups={groups}; only groups=1 is implemented")
+    kernel_size, strides = tuple(layer.kernel_size), tuple(layer.strides)
+    dilation = tuple(layer.dilation_rate)
+    geometry = _window(layer, cls, kernel_size, strides, dilation, layer.padding, in_shape)
+    if tuple(geometry.out_spatial) + (int(layer.filters),) != out_shape:  # pragma: no cover - Keras' own rule
+        raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed "
+                                f"{geometry.out_spatial + (int(layer.filters),)}")
+    kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+    if kernel_mask is not None:
+        kernel = kernel * kernel_mask
+    filters = kernel.shape[-1]
+    bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(filters)
+    _check_finite(layer.name, "kernel", kernel)
+    _check_finite(layer.name, "bias", bias)
+    weight_type = bias_type = None
+    quantized = False
+    if quantizers:
+        kq = getattr(layer, "kernel_quantizer_internal", None)
+        bq = getattr(layer, "bias_quantizer_internal", None)
+        if kq is not None:  # on the Keras kernel's shape (per-filter scales act on its last axis)
+            kernel, weight_type = quantized_weights(kq, kernel, f"layer {layer.name!r} kernel_quantizer")
+            quantized = True
+        if bq is not None and layer.use_bias:
+            bias, bias_type = quantized_weights(bq, bias, f"layer {layer.name!r} bias_quantizer")
+        elif not layer.use_bias:
+            bias_type = FixedType(1, 1, False)
+    conv = PendingConv(layer.name, kernel.reshape(-1, filters), bias, weight_type, bias_type, quantized, cls,
+                       in_shape=in_shape, out_shape=out_shape, kernel_size=kernel_size, strides=strides,
+                       dilation=dilation, padding=layer.padding)
+    activation = _fused_activation(layer)
+    if activation is not None and activation.kind == "softmax":
+        raise unsupported(layer, "softmax over the channels of a convolution's output")
+    if activation is not None:
+        conv.fused_activation = True
+    return [conv] if activation is None else [conv, activation]
+
+
+@KERAS_HANDLERS.register("Conv1D", "Conv2D")
+def conv(layer, kernel_mask=None) -> list:
+    """A float Conv1D/Conv2D (and its own activation, if any, as a second item)."""
+    return _conv(layer, kernel_mask, quantizers=False)
+
+
+@KERAS_HANDLERS.register("QConv1D", "QConv2D")
+def qconv(layer, kernel_mask=None) -> list:
+    """A QKeras QConv1D/QConv2D: kernel and bias through their quantizers, exact types."""
+    return _conv(layer, kernel_mask, quantizers=True)
+
+
+_POOLING = {
+    "MaxPooling1D": ("max", False), "MaxPooling2D": ("max", False),
+    "AveragePooling1D": ("average", False), "AveragePooling2D": ("average", False),
+    "GlobalMaxPooling1D": ("max", True), "GlobalMaxPooling2D": ("max", True),
+    "GlobalAveragePooling1D": ("average", True), "GlobalAveragePooling2D": ("average", True),
+}
+
+
+@KERAS_HANDLERS.register(*_POOLING)
+def pooling(layer, kernel_mask=None) -> list:
+    """Max/average pooling per channel (global pooling: one window over every position)."""
+    cls = type(layer).__name__
+    operation, is_global = _POOLING[cls]
+    _channels_last(layer)
+    rank = 1 if cls.endswith("1D") else 2
+    in_shape, out_shape = _shape_of(layer, "input_shape"), _shape_of(layer, "output_shape")
+    if len(in_shape) != rank + 1:
+        raise unsupported(layer, f"input shape {in_shape}: a {cls} needs {rank} spatial axes and channels")
+    if is_global:
+        size, strides, padding = in_shape[:-1], in_shape[:-1], "valid"
+    else:
+        size, strides, padding = tuple(layer.pool_size), tuple(layer.strides), layer.padding
+    geometry = _window(layer, cls, size, strides, (1,) * rank, padding, in_shape)
+    expected = (in_shape[-1],) if is_global else tuple(geometry.out_spatial) + (in_shape[-1],)
+    if int(np.prod(out_shape)) != int(np.prod(expected)):  # pragma: no cover - Keras' own rule
+        raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed {expected}")
+    return [PendingPooling(layer.name, operation, in_shape, out_shape, tuple(int(v) for v in size),
+                           tuple(int(v) for v in strides), padding, cls)]
+
+
+def _pairs(value, rank: int) -> list[tuple[int, int]]:
+    """Keras' padding/cropping argument as ``(before, after)`` per spatial axis."""
+    v = np.asarray(value, dtype=np.int64).reshape(rank, 2) if np.size(value) == 2 * rank else None
+    if v is None:  # pragma: no cover - Keras normalises its arguments
+        raise InvalidModelError(f"cannot read {value!r} as {rank} (before, after) pairs")
+    return [(int(a), int(b)) for a, b in v]
+
+
+@KERAS_HANDLERS.register("ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D")
+def reorder(layer, kernel_mask=None) -> list:
+    """A pure reorder: the Keras operation applied to the input's flat indices (a padding cell
+    reads index ``n_in``, the value 0)."""
+    cls = type(layer).__name__
+    _channels_last(layer)
+    rank = 1 if cls.endswith("1D") else 2
+    in_shape, out_shape = _shape_of(layer, "input_shape"), _shape_of(layer, "output_shape")
+    if len(in_shape) != rank + 1:
+        raise unsupported(layer, f"input shape {in_shape}: a {cls} needs {rank} spatial axes and channels")
+    n_in = int(np.prod(in_shape))
+    index = np.arange(n_in, dtype=np.int64).reshape(in_shape)
+    if cls.startswith("ZeroPadding"):
+        pads = _pairs(layer.padding, rank)
+        index = np.pad(index, pads + [(0, 0)], constant_values=n_in)
+    elif cls.startswith("Cropping"):
+        crops = _pairs(layer.cropping, rank)
+        index = index[tuple(slice(a, index.shape[i] - b) for i, (a, b) in enumerate(crops))]
+    else:
+        interpolation = getattr(layer, "interpolation", "nearest")
+        if interpolation != "nearest":
+            raise unsupported(layer, f"interpolation={interpolation!r}; only 'nearest' is implemented")
+        sizes = (int(layer.size),) if rank == 1 else tuple(int(v) for v in layer.size)
+        for axis, size in enumerate(sizes):
+            index = np.repeat(index, size, axis=axis)
+    if index.shape != out_shape:  # pragma: no cover - Keras' own rule
+        raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed {index.shape}")
+    return [PendingReorder(layer.name, index.ravel(), in_shape, out_shape, cls)]
+
+
+@KERAS_HANDLERS.register("Dropout", "Flatten", "Reshape")
 def no_op(layer, kernel_mask=None) -> list:
-    """A layer that changes no value at inference (the firmware implements nothing for it)."""
+    """A layer that changes no value at inference (the firmware implements nothing for it).
+
+    ``Flatten`` and ``Reshape`` keep the C-order (channels-last) flat vector the IR passes
+    between layers: the values stay where they are, only Keras' view of the shape changes.
+    """
+    if type(layer).__name__ == "Flatten":
+        _channels_last(layer)
     return []
 
 

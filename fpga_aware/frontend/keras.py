@@ -5,7 +5,10 @@ tanh, hard_sigmoid, softmax, leaky_relu), LeakyReLU, PReLU, ThresholdedReLU and 
 threshold) (a ``parametric_relu`` layer), QActivation (quantized_relu, also with a power-of-two
 negative_slope, quantized_bits), BatchNormalization (folded into
 the preceding float Dense when nothing sits in between, else a scale/shift layer), Dropout and
-Flatten (no-ops), and any of these inside tensorflow-model-optimization's pruning wrapper (the
+Flatten and Reshape (no-ops), Conv1D/Conv2D/QConv1D/QConv2D (kind ``conv``: a dense product per
+output pixel), Max/Average/GlobalMax/GlobalAverage pooling 1D/2D (``pooling``),
+ZeroPadding/Cropping/UpSampling 1D/2D (``reorder``), channels-last only (see
+docs/architecture.md), and any of these inside tensorflow-model-optimization's pruning wrapper (the
 kernel is taken times its current mask).  Sequential and single-chain functional models only;
 Sequential/functional sub-models nested in them are flattened into the chain (their layers keep
 their names; a sub-model's own InputLayer is dropped).  A model needs no Dense layer: an

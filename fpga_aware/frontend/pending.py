@@ -20,7 +20,7 @@ import numpy as np
 from fpga_aware.core.fixed import FixedType
 
 __all__ = ["PendingInput", "PendingDense", "PendingActivation", "PendingScaleShift", "PendingStep",
-           "PendingParametricReLU",
+           "PendingParametricReLU", "PendingConv", "PendingPooling", "PendingReorder",
            "PENDING_CLASSES"]
 
 
@@ -129,5 +129,55 @@ class PendingParametricReLU:
     kind: ClassVar[str] = "parametric_relu"
 
 
+@dataclass
+class PendingConv(PendingDense):
+    """A Conv1D/Conv2D/QConv1D/QConv2D: ``kernel`` is the Keras kernel reshaped to
+    ``(n_taps * C_in, C_out)`` (the dense product over one receptive field), plus its window."""
+
+    in_shape: tuple[int, ...] = ()  # Keras input shape without the batch
+    out_shape: tuple[int, ...] = ()
+    kernel_size: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    dilation: tuple[int, ...] = ()
+    padding: str = "valid"
+
+    kind: ClassVar[str] = "conv"
+
+
+@dataclass
+class PendingPooling:
+    """A max/average pooling layer (global pooling: one window over the whole input)."""
+
+    name: str
+    operation: str  # "max" or "average"
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    pool_size: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: str
+    keras_class: str
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "pooling"
+
+
+@dataclass
+class PendingReorder:
+    """ZeroPadding / Cropping / UpSampling: ``source[j]`` is the input index of output ``j``
+    (the input size for a padding zero)."""
+
+    name: str
+    source: np.ndarray
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    keras_class: str
+    keras_layer: str | None = None
+    pruned: bool = False
+
+    kind: ClassVar[str] = "reorder"
+
+
 #: Every pending class (its ``kind`` is the IR layer kind it becomes).
-PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift, PendingStep, PendingParametricReLU)
+PENDING_CLASSES = (PendingInput, PendingDense, PendingActivation, PendingScaleShift, PendingStep, PendingParametricReLU,
+                   PendingConv, PendingPooling, PendingReorder)

@@ -20,6 +20,9 @@ from fpga_aware.core.fixed import FixedType
 from fpga_aware.core.hardware import in_block_ram
 from fpga_aware.core.ir import (
     ActivationLayer,
+    ConvLayer,
+    PoolingLayer,
+    ReorderLayer,
     DenseLayer,
     Layer,
     LookupTable,
@@ -97,6 +100,10 @@ class LayerContext(dict):
 
     def add_storage(self, suffix: str, types: tuple[str, str]) -> None:
         self["storage"].append((self._names.add(f"{self._cname}_{suffix}", self._owner), *types))
+
+    def add_name(self, suffix: str) -> str:
+        """A C++ name ``<cname>_<suffix>`` of this layer (a local variable of its call), registered."""
+        return self._names.add(f"{self._cname}_{suffix}", self._owner)
 
     def add_array(self, item: dict[str, Any]) -> None:
         self._names.add(item["name"], self._owner)
@@ -297,7 +304,7 @@ def _schedule_context(sched) -> dict[str, Any]:
     ]
     return {"runs": runs, "select": select, "lane_bus": lane_bus.tolist(), "n_buses": len(buses),
             "segments": segments, "lane_end": lane_end.tolist(), "levels": levels,
-            "n_cycles": C, "n_lanes": P, "n_registers": sched.n_registers}
+            "n_cycles": C, "n_lanes": P, "n_registers": sched.n_registers, "n_in": sched.n_in, "n_out": n_out}
 
 
 def _shift_terms(layer: DenseLayer, mantissas: np.ndarray, ctx: LayerContext,
@@ -505,3 +512,94 @@ def _parametric_relu_context(layer: ParametricReLULayer, ctx: LayerContext) -> N
         f"Parametric ReLU over {layer.n_out} values: y = x > {layer.threshold_value!r} ? x : alpha * x "
         f"({n_slopes} distinct slope{'s' if n_slopes != 1 else ''}, alpha_t {a.cpp()}, negative_t {negative_cpp}).",
     ]
+
+
+# ---------------------------------------------------------------------------- windowed kinds
+@HLS_CONTEXTS.register("conv")
+def _conv_context(layer: ConvLayer, ctx: LayerContext) -> None:
+    """The per-pixel product's dense context (the same typedefs, arrays and schedule under the
+    layer's name) plus the patch index table of :mod:`fpga_aware.core.windows`."""
+    product = layer.product
+    patch = np.asarray(layer.patch)
+    if not isinstance(product, DenseLayer) or patch.ndim != 2 or patch.shape[1] != product.n_in:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: patch {patch.shape} does not match its product")
+    if layer.n_out != patch.shape[0] * product.n_out:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: {patch.shape[0]} pixels x {product.n_out} filters "
+                                     f"!= {layer.n_out} outputs")
+    if patch.size and (patch.min() < 0 or patch.max() > layer.n_in):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: patch indices outside [0, {layer.n_in}]")
+    if product.cname != layer.cname or product.input_type != layer.input_type \
+            or product.result_type != layer.result_type:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: its product must share its name and types")
+    _dense_context(product, ctx)
+    c = layer.cname
+    n_pixels, n_patch = patch.shape
+    ctx.update(n_pixels=n_pixels, n_patch=n_patch, filters=product.n_out,
+               patch_x=ctx.add_name("patch_x"), pixel_y=ctx.add_name("pixel_y"))
+    ctx.add_storage("patch_index_t", index_storage(layer.n_in))
+    ctx.add_array(int_array(f"{c}_patch", f"{c}_patch_index_t", patch.ravel(),
+                            f"{n_pixels} output pixels x {n_patch} receptive-field inputs (tap * C_in + c): the "
+                            f"input index of each, {layer.n_in} for a padding cell (the value 0)"))
+    dense_summary = ctx["summary"]
+    ctx["summary"] = [
+        f"{layer.keras_class} {layer.in_shape} -> {layer.out_shape}: kernel {layer.kernel_size}, strides "
+        f"{layer.strides}, dilation {layer.dilation}, padding {layer.padding!r}; the dense product below per "
+        f"output pixel ({n_pixels} pixels).", *dense_summary]
+    ctx.manifest.update(n_pixels=n_pixels, patch_size=n_patch, filters=product.n_out,
+                        kernel_size=list(layer.kernel_size), strides=list(layer.strides),
+                        dilation=list(layer.dilation), padding=layer.padding,
+                        in_shape=list(layer.in_shape), out_shape=list(layer.out_shape))
+
+
+@HLS_CONTEXTS.register("pooling")
+def _pooling_context(layer: PoolingLayer, ctx: LayerContext) -> None:
+    c = layer.cname
+    windows, counts = np.asarray(layer.windows), np.asarray(layer.counts)
+    channels = int(layer.channels)
+    n_spatial = layer.n_in // channels if channels else 0
+    if channels < 1 or n_spatial * channels != layer.n_in or windows.ndim != 2 \
+            or layer.n_out != windows.shape[0] * channels or counts.shape != (windows.shape[0],):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: windows {windows.shape} / counts {counts.shape} do "
+                                     f"not match {layer.n_in} -> {layer.n_out} over {channels} channels")
+    if windows.size and (windows.min() < -1 or windows.max() >= n_spatial) or np.any(counts < 1):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: window positions outside the input, or an empty window")
+    if layer.operation not in ("max", "average"):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: pooling operation {layer.operation!r}")
+    n_pixels, n_window = windows.shape
+    ctx.update(operation=layer.operation, n_pixels=n_pixels, n_window=n_window, channels=channels,
+               n_spatial=n_spatial)
+    ctx.add_storage("window_index_t", index_storage(n_spatial))
+    ctx.add_array(int_array(f"{c}_windows", f"{c}_window_index_t", np.where(windows >= 0, windows, n_spatial).ravel(),
+                            f"{n_pixels} output pixels x {n_window} window cells: the input position of each "
+                            f"({n_spatial} for a padding cell, ignored)"))
+    x = layer.input_type
+    if layer.operation == "average":
+        t = layer.sum_type
+        if not isinstance(t, FixedType) or t.frac != x.frac:
+            raise ProjectDefinitionError(f"layer {layer.name!r}: average pooling needs a sum type with the input's LSB")
+        ctx.add_typedef("sum_t", t.cpp())
+        ctx.add_storage("count_t", index_storage(int(counts.max())))
+        ctx.add_array(int_array(f"{c}_counts", f"{c}_count_t", counts,
+                                "cells of each window that are not padding (the divisor)"))
+        ctx.widths += [t.width + 33, converted_width(t.width, t.integer, layer.result_type)]
+    else:
+        ctx.widths.append(converted_width(x.width, x.integer, layer.result_type))
+    ctx.manifest.update(operation=layer.operation, n_pixels=n_pixels, window=n_window, channels=channels,
+                        pool_size=list(layer.pool_size), strides=list(layer.strides), padding=layer.padding)
+    ctx["summary"] = [f"{layer.keras_class} {layer.in_shape} -> {layer.out_shape}: {layer.operation} over "
+                      f"windows of {n_window} cells, {n_pixels} output pixels x {channels} channels."]
+
+
+@HLS_CONTEXTS.register("reorder")
+def _reorder_context(layer: ReorderLayer, ctx: LayerContext) -> None:
+    source = np.asarray(layer.source)
+    if source.shape != (layer.n_out,) or (source.size and (source.min() < 0 or source.max() > layer.n_in)):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: source must hold {layer.n_out} indices in [0, {layer.n_in}]")
+    if layer.result_type != layer.input_type:
+        raise ProjectDefinitionError(f"layer {layer.name!r}: a reorder keeps its type")
+    c = layer.cname
+    ctx.add_storage("source_index_t", index_storage(layer.n_in))
+    ctx.add_array(int_array(f"{c}_source", f"{c}_source_index_t", source,
+                            f"input index of each of the {layer.n_out} outputs ({layer.n_in}: a padding zero)"))
+    ctx.manifest.update(in_shape=list(layer.in_shape), out_shape=list(layer.out_shape))
+    ctx["summary"] = [f"{layer.keras_class} {layer.in_shape} -> {layer.out_shape}: a reorder (wiring)."]

@@ -459,7 +459,7 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
 
     # A lane kernel's cycle loop must stay a loop (a PIPELINE above it would unroll it):
     # layers with shared multipliers run under DATAFLOW, as hls4ml does for them.
-    if any(not layer.fully_parallel and layer.nonzero_weights for layer in ir.dense_layers()):
+    if any(not layer.fully_parallel and layer.nonzero_weights for layer in ir.dense_products()):
         top_schedule = "DATAFLOW"
     else:
         top_schedule = "PIPELINE II=1"
@@ -492,7 +492,7 @@ def _largest_partitioned_array(ir: ModelIR) -> int:
     outputs, per-channel parameters, and the terms of a Latency-strategy dense layer (its
     weights and index arrays are registers)."""
     sizes = [max(layer.n_in, layer.n_out) for layer in ir.layers]
-    for layer in ir.dense_layers():
+    for layer in ir.dense_products():
         sched = layer.schedule
         if layer.fully_parallel:
             sizes.append(layer.nonzero_weights)  # weights and index arrays

@@ -39,6 +39,7 @@ from fpga_aware.core.ir import (
     StepLayer,
 )
 from fpga_aware.core.registry import Registry
+from fpga_aware.sim import windowed as _windowed
 
 __all__ = ["Emulator", "emulate", "accumulator_is_modular", "accumulator_is_lossless", "EmulatorRule", "EMULATOR_RULES", "ACTIVATION_RULES", "InputShapeError",
            "InputValueError"]
@@ -115,7 +116,8 @@ class Emulator:
         self._program = _buffered_program(ir.layers, [None, *self._plans]) if self._chain is not None else None
         # Threads pay off only when a chunk's products outweigh the Python work per layer
         # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
-        macs = sum(layer.n_weights for layer in ir.dense_layers())
+        macs = sum(layer.n_weights * getattr(layer, "n_pixels", 1) for layer in ir.layers
+                   if layer.kind in ("dense", "conv"))  # a convolution: its product once per output pixel
         self._default_threads = available_cpus() if macs >= _PARALLEL_MACS_PER_ROW else 1
 
     # ------------------------------------------------------------------ public
@@ -760,3 +762,10 @@ def _step_plan(layer: StepLayer) -> _Plan:
 
 EMULATOR_RULES.register("step")(EmulatorRule(integer=_step, plan=_step_plan))
 EMULATOR_RULES.register("parametric_relu")(EmulatorRule(integer=_parametric_relu, plan=_parametric_relu_plan))
+
+
+# ---------------------------------------------------------------------- windowed kinds (sim/windowed.py)
+EMULATOR_RULES.register("conv")(EmulatorRule(integer=lambda layer, x: _windowed.conv_integer(layer, x, _dense),
+                                             plan=lambda layer: _windowed.conv_plan(layer, _dense_plan)))
+EMULATOR_RULES.register("pooling")(EmulatorRule(integer=_windowed.pooling_integer, plan=_windowed.pooling_plan))
+EMULATOR_RULES.register("reorder")(EmulatorRule(integer=_windowed.reorder_integer, plan=_windowed.reorder_plan))

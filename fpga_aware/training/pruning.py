@@ -1,7 +1,7 @@
 """Magnitude pruning for tf-keras models, as a single Keras callback.
 
-:class:`Prune` prunes the kernels of ``Dense`` and QKeras ``QDense`` layers of a *plain*
-model passed straight to ``fit``::
+:class:`Prune` prunes the kernels of ``Dense``, ``Conv1D``, ``Conv2D`` and QKeras ``QDense``,
+``QConv1D``, ``QConv2D`` layers of a *plain* model passed straight to ``fit``::
 
     model.fit(x, y, epochs=5, callbacks=[Prune(0.75)])
 
@@ -118,7 +118,7 @@ from fpga_aware.training.schedule import DEFAULT_RAMP_FRACTION, polynomial_decay
 tf = tensorflow()
 k = keras()
 
-from qkeras import QDense  # noqa: E402  (needs the tf-keras guard above)
+from qkeras import QConv1D, QConv2D, QDense  # noqa: E402,F401  (needs the tf-keras guard above)
 from tensorflow_model_optimization.python.core.sparsity.keras import (  # noqa: E402
     prune as _tfmot_prune,
 )
@@ -144,9 +144,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Layer classes whose kernels are pruned (``QDense`` is a subclass of ``Dense``).
-PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense)
-_PRUNABLE_NAMES = "Dense, QDense"
+#: Layer classes whose kernels are pruned (``QDense`` is a subclass of ``Dense``, ``QConv1D`` and
+#: ``QConv2D`` of ``Conv1D`` and ``Conv2D``).
+PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense, k.layers.Conv1D, k.layers.Conv2D, QConv1D, QConv2D)
+_PRUNABLE_NAMES = "Dense, QDense, Conv1D, Conv2D, QConv1D, QConv2D"
+
+
+def _product_shape(shape) -> tuple[int, ...]:
+    """A kernel's shape as the dense product the firmware computes: ``(taps * C_in, C_out)``."""
+    shape = tuple(int(d) for d in shape)
+    return shape if len(shape) <= 2 else (int(np.prod(shape[:-1])), shape[-1])
 
 _STRUCTURES = (None, "unstructured", "block", "balanced")
 
@@ -387,7 +394,7 @@ def _final_sparsity(schedule: Any) -> float | None:
 
 # --------------------------------------------------------------------------- callback
 class Prune(k.callbacks.Callback):
-    """Polynomial-decay magnitude pruning of Dense/QDense kernels during ``fit``.
+    """Polynomial-decay magnitude pruning of Dense/QDense and Conv1D/Conv2D/QConv1D/QConv2D kernels during ``fit``.
 
     See the module docstring for the exact semantics.  After training,
     :attr:`sparsity` is the fraction of zeros over all pruned kernels and
@@ -409,7 +416,7 @@ class Prune(k.callbacks.Callback):
         reuse_factor: for ``structure='balanced'`` (required there, refused otherwise): the
             reuse factor of every pruned layer, or a dict ``{layer name: reuse factor}`` with
             an entry for every pruned layer; each must be ``<= n_in`` of its layer.
-        layers: names of the layers to prune (default: every Dense/QDense).
+        layers: names of the layers to prune (default: every Dense/QDense and convolution).
         ramp_fraction: used only when ``end_step`` is ``None``; in ``(0, 1]``.
     """
 
@@ -533,7 +540,8 @@ class Prune(k.callbacks.Callback):
                     "integer for all"
                 )
         for target in plain:
-            check_balanced_shape(tuple(target.variable.shape), self.options.reuse_factor_of(target.name), target.name)
+            check_balanced_shape(_product_shape(target.variable.shape), self.options.reuse_factor_of(target.name),
+                                 target.name)
         for name in dict.fromkeys(t.name for t in targets if t.wrapped):
             warnings.warn(
                 f"Prune(structure='balanced') does not apply to {name!r}: it is wrapped by tfmot "
@@ -603,14 +611,15 @@ class Prune(k.callbacks.Callback):
         if not update:
             return
         for target in plain:
-            weights = target.variable.numpy()
+            kernel = target.variable.numpy()
+            weights = kernel.reshape(_product_shape(kernel.shape))  # a convolution: its per-pixel product
             if self.options.structure == "block":
                 keep = block_mask(weights, sparsity, self.options.block_size)
             elif self.options.structure == "balanced":
                 keep = balanced_mask(weights, sparsity, self.options.reuse_factor_of(target.name), target.name)
             else:
                 keep = magnitude_mask(weights, sparsity)
-            target.mask.assign(keep)
+            target.mask.assign(np.asarray(keep).reshape(kernel.shape))
         log.debug("Prune: step %d, masks at sparsity %.4f", step, sparsity)
 
     def _apply_masks(self) -> None:

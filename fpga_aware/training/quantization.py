@@ -12,10 +12,14 @@ source layer                       copy
                                    ``<dense>_relu`` with ``quantized_relu(abits, aint)``
 ``Dense(activation=f)``,           ``QDense`` (linear) + float ``Activation(f)`` named
 f in sigmoid/tanh/softmax          ``<dense>_<f>``
+``Conv1D`` / ``Conv2D``            ``QConv1D`` / ``QConv2D`` (same window options), as ``Dense``
+                                   above for its activation
 ``Activation('relu')``             ``QActivation(quantized_relu(abits, aint))``, same name
 ``Activation(f)``, f not relu      copied (float)
 ``Dropout``, ``Flatten``,          copied as they are (weights included)
-``BatchNormalization``
+``BatchNormalization``, ``Reshape``,
+pooling, ZeroPadding, Cropping,
+UpSampling (1D/2D)
 ``InputLayer``                     a new input of the same shape, dtype and name
 =================================  =====================================================
 
@@ -47,7 +51,7 @@ from fpga_aware.core.activations import KERAS_ACTIVATIONS
 tf = tensorflow()
 k = keras()
 
-from qkeras import QActivation, QDense, quantized_bits, quantized_relu  # noqa: E402
+from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quantized_relu  # noqa: E402
 
 __all__ = ["quantize", "SUPPORTED_CLASSES", "SUPPORTED_ACTIVATIONS", "LAYER_CONFIG_KEYS"]
 
@@ -59,13 +63,27 @@ SUPPORTED_CLASSES: tuple[str, ...] = (
     "Dropout",
     "Flatten",
     "BatchNormalization",
+    "Conv1D",
+    "Conv2D",
+    "Reshape",
+    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
 )
 #: Activation functions accepted in ``Dense`` and ``Activation`` layers.
 SUPPORTED_ACTIVATIONS: tuple[str, ...] = KERAS_ACTIVATIONS  # what the firmware implements
 #: Keys allowed in each ``layer_config`` entry.
 LAYER_CONFIG_KEYS: tuple[str, ...] = ("bits", "integer")
 
-_COPIED = (k.layers.Dropout, k.layers.Flatten, k.layers.BatchNormalization)
+_COPIED = (k.layers.Dropout, k.layers.Flatten, k.layers.BatchNormalization, k.layers.Reshape,
+           k.layers.MaxPooling1D, k.layers.MaxPooling2D, k.layers.AveragePooling1D, k.layers.AveragePooling2D,
+           k.layers.GlobalMaxPooling1D, k.layers.GlobalMaxPooling2D, k.layers.GlobalAveragePooling1D,
+           k.layers.GlobalAveragePooling2D, k.layers.ZeroPadding1D, k.layers.ZeroPadding2D, k.layers.Cropping1D,
+           k.layers.Cropping2D, k.layers.UpSampling1D, k.layers.UpSampling2D)
+#: Float convolution class -> its QKeras class.
+_QCONV = {k.layers.Conv1D: QConv1D, k.layers.Conv2D: QConv2D}
+#: The window options a convolution's QKeras copy keeps.
+_CONV_ARGS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "data_format")
 _DENSE_ARGS = (
     "use_bias",
     "kernel_initializer",
@@ -191,6 +209,27 @@ def _qdense(layer: Any) -> Callable[[_Precision | None], Any]:
     return build
 
 
+def _qconv(layer: Any) -> Callable[[_Precision | None], Any]:
+    """Builder of a linear ``QConv1D``/``QConv2D`` copying ``layer``'s options."""
+    config = layer.get_config()
+    if int(config.get("groups", 1) or 1) != 1:
+        raise ValueError(f"layer {layer.name!r}: groups={config['groups']}; quantize() converts groups=1 only")
+
+    def build(p: _Precision | None) -> Any:
+        assert p is not None
+        quantizer = dict(bits=p.bits, integer=p.integer, alpha=1)
+        return _QCONV[type(layer)](
+            activation=None,
+            kernel_quantizer=quantized_bits(**quantizer),
+            bias_quantizer=quantized_bits(**quantizer) if layer.use_bias else None,
+            name=layer.name,
+            trainable=layer.trainable,
+            **{key: config[key] for key in _CONV_ARGS + _DENSE_ARGS},
+        )
+
+    return build
+
+
 def _qrelu(name: str) -> Callable[[_Precision | None], Any]:
     def build(p: _Precision | None) -> Any:
         assert p is not None
@@ -217,8 +256,9 @@ def _unsupported(layer: Any) -> ValueError:
 def _plan_layer(layer: Any) -> list[_Step]:
     """The layer(s) of the copy that replace ``layer``."""
     cls = type(layer)
-    if cls is k.layers.Dense:
-        steps = [_Step(layer.name, _qdense(layer), source=layer, quantized="weights")]
+    if cls is k.layers.Dense or cls in _QCONV:
+        builder = _qdense(layer) if cls is k.layers.Dense else _qconv(layer)
+        steps = [_Step(layer.name, builder, source=layer, quantized="weights")]
         function = _activation_name(layer)
         if function == "relu":
             steps.append(_Step(f"{layer.name}_relu", _qrelu(f"{layer.name}_relu"), quantized="relu"))

@@ -37,7 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from fpga_aware.core.fixed import FixedType, rounded_mantissas
-from fpga_aware.core.ir import DenseLayer, InputLayer, ModelIR, ScaleShiftLayer
+from fpga_aware.core.ir import ConvLayer, DenseLayer, InputLayer, ModelIR, ScaleShiftLayer
 from fpga_aware.frontend.keras import build_ir, float_view
 
 __all__ = ["ProfileEntry", "Profile", "profile", "suggest_integer_bits"]
@@ -344,8 +344,8 @@ def _keras_tensors(model, ir: ModelIR, view) -> tuple[dict[str, Any], dict[str, 
             continue
         if fl.output_layer is not None:
             outputs[fl.name] = model.get_layer(fl.output_layer).output
-        elif fl.weights is not None and fl.keras_layer is not None:  # the pre-activation sum
-            fused_inputs[fl.name] = model.get_layer(fl.keras_layer).input
+        elif fl.weights is not None and fl.keras_layer is not None and fl.kind == "dense":  # the pre-activation sum
+            fused_inputs[fl.name] = model.get_layer(fl.keras_layer).input  # (a conv's needs its patches: none)
     return outputs, fused_inputs
 
 
@@ -416,12 +416,13 @@ def profile(model, x, firmware_or_config=None) -> Profile:
         if isinstance(layer, InputLayer):
             entries.append(_entry(layer, "input", layer.result_type, batch, "input"))
             continue
-        if isinstance(layer, DenseLayer):
+        if isinstance(layer, (DenseLayer, ConvLayer)):  # a convolution: its per-pixel product's numbers
             fl = view.get(layer.name) if view is not None else None
+            product = layer.product if isinstance(layer, ConvLayer) else layer
             if fl is not None and fl.weights is not None and fl.weights.shape == layer.weights.shape:
                 kernel, bias, src = fl.weights, fl.bias, "keras"
             else:
-                kernel, bias, src = layer.weight_values(), layer.bias_values(), "emulator"
+                kernel, bias, src = product.weight_values(), product.bias_values(), "emulator"
             entries.append(_entry(layer, "weight", layer.weight_type, kernel, src))
             entries.append(_entry(layer, "bias", layer.bias_type, bias, src))
         elif isinstance(layer, ScaleShiftLayer):
