@@ -9,8 +9,9 @@ estimate and the error, and per tool and set the median and worst absolute error
 of ``docs/cost_model.md`` ("Per-tool calibration") are printed with ``--markdown``.
 
 ``--fit`` fits each tool's per-item constants on its fit set only (non-negative least squares
-on the relative errors: LUT and FF are linear in them) and the pipeline timing on a small grid
-(latency), and prints the fitted profile fields; the constants in fpga_aware/cost/tools.py are
+on the relative errors: LUT and FF are linear in them) and the operator delays on a grid
+(:data:`TIMING_GRID`: the least latency error, ties within a cycle per design broken by how well
+the pipeline registers explain the FF), and prints the fitted profile fields; the constants in fpga_aware/cost/tools.py are
 copied from that output.
 
     .venv/bin/python benchmarks/hls_calibration.py [--fit] [--markdown] [--json PATH]

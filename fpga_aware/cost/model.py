@@ -37,8 +37,12 @@ Latency and initiation interval
 -------------------------------
 Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAINTY)`` ns
 (12.5 %, Vivado HLS's default, which build_prj.tcl sets explicitly) with the delays below; a register is inserted when
-the next operation would not fit.  A DSP multiplier, a BRAM read and a BRAM/LUT ROM read are
-registered.  Per dense layer this is the hls4ml formula
+the next operation would not fit.  The profile's delays are those of speed grade -2; the
+part's speed grade scales them (:func:`~fpga_aware.cost.tools.speed_grade_delay`: -1 is 1.2x
+slower), so a slower part gets more stages and more pipeline registers.  A BRAM read and a
+BRAM/LUT ROM read are registered; a DSP multiplier ``dsp_mult_cycles`` times (0: the tool
+chains it combinationally, as Vivado HLS does at 5 ns); a register cut at a DSP's input is the
+DSP's operand register (no flip-flops).  Per dense layer this is the hls4ml formula
 ``L = L_mult + (C - 1) * II_mult + L_activ`` with ``II_mult = 1`` plus the adder tree
 (``ceil(log2(terms))`` levels per output when fully parallel; with a schedule, the register's
 accumulation and the schedule's ``combine_levels``).  Layers run one after another; ``II`` is

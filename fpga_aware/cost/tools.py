@@ -159,7 +159,7 @@ VIVADO_HLS = ToolProfile(
 
 #: Vitis HLS 2020.1-2024.1: maps products by constants of fewer than 8 significant bits to
 #: LUTs, one ROM copy per table read; fitted to its 3 fit-set designs (all RF 1: the shared
-#: multipliers' constants keep Vivado HLS's values).  Its FFs are its pipeline registers and
+#: multipliers' slot FFs keep the default).  Its FFs are its pipeline registers and
 #: DSP glue: the fit leaves no fixed per-neuron FFs.
 VITIS_HLS = ToolProfile(
     name="vitis",
