@@ -9,8 +9,9 @@ estimate and the error, and per tool and set the median and worst absolute error
 of ``docs/cost_model.md`` ("Per-tool calibration") are printed with ``--markdown``.
 
 ``--fit`` fits each tool's per-item constants on its fit set only (non-negative least squares
-on the relative errors: LUT and FF are linear in them) and the pipeline timing on a small grid
-(latency), and prints the fitted profile fields; the constants in fpga_aware/cost/tools.py are
+on the relative errors: LUT and FF are linear in them) and the operator delays on a grid
+(:data:`TIMING_GRID`: the least latency error, ties within a cycle per design broken by how well
+the pipeline registers explain the FF), and prints the fitted profile fields; the constants in fpga_aware/cost/tools.py are
 copied from that output.
 
     .venv/bin/python benchmarks/hls_calibration.py [--fit] [--markdown] [--json PATH]
@@ -52,8 +53,15 @@ FIELDS = {
 #: Bounds of the fitted constants: the physical ones stay near their physical value (an adder
 #: bit is about one LUT, a register bit about one FF), the overheads are free but non-negative.
 BOUNDS = {"lut_per_adder_bit": (0.2, 1.2), "ff_per_register_bit": (0.4, 1.2), "lut_per_mux_bit_level": (0.3, 1.5)}
-#: Timing grid of the latency fit.
-TIMING_GRID = {"dsp_mult_cycles": (1, 2, 3), "adder_ns": (0.35, 0.6, 0.9, 1.2)}
+#: Timing grid of the latency fit (operator delays in ns at speed grade -2;
+#: ``dsp_mult_cycles=0``: the tool chains a DSP multiply combinationally with the fabric).
+TIMING_GRID = {"adder_ns": (0.35, 0.5, 0.6, 0.75, 0.9, 1.05), "adder_ns_per_bit": (0.01, 0.02, 0.03),
+               "dsp_input_ns": (0.6, 1.2, 1.8), "dsp_mult_cycles": (0, 1), "dsp_output_ns": (0.3, 0.6, 1.0),
+               "activation_ns": (0.2, 0.4)}
+#: Timings whose summed latency error on the fit set is at most this many cycles per design
+#: above the best are tied; among them the fit takes the one whose pipeline registers explain the fit set's FF
+#: best (median relative residual of the FF fit): where the registers go decides their bits.
+LATENCY_SLACK = 1
 
 
 def tool_of(report_tool: str) -> str:
@@ -212,17 +220,42 @@ def fit_linear(designs: list[dict], profile: ToolProfile, fields: tuple, quantit
     return {fields[j]: round(float(t), 3) for j, t in zip(used, theta)}
 
 
-def fit_timing(designs: list[dict], profile: ToolProfile) -> dict:
-    best = None
+def _ff_residual(designs: list[dict], profile: ToolProfile, fields: tuple, irs: list) -> float:
+    """Median relative residual of the bounded least-squares FF fit of ``fields`` (fit set)."""
+    from scipy.optimize import lsq_linear
+
+    have = [(d, ir) for d, ir in zip(designs, irs) if d["published"].get("ff")]
+    pub = np.array([d["published"]["ff"] for d, _ in have], float)
+    zero = profile.with_(**{f: 0.0 for f in fields})
+    base = np.array([estimate(d, zero, ir).ff for d, ir in have], float)
+    unit = np.stack([np.array([estimate(d, zero.with_(**{f: 1.0}), ir).ff for d, ir in have], float) - base
+                     for f in fields], axis=1)
+    a, b = unit / pub[:, None], 1.0 - base / pub
+    lo = [BOUNDS.get(f, (0.0, np.inf))[0] for f in fields]
+    hi = [BOUNDS.get(f, (0.0, np.inf))[1] for f in fields]
+    theta = lsq_linear(a, b, bounds=(lo, hi)).x
+    return float(np.median(np.abs(a @ theta - b)))
+
+
+def fit_timing(designs: list[dict], profile: ToolProfile, ff_fields: tuple = ()) -> dict:
+    """The :data:`TIMING_GRID` point with the least summed latency error on ``designs`` (ties
+    within :data:`LATENCY_SLACK` cycles per design: the one whose registers best explain the FF)."""
+    irs = [design_ir(d["build"], MODELS) for d in designs]
+    scored = []
     for values in itertools.product(*TIMING_GRID.values()):
         changes = dict(zip(TIMING_GRID, values))
         p = profile.with_(**changes)
-        errs = [abs(error("latency", estimate(d, p).latency_cycles, _published(d, "latency")))
-                for d in designs if _published(d, "latency") is not None]
-        score = (sum(errs), max(errs, default=0))
-        if best is None or score < best[0]:
-            best = (score, changes)
-    return best[1] if best else {}
+        errs = [abs(error("latency", estimate(d, p, ir).latency_cycles, _published(d, "latency")))
+                for d, ir in zip(designs, irs) if _published(d, "latency") is not None]
+        scored.append(((sum(errs), max(errs, default=0)), changes))
+    if not scored:
+        return {}
+    best = min(s for s, _ in scored)[0]
+    tied = [(s, c) for s, c in scored if s[0] <= best + LATENCY_SLACK * len(designs)]
+    if not ff_fields or not any(d["published"].get("ff") for d in designs):
+        return min(tied, key=lambda sc: sc[0])[1]
+    return min(tied, key=lambda sc: (round(_ff_residual(designs, profile.with_(**sc[1]), ff_fields, irs), 4),
+                                     sc[0]))[1]
 
 
 def fit(designs: list[dict]) -> dict[str, dict]:
@@ -231,7 +264,7 @@ def fit(designs: list[dict]) -> dict[str, dict]:
         fit_set = [d for d in designs if tool_of(d["tool"]) == name and d["split"] == "fit"]
         if not fit_set:
             continue
-        changes = fit_timing(fit_set, profile)
+        changes = fit_timing(fit_set, profile, FIELDS[name]["ff"])
         p = profile.with_(**changes)
         for q, fields in FIELDS[name].items():
             have = [d for d in fit_set if d["published"].get(q)]

@@ -37,8 +37,12 @@ Latency and initiation interval
 -------------------------------
 Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAINTY)`` ns
 (12.5 %, Vivado HLS's default, which build_prj.tcl sets explicitly) with the delays below; a register is inserted when
-the next operation would not fit.  A DSP multiplier, a BRAM read and a BRAM/LUT ROM read are
-registered.  Per dense layer this is the hls4ml formula
+the next operation would not fit.  The profile's delays are those of speed grade -2; the
+part's speed grade scales them (:func:`~fpga_aware.cost.tools.speed_grade_delay`: -1 is 1.2x
+slower), so a slower part gets more stages and more pipeline registers.  A BRAM read and a
+BRAM/LUT ROM read are registered; a DSP multiplier ``dsp_mult_cycles`` times (0: the tool
+chains it combinationally, as Vivado HLS does at 5 ns); a register cut at a DSP's input is the
+DSP's operand register (no flip-flops).  Per dense layer this is the hls4ml formula
 ``L = L_mult + (C - 1) * II_mult + L_activ`` with ``II_mult = 1`` plus the adder tree
 (``ceil(log2(terms))`` levels per output when fully parallel; with a schedule, the register's
 accumulation and the schedule's ``combine_levels``).  Layers run one after another; ``II`` is
@@ -118,7 +122,7 @@ from fpga_aware.core.ir import (
 )
 from fpga_aware.core.parts import Part, get_part
 from fpga_aware.core.registry import Registry
-from fpga_aware.cost.tools import DEFAULT_TOOL, ToolProfile, tool_profile
+from fpga_aware.cost.tools import DEFAULT_TOOL, ToolProfile, speed_grade_delay, tool_profile
 
 __all__ = ["CostReport", "LayerCost", "estimate_ir", "COST_RULES", "ACTIVATION_COSTS"]
 
@@ -335,9 +339,26 @@ class _Schedule(ClockChain):
     fit; ``ff`` counts their bits; registers inside DSP slices and block RAMs are not
     flip-flops), with the tool's constants in :attr:`profile`."""
 
-    def __init__(self, clock_period: float, profile: ToolProfile):
+    def __init__(self, clock_period: float, profile: ToolProfile, delay_scale: float = 1.0):
         super().__init__(clock_period)
         self.profile = profile  #: the tool's constants, read by every cost rule
+        #: the part's speed grade: its operators are this much slower than the profile's
+        #: (speed grade -2) delays (:func:`fpga_aware.cost.tools.speed_grade_delay`)
+        self.delay_scale = float(delay_scale)
+
+        self._live = 0.0
+
+    def chain(self, ns: float, live_bits: float = 0.0) -> int:
+        self._live = live_bits
+        return super().chain(ns * self.delay_scale, live_bits)
+
+    def register(self, stages: int, out_ns: float = 0.0) -> None:
+        """A registered primitive ``stages`` deep; with 0 stages (a DSP multiply the tool
+        chains combinationally with the fabric around it) its output delay continues the chain."""
+        if stages <= 0:
+            self.chain(out_ns, self._live)
+            return
+        super().register(stages, out_ns * self.delay_scale)
 
 
 def _tree_live(terms: np.ndarray, level: int) -> int:
@@ -475,13 +496,17 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         sched.chain(math.ceil(max(int(mux_levels.max(initial=0)), cycle_levels if weight_mux else 0) / 2) * p.mux_level_ns,
                     in_bits)
         if slots and on_dsp:
-            sched.chain(p.dsp_input_ns, slot_bits)
+            # a register cut here is the DSP's own operand registers (AREG/BREG): no flip-flops
+            sched.chain(p.dsp_input_ns, 0.0)
             sched.register(p.dsp_mult_cycles, p.dsp_output_ns)
         elif slots:
             sched.chain(_log2_ceil(ww) * p.adder_delay(wx + ww), slot_bits)
-        sched.wait(C - 1)
         if accumulating:
-            sched.chain(p.adder_delay(wa), S * wa)  # reg += p
+            sched.chain(p.adder_delay(wa), P * wa)  # reg += p (the products live if it is cut)
+        # the lane registers (the accumulators, counted above) close each cycle of the loop:
+        # the adder tree after the loop starts from registers
+        sched.register(1)
+        sched.wait(C - 1)
         for level, (dst, _src) in enumerate(plan.combine_levels):
             sched.chain(p.adder_delay(wa), (S + n_out - sum(d.size for d, _ in plan.combine_levels[:level])) * wa)
     return _finish_layer(
@@ -712,7 +737,7 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
     p = tool_profile(tool)
     config = config if config is not None else FirmwareConfig()
     the_part = get_part(part if part is not None else config.part)
-    sched = _Schedule(config.clock_period, p)
+    sched = _Schedule(config.clock_period, p, speed_grade_delay(the_part.name))
     costs: list[LayerCost] = []
     ii = 1
     for layer in ir.layers:

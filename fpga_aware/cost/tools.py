@@ -18,16 +18,42 @@ The fit of each profile and its validation on designs it was not fitted to are i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from fpga_aware.core.registry import Registry
 
-__all__ = ["ToolProfile", "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile"]
+__all__ = ["ToolProfile", "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile",
+           "SPEED_GRADE_DELAY", "speed_grade", "speed_grade_delay"]
 
 #: How a tool decides that a product by a synthesis-time constant is a DSP multiplier.
 CONSTANT_DSP_RULES = ("operand_widths", "constant_bits")
+
+
+#: Logic delays of a speed grade relative to speed grade -2, the grade the profiles' operator
+#: delays are for (every calibration design but the Ultra96's is a -2 part).  From the
+#: UltraScale+ data sheets' DSP48E2 maximum frequency with all registers (DS922/DS925: 891,
+#: 775 and 645 MHz at -3, -2 and -1, VCCINT 0.85 V): a -1 part's operators are 775/645 = 1.2x
+#: slower, so the HLS scheduler fits fewer of them into a cycle and inserts more pipeline
+#: registers (the Ultra96's xczu3eg-1 runs of the jet tagger: 13-15 cycles and ~50 k FF where
+#: the -2 U250 and ZCU106 runs of the same firmware take 9 cycles and ~27 k FF).  A low-power
+#: ``L`` grade (``-2L-e``: the Alveo cards run it at 0.85 V) counts as its number.
+SPEED_GRADE_DELAY = {"1": 775 / 645, "2": 1.0, "3": 775 / 891}
+_SPEED_GRADE = re.compile(r"-([123])[lLeE]?(?:-[a-zA-Z]+)?$")
+
+
+def speed_grade(part_name: str) -> "str | None":
+    """The speed grade digit of a Xilinx part name (``'xczu3eg-sbva484-1-e'`` -> ``'1'``,
+    ``'xcu250-figd2104-2L-e'`` -> ``'2'``, ``'xc7z020-clg400-1'`` -> ``'1'``), or ``None``."""
+    m = _SPEED_GRADE.search(str(part_name).strip())
+    return m.group(1) if m else None
+
+
+def speed_grade_delay(part_name: str) -> float:
+    """:data:`SPEED_GRADE_DELAY` of a part (1.0 when its name gives no speed grade)."""
+    return SPEED_GRADE_DELAY.get(speed_grade(part_name) or "2", 1.0)
 
 
 @dataclass(frozen=True)
@@ -110,36 +136,49 @@ class ToolProfile:
 
 #: Vivado HLS 2018.2-2020.1, fitted (benchmarks/hls_calibration.py --fit) to the 12 fit-set
 #: Vivado HLS designs of benchmarks/data/published_reports.json (hls4ml tutorial and slides).
+#: Its scheduler chains a DSP multiply combinationally with the fabric at 5 ns
+#: (``dsp_mult_cycles=0``): the 9-cycle jet tagger of the -2 parts.
 VIVADO_HLS = ToolProfile(
     name="vivado",
     description="vivado: Vivado HLS 2018.2-2020.1, fitted to 12 published hls4ml reports, validated on 9 others",
-    adder_ns=0.6,
+    adder_ns=0.35,
+    adder_ns_per_bit=0.02,
+    dsp_input_ns=0.6,
+    dsp_mult_cycles=0,
+    dsp_output_ns=1.0,
+    activation_ns=0.2,
     lut_per_neuron=626.092,
     lut_per_dsp_product=0.0,
     lut_per_adder_bit=0.2,
     lut_per_mux_bit_level=1.291,
-    ff_per_neuron=153.143,
-    ff_per_dsp_product=2.885,
-    ff_per_register_bit=0.709,
-    ff_per_slot_bit=0.0,
+    ff_per_neuron=159.586,
+    ff_per_dsp_product=0.019,
+    ff_per_register_bit=0.455,
+    ff_per_slot_bit=0.223,
 )
 
 #: Vitis HLS 2020.1-2024.1: maps products by constants of fewer than 8 significant bits to
 #: LUTs, one ROM copy per table read; fitted to its 3 fit-set designs (all RF 1: the shared
-#: multipliers' constants keep Vivado HLS's values).
+#: multipliers' slot FFs keep the default).  Its FFs are its pipeline registers and
+#: DSP glue: the fit leaves no fixed per-neuron FFs.
 VITIS_HLS = ToolProfile(
     name="vitis",
     description="vitis: Vitis HLS 2020.1-2024.1, fitted to 3 published hls4ml reports, validated on 3 others",
     constant_dsp_rule="constant_bits",
     rom_ports=1,
-    adder_ns=0.9,
-    lut_per_neuron=160.574,
-    lut_per_lut_product=15.825,
-    lut_per_dsp_product=7.413,
+    adder_ns=0.5,
+    adder_ns_per_bit=0.02,
+    dsp_input_ns=1.8,
+    dsp_mult_cycles=1,
+    dsp_output_ns=0.3,
+    activation_ns=0.2,
+    lut_per_neuron=160.599,
+    lut_per_lut_product=15.821,
+    lut_per_dsp_product=7.418,
     lut_per_adder_bit=0.2,
-    ff_per_neuron=0.167,
-    ff_per_dsp_product=3.036,
-    ff_per_register_bit=0.498,
+    ff_per_neuron=0.0,
+    ff_per_dsp_product=4.92,
+    ff_per_register_bit=0.4,
 )
 
 TOOL_PROFILES: Registry[ToolProfile] = Registry("HLS tool profile", key="tool")
