@@ -29,8 +29,13 @@ rtl-tools:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RTL_PACKAGES) >/dev/null; \
 	else echo "note: yosys/verilator are not installed and cannot be (not root, or no apt-get): the RTL tests will skip"; fi
 
+# The suite in parallel (pytest-xdist, one worker per CPU up to 4: each holds TensorFlow), then
+# the tests that assert a wall-clock bound alone, so that the other workers do not slow them.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: $(STAMP) rtl-tools
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS) -m "not serial"; parallel=$$?; \
+	$(PY) -m pytest -q -m serial; serial=$$?; exit $$((parallel || serial))
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -63,6 +63,7 @@ def test_help_and_usage_errors_do_not_import_tensorflow(tmp_path):
     assert codes == str([0] * (1 + len(COMMANDS)) + [2] * 5)
 
 
+@pytest.mark.serial  # a timing ratio: run alone, after the parallel part (Makefile)
 def test_help_is_fast_compared_with_importing_tensorflow(tmp_path):
     def seconds(argv) -> float:
         start = time.perf_counter()

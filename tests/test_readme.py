@@ -278,6 +278,7 @@ def run_block(block: Block, session: dict) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # the demo's wall-clock bound: run alone, after the parallel part (Makefile)
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_readme_block_runs_verbatim(block, session):
     for earlier in BLOCKS[: block.index - 1]:  # a block may need the files of the ones before it
