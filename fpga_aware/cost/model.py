@@ -33,6 +33,11 @@ Multiplications (the rules that decide DSPs)
   schedule (:attr:`DenseLayer.schedule`): ``P = ceil(nnz / R)`` lanes, each one shared
   multiplier (DSP or LUT by the width rule; none for shifts) over ``C = min(R, nnz)`` cycles.
 
+* ``strategy='distributed_arithmetic'`` (:attr:`DenseLayer.adder_graph`, da4ml's shift-and-add
+  graph): no multiplier and no DSP; ``adder_bits * lut_per_adder_bit`` LUTs for the graph, an
+  ``accum``-width adder per nonzero bias and per negated output, the graph's levels chained with
+  the tool's adder delays.  Assumed, not validated against a vendor report.
+
 Latency and initiation interval
 -------------------------------
 Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAINTY)`` ns
