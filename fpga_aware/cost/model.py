@@ -422,8 +422,8 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         # multiplier, no DSP; one LUT per adder bit, the graph's depth in adder levels.
         lut.update(_adder_graph_cost(layer, sched, bias))
         n_mult = 0
-    elif R == 1 and strategy == Strategy.LATENCY:
-        # Every weight is a synthesis-time constant of its own width.
+    elif R == 1 and strategy in (Strategy.LATENCY, Strategy.DISTRIBUTED_ARITHMETIC):
+        # Every weight is a synthesis-time constant of its own width (a DA layer here has none).
         n_dsp_mult, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.weight_type.signed, part, p)
         n_lut_mult = n_mult - n_dsp_mult
         lut["lut_multipliers"] = lut_bits * p.lut_per_adder_bit + n_lut_mult * p.lut_per_lut_product
