@@ -69,7 +69,8 @@ def _add_firmware_arguments(parser: argparse.ArgumentParser, *, part_default: st
     parser.add_argument("--part", default=part_default, help=part_help)
     parser.add_argument("--precision", default="ap_fixed<16,6>", help="default fixed-point type (default: %(default)s)")
     parser.add_argument("--reuse-factor", type=int, default=1, help="default reuse factor (default: 1)")
-    parser.add_argument("--strategy", default="latency", help="latency or resource (default: latency)")
+    parser.add_argument("--strategy", default="latency", help="latency, resource or distributed_arithmetic (da4ml's multiplier-free adder graph, "
+                        "reuse factor 1; pip install 'fpga_aware[da]') (default: latency)")
     clock_help = "clock period in ns (default: %(default)s)" if clock_default else "clock period in ns (default: the report's target clock)"
     parser.add_argument("--clock-period", type=float, default=clock_default, help=clock_help)
     parser.add_argument("--project-name", default="myproject", help="HLS project/top function name")

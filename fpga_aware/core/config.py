@@ -218,11 +218,20 @@ class FirmwareConfig:
         if layer_config is not None and not isinstance(layer_config, Mapping):
             raise ConfigError(f"layer_config must be a dict of layer name -> options, got {layer_config!r}")
         layers = {str(name): LayerConfig.parse(str(name), value) for name, value in (layer_config or {}).items()}
+        strategy = _strategy(strategy, "strategy")
+        reuse_factor = _reuse_factor(reuse_factor, "reuse_factor")
+        if strategy == Strategy.DISTRIBUTED_ARITHMETIC and reuse_factor != 1:
+            raise ConfigError(f"strategy 'distributed_arithmetic' builds dense layers fully parallel and needs "
+                              f"reuse_factor 1, got {reuse_factor}; use strategy 'latency' or 'resource' to share multipliers")
+        for name, layer in layers.items():
+            if layer.strategy == Strategy.DISTRIBUTED_ARITHMETIC and layer.reuse_factor not in (None, 1):
+                raise ConfigError(f"layer_config[{name!r}]: strategy 'distributed_arithmetic' needs reuse_factor 1, "
+                                  f"got {layer.reuse_factor}; use strategy 'latency' or 'resource' to share multipliers")
         return cls(
             part=part.strip(),
             precision=_precision(precision, "precision"),
-            reuse_factor=_reuse_factor(reuse_factor, "reuse_factor"),
-            strategy=_strategy(strategy, "strategy"),
+            reuse_factor=reuse_factor,
+            strategy=strategy,
             io_type=IOType.PARALLEL,
             clock_period=float(clock_period),
             project_name=project_name,

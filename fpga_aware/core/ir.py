@@ -63,10 +63,13 @@ __all__ = [
 
 
 class Strategy(str, enum.Enum):
-    """How a dense layer is scheduled: fully parallel (II = R = 1 normally) or with BRAM weights."""
+    """How a dense layer is built: fully parallel (II = R = 1 normally), with BRAM weights, or
+    fully parallel without multipliers (da4ml's shift-and-add graph, :attr:`DenseLayer.adder_graph`:
+    reuse factor 1 and a lossless accumulator only; :mod:`fpga_aware.core.adder_graph`)."""
 
     LATENCY = "latency"
     RESOURCE = "resource"
+    DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"
 
 
 class IOType(str, enum.Enum):
@@ -165,8 +168,33 @@ class DenseLayer(Layer):
 
     @property
     def fully_parallel(self) -> bool:
-        """Latency strategy at reuse factor 1: every product a constant, summed in term order."""
-        return Strategy(self.strategy) == Strategy.LATENCY and int(self.reuse_factor) == 1
+        """Latency strategy at reuse factor 1: every product a constant, summed in term order
+        (or the distributed-arithmetic strategy, which is fully parallel too: its lossless
+        accumulator makes any order exact)."""
+        return (Strategy(self.strategy) in (Strategy.LATENCY, Strategy.DISTRIBUTED_ARITHMETIC)
+                and int(self.reuse_factor) == 1)
+
+    @property
+    def distributed_arithmetic(self) -> bool:
+        """Built as da4ml's multiplier-free adder graph (``strategy='distributed_arithmetic'``)."""
+        return Strategy(self.strategy) == Strategy.DISTRIBUTED_ARITHMETIC
+
+    @property
+    def adder_graph(self) -> dict:
+        """da4ml's shift-and-add graph of ``x . W``, its nodes cut to the accumulator's bits
+        (:func:`fpga_aware.core.adder_graph.layer_adder_graph`): read by the HLS writer of
+        ``strategy='distributed_arithmetic'``, the Verilog writer's ``multiplier='da'`` and the
+        cost model.  Computed once and cached like :attr:`schedule` (a new ``weights`` array or
+        new types give a new one); do not change it (copy it: ``adder_graph.copied``).  Raises
+        ``AdderGraphError`` / ``ImportError`` where the graph cannot be built
+        (:func:`~fpga_aware.core.adder_graph.check_da_layer` says why first)."""
+        from fpga_aware.core.adder_graph import layer_adder_graph
+
+        key = (id(self.weights), self.input_type, self.weight_type, self.accum_type, self.bias_type, self.n_in, self.n_out)
+        cached = self.__dict__.get("_adder_graph")
+        if cached is None or cached[0] != key:
+            self.__dict__["_adder_graph"] = cached = (key, layer_adder_graph(self), self.weights)
+        return cached[1]
 
     @property
     def schedule(self) -> DenseSchedule:

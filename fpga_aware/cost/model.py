@@ -33,6 +33,11 @@ Multiplications (the rules that decide DSPs)
   schedule (:attr:`DenseLayer.schedule`): ``P = ceil(nnz / R)`` lanes, each one shared
   multiplier (DSP or LUT by the width rule; none for shifts) over ``C = min(R, nnz)`` cycles.
 
+* ``strategy='distributed_arithmetic'`` (:attr:`DenseLayer.adder_graph`, da4ml's shift-and-add
+  graph): no multiplier and no DSP; ``adder_bits * lut_per_adder_bit`` LUTs for the graph, an
+  ``accum``-width adder per nonzero bias and per negated output, the graph's levels chained with
+  the tool's adder delays.  Assumed, not validated against a vendor report.
+
 Latency and initiation interval
 -------------------------------
 Operations are chained into clock cycles of ``clock_period * (1 - CLOCK_UNCERTAINTY)`` ns
@@ -433,8 +438,13 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
     cycles0, ff0 = sched.cycles, sched.ff
     in_bits = n_in * wx
 
-    if R == 1 and strategy == Strategy.LATENCY:
-        # Every weight is a synthesis-time constant of its own width.
+    if strategy == Strategy.DISTRIBUTED_ARITHMETIC and nnz:
+        # da4ml's adder graph (DenseLayer.adder_graph, the one the HLS writer writes): no
+        # multiplier, no DSP; one LUT per adder bit, the graph's depth in adder levels.
+        lut.update(_adder_graph_cost(layer, sched, bias))
+        n_mult = 0
+    elif R == 1 and strategy in (Strategy.LATENCY, Strategy.DISTRIBUTED_ARITHMETIC):
+        # Every weight is a synthesis-time constant of its own width (a DA layer here has none).
         n_dsp_mult, dsp, lut_bits, lut_ns = _constant_products(a[nz & ~pow2], wx, layer.weight_type.signed, part, p)
         n_lut_mult = n_mult - n_dsp_mult
         lut["lut_multipliers"] = lut_bits * p.lut_per_adder_bit + n_lut_mult * p.lut_per_lut_product
@@ -514,6 +524,35 @@ def _dense_cost(layer: DenseLayer, part: Part, sched: _Schedule) -> LayerCost:
         dsp=dsp, bram_18k=bram, reuse_factor=R, strategy=strategy.value, n_dsp_mult=n_dsp_mult,
         n_lut_mult=n_lut_mult, n_shift=n_shift,
     )
+
+
+def _adder_graph_cost(layer: DenseLayer, sched: _Schedule, bias: np.ndarray) -> dict[str, float]:
+    """``strategy='distributed_arithmetic'``: the LUTs of da4ml's adder graph (``templates/firmware/adder_graph.h.j2``)
+    and its latency, chained level by level.
+
+    Assumed, not validated against a Vivado/Vitis HLS report (none was run here): each node is
+    one carry-chain adder of its width less the low bits where an operand is zero
+    (``adder_bits``, the sum the Yosys estimate of ``multiplier='da'`` counts too), one LUT per
+    bit (``lut_per_adder_bit``); each negated output and each nonzero bias one ``accum``-width
+    adder; the shifts are wiring.  The graph's levels are chained with the tool's adder delay
+    (:meth:`ToolProfile.adder_delay` of the level's widest adder), then the bias addition."""
+    from fpga_aware.core.adder_graph import check_da_strategy, levels
+
+    p = sched.profile
+    check_da_strategy(layer)
+    graph = layer.adder_graph
+    wa = layer.accum_type.width
+    read = [o["node"] is not None for o in graph["outputs"]]
+    negated = sum(1 for o, r in zip(graph["outputs"], read) if r and o["neg"])
+    biased = int(np.count_nonzero(bias != 0))
+    for width, live in levels(graph):
+        sched.chain(p.adder_delay(width), live)
+    if negated:
+        sched.chain(p.adder_delay(wa), sum(read) * wa)
+    if biased:
+        sched.chain(p.adder_delay(wa), layer.n_out * wa)
+    return {"adder_graph": graph["adder_bits"] * p.lut_per_adder_bit,
+            "adders": (negated + biased) * wa * p.lut_per_adder_bit}
 
 
 @COST_RULES.register("activation")

@@ -165,12 +165,20 @@ class DenseBuilder:
                 f"layer {item.name!r}: reuse_factor {reuse} is invalid; valid reuse factors for this "
                 f"{n_in}x{n_out} layer are the integers 1 to {n_in * n_out}"
             )
-        return DenseLayer(
+        layer = DenseLayer(
             name=item.name, cname=ctx.cnames[item.name], n_in=n_in, n_out=n_out,
             input_type=x_type, result_type=result, weight_type=weight_type, bias_type=bias_type,
             accum_type=accum, weights=weights, bias=bias, reuse_factor=reuse,
             strategy=cfg.strategy or config.strategy, keras_class=item.keras_class,
         )
+        if layer.distributed_arithmetic:  # refused here, by name, not when the C++ is written
+            from fpga_aware.core.adder_graph import AdderGraphError, check_da_strategy
+
+            try:
+                check_da_strategy(layer)
+            except AdderGraphError as exc:
+                raise ConfigError(str(exc)) from None
+        return layer
 
 
 # ---------------------------------------------------------------------------- activations

@@ -88,6 +88,8 @@ class LayerContext(dict):
             index=index, cname=c, label=label(layer), kind=layer.kind, n_in=layer.n_in, n_out=layer.n_out,
             config=names.add(f"{c}_config", self._owner), types=[], storage=[], arrays=[], summary=[],
             schedule=None,  # a static multiplier schedule (dense layers with shared multipliers)
+            graph=None,  # an adder graph (strategy='distributed_arithmetic'; graphs/<layer>.h)
+            da=False,
         )
         x = layer.input_type
         self.widths: list[int] = [converted_width(x.width, x.integer, layer.result_type)]
@@ -156,6 +158,8 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
 
     outs, ins, mantissas = layer.terms()
     nnz = int(len(mantissas))
+    if strategy == Strategy.DISTRIBUTED_ARITHMETIC and nnz:
+        return _dense_da_context(layer, ctx)
     shifts = nnz > 0 and layer.uses_shifts
     sched = layer.schedule
     lanes = nnz > 0 and not layer.fully_parallel  # the lane kernel (fa::dense_lanes_*)
@@ -231,6 +235,59 @@ def _dense_context(layer: DenseLayer, ctx: LayerContext) -> None:
             ctx.add_array(int_array(f"{c}_w_out", f"{c}_out_index_t", outs, "output index of each stored weight"))
     ctx.add_array(int_array(f"{c}_b", f"{c}_bias_bits_t", bias, f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)",
                      layer.bias_type))
+
+
+def _dense_da_context(layer: DenseLayer, ctx: LayerContext) -> None:
+    """``strategy='distributed_arithmetic'``: the layer's adder graph (:attr:`DenseLayer.adder_graph`,
+    the one the Verilog writer's ``multiplier='da'`` renders too) for ``graphs/<layer>.h``, every
+    node an ``ap_int`` of its width; only the biases are stored."""
+    from fpga_aware.core.adder_graph import AdderGraphError, check_da_strategy
+
+    try:
+        check_da_strategy(layer)
+        graph = layer.adder_graph
+    except AdderGraphError as exc:
+        raise ProjectDefinitionError(str(exc)) from exc
+    nodes = graph["nodes"]
+    read = {n["a"] for n in nodes if "op" in n} | {n["b"] for n in nodes if "op" in n}
+    read |= {o["node"] for o in graph["outputs"] if o["node"] is not None}
+    g = {
+        "adders": graph["adders"], "depth": graph["depth"], "adder_bits": graph["adder_bits"], "ls": graph["ls"],
+        "wa": graph["wa"],
+        # the template's nodes: inputs no output depends on are not read
+        "nodes": [{k: n[k] for k in ("k", "w", "input", "op", "a", "sa", "b", "sb") if k in n}
+                  for n in nodes if "op" in n or n["k"] in read],
+        "outputs": [{"node": o["node"], "shift": o["shift"], "neg": bool(o["neg"])} for o in graph["outputs"]],
+        "part_size": SCHEDULE_PART,
+    }
+    g["parts"] = _parts([n for n in g["nodes"] if "op" in n], SCHEDULE_PART)
+    acc, w = layer.accum_type, layer.weight_type
+    nnz = layer.nonzero_weights
+    ctx.update(nnz=nnz, n_weights=layer.n_in * layer.n_out, reuse=1, strategy=Strategy.DISTRIBUTED_ARITHMETIC.value,
+               shifts=False, lanes=False, da=True, graph=g, weight_memory="registers", n_lanes=nnz, n_cycles=1,
+               n_registers=layer.n_out)
+    ctx.manifest.update(
+        nonzero_weights=nnz, n_weights=layer.n_weights, reuse_factor=1, strategy=Strategy.DISTRIBUTED_ARITHMETIC.value,
+        uses_shifts=False, multipliers_per_cycle=0, schedule=None,
+        adder_graph={"adders": graph["adders"], "depth": graph["depth"], "adder_bits": graph["adder_bits"],
+                     "da4ml_seconds": round(graph["seconds"], 3), "header": f"firmware/graphs/{layer.cname}.h"},
+    )
+    ctx.widths += [max(n["w"] for n in nodes) + 1, acc.width + 1,
+                   converted_width(acc.width, acc.integer, layer.result_type),
+                   converted_width(layer.bias_type.width, layer.bias_type.integer, acc)]
+    ctx.add_typedef("weight_t", w.cpp())
+    ctx.add_typedef("bias_t", layer.bias_type.cpp())
+    ctx.add_typedef("accum_t", acc.cpp())
+    ctx.add_storage("bias_bits_t", mantissa_storage(layer.bias_type))
+    ctx["summary"] = [
+        f"Dense {layer.n_in} -> {layer.n_out}: {nnz} nonzero weights of {layer.n_weights} "
+        f"(sparsity {100.0 * (1 - nnz / layer.n_weights):.1f}%), in no memory: they are the adder graph.",
+        f"Strategy distributed_arithmetic, reuse factor 1: da4ml's adder graph of {graph['adders']} adders "
+        f"({graph['adder_bits']} bits), {graph['depth']} deep, no multipliers (graphs/{layer.cname}.h).",
+        f"weight_t {w.cpp()}, bias_t {layer.bias_type.cpp()}, accum_t {acc.cpp()}.",
+    ]
+    ctx.add_array(int_array(f"{layer.cname}_b", f"{layer.cname}_bias_bits_t", np.asarray(layer.bias),
+                            f"{layer.n_out} biases ({layer.bias_type.cpp()} mantissas)", layer.bias_type))
 
 
 #: Most assignments in one generated function of a schedule header (g++'s optimiser is

@@ -15,6 +15,7 @@ stored numbers.  Layout of a project::
     firmware/fa_layers.h         the layer function templates
     firmware/fa_ap_types.h       ap_types include, FA_PRAGMA(HLS ...)
     firmware/weights/<cname>.h   a layer's nonzero weights, their indices, tables
+    firmware/graphs/<cname>.h    strategy='distributed_arithmetic': the layer's adder graph
     tb/{project}_test.cpp        C test bench on tb_data/tb_input_features.dat
     tb_data/                     test vectors
 
@@ -257,6 +258,8 @@ def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray
             render("firmware/weights.h.j2", f"firmware/weights/{layer['cname']}.h", layer=layer)
         if layer.get("schedule"):
             render("firmware/schedule.h.j2", f"firmware/schedules/{layer['cname']}.h", layer=layer, s=layer["schedule"])
+        if layer.get("graph"):
+            render("firmware/adder_graph.h.j2", f"firmware/graphs/{layer['cname']}.h", layer=layer, g=layer["graph"])
     render("project_bridge.cpp.j2", f"{project}_bridge.cpp")
     render("tb/project_test.cpp.j2", f"tb/{project}_test.cpp")
     render("build_prj.tcl.j2", "build_prj.tcl")
@@ -482,6 +485,7 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "clock_uncertainty": clock_uncertainty_tcl(),
         "max_partition": max_partition,
         "array_partition_max": max(ARRAY_PARTITION_MIN_SIZE, max_partition),
+        "distributed_arithmetic": any(ctx.get("graph") for ctx in layers),
         "wide_storage": any(ctype.startswith("fa::wide_bits") for ctx in layers for _, ctype, _ in ctx["storage"]),
         "ap_int_max_w": AP_LARGEST_MAX_W if max((w for ctx in layers for w in ctx.widths), default=0) > AP_DEFAULT_MAX_W else None,
     }
@@ -494,6 +498,8 @@ def _largest_partitioned_array(ir: ModelIR) -> int:
     sizes = [max(layer.n_in, layer.n_out) for layer in ir.layers]
     for layer in ir.dense_products():
         sched = layer.schedule
+        if layer.distributed_arithmetic:
+            continue  # no weight arrays: the adder graph
         if layer.fully_parallel:
             sizes.append(layer.nonzero_weights)  # weights and index arrays
         else:  # registers, lanes, and the weights of the Latency strategy's constants
