@@ -181,6 +181,85 @@ class FastPath:
         return np.concatenate([self._run(batch[i : i + self.chunk]) for i in range(0, batch.shape[0], self.chunk)])
 
 
+def program_ops(fw, x: np.ndarray, repeats: int) -> list[tuple[str, float, float]]:
+    """Thread CPU time (median and best, one thread, one BLAS thread) of every numpy operation of
+    the buffered program (``fpga_aware/sim/fused.py``) on the whole batch: the input conversion,
+    per stage its product, rounding, overflow scan and ReLU (block by block, summed), the last
+    product and the softmax tail.  Each is replayed on the real intermediate values."""
+    from fpga_aware.sim import fused
+    from threadpoolctl import threadpool_limits
+
+    program = fw._emulator._program
+    if program is None:
+        return []
+    batch = as_batch(fw.ir, x)
+    n = batch.shape[0]
+
+    def timed(fn):
+        fn()
+        cpu = []
+        for _ in range(repeats):
+            c0 = time.thread_time()
+            fn()
+            cpu.append(time.thread_time() - c0)
+        return statistics.median(cpu), min(cpu)
+
+    rows: list[tuple[str, float, float]] = []
+    with threadpool_limits(1):
+        ws = fused._Workspace(program, n)
+        x_buf, sums = ws.x[:n], ws.sums[:n]
+        scratch = None if ws.x_in is None else ws.x_in[:n]
+        rows.append(("input conversion (scale, round, min/max, copy)",
+                     *timed(lambda: program._convert_input(batch, x_buf[:, :-1], scratch))))
+        step = -(-n // -(-n // fused._BLOCK_ROWS))
+        starts = list(range(0, n, step))
+        ins = [x_buf[s:s + step] for s in starts]
+        for k, stage in enumerate(program.stages):
+            buf = ws.blocks[k]
+            outs = []
+            for v in ins:
+                outs.append(stage(v, buf).copy())
+            shape = stage.weights.shape
+            def gemm():
+                for v in ins:
+                    np.matmul(v, stage.weights, out=buf.product[:v.shape[0], :-1])
+            def rnd():
+                for v in ins:
+                    np.floor(buf.product[:v.shape[0]], out=buf.product[:v.shape[0]])
+            def scan():
+                for v in ins:
+                    buf.product[:v.shape[0]].max()
+            def relu():
+                for v in ins:
+                    np.maximum(buf.product[:v.shape[0]], buf.zeros[:v.shape[0]], out=buf.next_in[:v.shape[0]])
+            def whole():
+                for v in ins:
+                    stage(v, buf)
+            label = f"stage {k + 1}: {shape[0]}x{shape[1]} {stage.weights.dtype}"
+            rows.append((f"{label} product", *timed(gemm)))
+            rows.append((f"{label} rounding", *timed(rnd)))
+            rows.append((f"{label} overflow scan (max)", *timed(scan)))
+            rows.append((f"{label} ReLU", *timed(relu)))
+            rows.append((f"{label} whole stage (incl. overflow fix-ups)", *timed(whole)))
+            ins = outs
+        if program.final is not None:
+            def final():
+                for s, v in zip(starts, ins):
+                    program.final(v, sums[s:s + v.shape[0]])
+            shape = program.final.weights.shape
+            rows.append((f"last product {shape[0]}x{shape[1]} {program.final.weights.dtype}", *timed(final)))
+            final()
+        if program.softmax is not None:
+            saved = sums.copy()
+            out = np.empty((n, fw.ir.n_outputs))
+            def tail():
+                np.copyto(sums, saved)
+                program.softmax(sums, out, ws.tail)
+            rows.append(("softmax tail (incl. a copy of the sums)", *timed(tail)))
+        rows.append(("fw._emulator.predict(x, threads=1), whole", *timed(lambda: fw._emulator.predict(batch, threads=1))))
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="profile the numpy emulator")
     ap.add_argument("--model", default=JET)
@@ -214,6 +293,14 @@ def main(argv=None) -> int:
 
     print(report)
 
+    ops = program_ops(fw, x, max(args.repeats, 15))
+    if ops:
+        print(f"buffered program, per operation (thread CPU time, 1 thread, 1 BLAS thread, {args.samples} rows):")
+        print(f"{'operation':<62}{'median ms':>10}{'best ms':>10}")
+        for name, med, best in ops:
+            print(f"{name:<62}{med * 1e3:>10.3f}{best * 1e3:>10.3f}")
+        print()
+
     # Fresh multi-megabyte temporaries come from mmap: every page is a minor fault (costly in a VM)
     import resource
 
@@ -234,6 +321,7 @@ def main(argv=None) -> int:
         "model": args.model, "samples": args.samples, "predict_median_s": t_total,
         "samples_per_s": args.samples / t_total,
         "layers": [{"name": n, "what": d, "median_s": t} for n, d, t in rows],
+        "program_ops": [{"operation": n, "cpu_median_s": m, "cpu_best_s": b} for n, m, b in ops],
         "minor_page_faults_per_predict": {"whole_batch": fault_whole, "chunks_of_1024": fault_chunked},
         "what_if": {},
     }

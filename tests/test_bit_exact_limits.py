@@ -334,3 +334,53 @@ def test_float32_falls_back_when_a_bound_reaches_2_24(rng):
     fast, slow, csim = _exact_mantissas(fw, _limit_rows(rng, 500))
     np.testing.assert_array_equal(fast, csim)
     np.testing.assert_array_equal(slow, csim)
+
+
+def _softmax_mlp(name: str, rng):
+    inp = tf.keras.Input((16,), name=f"{name}_in")
+    h = tf.keras.layers.Dense(24, activation="relu", name=f"{name}_d0")(inp)
+    out = tf.keras.layers.Dense(5, activation="softmax", name=f"{name}_d1")(h)
+    model = tf.keras.Model(inp, out)
+    for layer in model.layers[1:]:
+        layer.set_weights([rng.normal(0, 1.5, layer.kernel.shape), rng.normal(0, 2, layer.bias.shape)])
+    return fa.to_firmware(model, PART, precision="ap_fixed<16,6>", project_name=name)
+
+
+def test_buffered_softmax_tail_equals_csim_and_the_layer_by_layer_rules(rng):
+    """Issue 9 section 3: the buffered program evaluates Dense -> softmax from the product's sums
+    (exp-table bins, index by truncation, row sums as one product); large logits clip the exp
+    table's index at both ends, overflowing hidden sums wrap.  Same outputs as csim, as the layer
+    by layer rules, and on single rows and every thread count."""
+    from fpga_aware.emulator import Emulator
+
+    fw = _softmax_mlp("smtail", rng)
+    program = fw._emulator._program
+    assert program is not None and program.softmax is not None
+    x = np.concatenate([_limit_rows(rng, 3000), rng.normal(0, 0.3, (500, 16))])
+    fast, slow, csim = _exact_mantissas(fw, x)
+    np.testing.assert_array_equal(fast, csim)
+    np.testing.assert_array_equal(slow, csim)
+    layer_by_layer = Emulator(fw.ir)
+    layer_by_layer._program = layer_by_layer._chain = None
+    one = fw._emulator.predict(x, threads=1)
+    np.testing.assert_array_equal(one, layer_by_layer.predict(x))
+    for threads in (2, 3):
+        np.testing.assert_array_equal(fw._emulator.predict(x, threads=threads), one)
+    for i in range(0, len(x), 211):
+        np.testing.assert_array_equal(fw.predict(x[i:i + 1]), one[i:i + 1])
+
+
+def test_buffered_program_reports_nan_and_infinity_by_row(rng):
+    """The buffered program finds NaN and infinity in its input conversion (predict does not scan
+    the batch first): the same error, naming the rows of the whole batch, on any thread count;
+    huge finite doubles still convert exactly."""
+    from fpga_aware.sim.inputs import InputValueError
+
+    fw = _softmax_mlp("smnan", rng)
+    x = rng.normal(0, 4, (9000, 16))
+    x[5000, 3], x[8999, 0] = np.nan, -np.inf
+    for threads in (None, 1, 2):
+        with pytest.raises(InputValueError, match=r"rows \[5000, 8999\] of the input contain NaN or infinity"):
+            fw._emulator.predict(x, threads=threads)
+    x[5000, 3], x[8999, 0] = 1e308, -1e300
+    np.testing.assert_array_equal(fw.predict(x), fw.predict(x, engine="csim"))

@@ -18,6 +18,8 @@ as ``ap_fixed::to_double`` rounds them (nearest, ties to even).
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,7 +28,8 @@ import numpy as np
 from fpga_aware.core.activations import activation
 from fpga_aware.core.cpus import available_cpus, run_on_threads
 from fpga_aware.core.fixed import INT64_WIDTH, FixedType, Overflow, round_float
-from fpga_aware.sim.inputs import InputShapeError, InputValueError, as_batch
+from fpga_aware.sim import fused as _fused
+from fpga_aware.sim.inputs import InputShapeError, InputValueError, as_batch, check_finite
 from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
@@ -55,22 +58,65 @@ _FLOAT32_MAX_EXP = 100
 _FUSE_MAX_FRAC = 300
 #: Rows evaluated at a time: a chunk's temporaries stay in the caches.
 _CHUNK_ROWS = 1024
+#: Rows from which ``predict`` runs the buffered program on every CPU by default.
+_PARALLEL_MIN_ROWS = 4096
+#: Chunks per thread when the buffered program runs on several threads (they balance the load).
+_CHUNKS_PER_THREAD = 2
 #: Dense multiply-adds per row from which ``predict`` runs its chunks on every CPU by default.
 _PARALLEL_MACS_PER_ROW = 32_768
 
 
-_BLAS_CONTROLLER = None
+class _SingleBlasThread:
+    """Limits BLAS to one thread while chunks run on several Python threads (a reentrant context
+    manager, shared by concurrent ``predict`` calls: the first in sets the limit, the last out
+    restores the libraries' thread counts).  Each chunk's products then take one core, not all
+    of them each.  It sets the libraries' counts through threadpoolctl's controllers, found once
+    per process, directly: about 60 us per use where ``threadpoolctl.threadpool_limits`` costs
+    about 300 us (measured, OpenBLAS 0.3.31)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._libs = None
+        self._saved: list = []
+
+    def __enter__(self):
+        with self._lock:
+            if self._users == 0:
+                if self._libs is None:  # inspecting the loaded libraries is slow: once per process
+                    from threadpoolctl import ThreadpoolController
+
+                    self._libs = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+                self._saved = [(lib, lib.get_num_threads()) for lib in self._libs]
+                for lib, n in self._saved:
+                    if n != 1:
+                        lib.set_num_threads(1)
+            self._users += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                for lib, n in self._saved:
+                    if n != 1:
+                        lib.set_num_threads(n)
+        return False
 
 
-def _single_blas_thread():
-    """Limit BLAS to one thread while the chunks run on several Python threads (a context
-    manager): each chunk's products then take one core, not all of them each."""
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:  # inspecting the loaded libraries is slow: once per process
-        from threadpoolctl import ThreadpoolController
+_SINGLE_BLAS_THREAD = _SingleBlasThread()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool of ``workers`` threads kept for the process (starting threads on every
+    ``predict`` costs about 0.1 ms); its tasks never wait for each other."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fpga_aware-emulator")
+        return pool
 
 
 _Plan = Callable[[np.ndarray], np.ndarray]
@@ -114,40 +160,58 @@ class Emulator:
         self._chain = _fast_chain(ir.layers, [None, *self._plans])
         # the buffered form of the chain's dense + ReLU prefix (fpga_aware.sim.fused), if any
         self._program = _buffered_program(ir.layers, [None, *self._plans]) if self._chain is not None else None
-        # Threads pay off only when a chunk's products outweigh the Python work per layer
-        # (measured: the jet tagger, 4 k multiply-adds per row, runs faster on one thread).
+        # Threads pay off only when a chunk's work outweighs its Python overhead: the layer by
+        # layer plans (many numpy calls per 1024 rows) take them from _PARALLEL_MACS_PER_ROW
+        # multiply-adds per row; the buffered program (a few dozen calls per chunk of thousands of
+        # rows) for every batch of at least _PARALLEL_MIN_ROWS rows (see predict)
         macs = sum(layer.n_weights * getattr(layer, "n_pixels", 1) for layer in ir.layers
                    if layer.kind in ("dense", "conv"))  # a convolution: its product once per output pixel
-        self._default_threads = available_cpus() if macs >= _PARALLEL_MACS_PER_ROW else 1
+        self._default_threads = available_cpus() if macs >= _PARALLEL_MACS_PER_ROW or self._program is not None else 1
 
     # ------------------------------------------------------------------ public
     def predict(self, x, threads: int | None = None) -> np.ndarray:
-        """Outputs for the batch ``x``; its chunks of :data:`_CHUNK_ROWS` rows run on ``threads``
-        threads (default: every CPU this process may use when the model has at least
-        :data:`_PARALLEL_MACS_PER_ROW` dense multiply-adds per row, else one; numpy releases the
-        GIL in its kernels).
+        """Outputs for the batch ``x``; its chunks run on ``threads`` threads (numpy releases the
+        GIL in its kernels; BLAS is limited to one thread meanwhile).  Default: every CPU this
+        process may use for a model with the buffered program (:mod:`fpga_aware.sim.fused`) and
+        at least :data:`_PARALLEL_MIN_ROWS` rows (on one thread the program takes the whole batch,
+        up to :data:`fpga_aware.sim.fused.CHUNK_ROWS` rows, as one chunk; on ``k`` threads
+        :data:`_CHUNKS_PER_THREAD` ``* k`` chunks), else every CPU when the model has at least
+        :data:`_PARALLEL_MACS_PER_ROW` dense multiply-adds per row (chunks of :data:`_CHUNK_ROWS`
+        rows), else one.
 
         Every row's result is independent of the others, so the split changes nothing.
         """
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-        batch = as_batch(self.ir, x)
-        out = np.empty((batch.shape[0], self.ir.n_outputs), dtype=np.float64)
-        starts = range(0, batch.shape[0], _CHUNK_ROWS)
-        workers = min(threads or self._default_threads, len(starts))
+        program = self._program
+        batch = as_batch(self.ir, x, check=program is None)  # the program finds NaN and infinity itself
+        n = batch.shape[0]
+        out = np.empty((n, self.ir.n_outputs), dtype=np.float64)
+        workers = threads or self._default_threads
+        if program is not None and threads is None and n < _PARALLEL_MIN_ROWS:
+            workers = 1
+        chunk = _CHUNK_ROWS
+        if program is not None:  # whole batch on one thread, else a few chunks per thread (balance)
+            chunk = min(_fused.CHUNK_ROWS, max(_CHUNK_ROWS, -(-n // (1 if workers <= 1 else _CHUNKS_PER_THREAD * workers))))
+        starts = range(0, n, chunk)
+        workers = min(workers, len(starts))
 
         def run(start: int) -> None:
-            rows = slice(start, start + _CHUNK_ROWS)
-            if self._program is not None:
-                self._program(batch[rows], out[rows])
+            rows = slice(start, start + chunk)
+            if program is not None:
+                program(batch[rows], out[rows])
             else:
                 out[rows] = self._predict_chunk(batch[rows])
 
-        if workers <= 1:  # BLAS keeps its own threads (limiting them costs ~0.5 ms per call, measured)
-            run_on_threads(run, starts, workers)
-        else:
-            with _single_blas_thread():  # one BLAS thread per chunk; the chunks run in parallel instead
+        try:
+            if workers <= 1:  # BLAS keeps its own threads
                 run_on_threads(run, starts, workers)
+            else:
+                with _SINGLE_BLAS_THREAD:  # one BLAS thread per chunk; the chunks run in parallel instead
+                    list(_pool(workers).map(run, starts))
+        except _fused.NonFiniteInput:
+            check_finite(batch)  # raises InputValueError naming the rows
+            raise  # pragma: no cover - the program saw a NaN or an infinity
         return out
 
     def _predict_chunk(self, values: np.ndarray) -> np.ndarray:

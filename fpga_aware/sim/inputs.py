@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["InputShapeError", "InputValueError", "as_batch"]
+__all__ = ["InputShapeError", "InputValueError", "as_batch", "check_finite"]
 
 _MAX_ROWS_SHOWN = 10
 
@@ -67,8 +67,10 @@ def _float_array(x) -> np.ndarray:
     raise InputValueError(f"the input has dtype {arr.dtype}; the firmware takes real numbers (int or float)")
 
 
-def as_batch(ir, x) -> np.ndarray:
-    """``x`` as a checked float64 batch of shape ``(batch, ir.n_inputs)`` (see the module doc)."""
+def as_batch(ir, x, check: bool = True) -> np.ndarray:
+    """``x`` as a checked float64 batch of shape ``(batch, ir.n_inputs)`` (see the module doc).
+
+    ``check=False`` leaves NaN and infinity to the caller (:func:`check_finite`)."""
     arr = _float_array(x)
     shape = tuple(ir.input.shape)
     n_in = ir.n_inputs
@@ -85,9 +87,17 @@ def as_batch(ir, x) -> np.ndarray:
         raise InputShapeError(
             f"input of shape {arr.shape} does not match the model input {(None, *shape)} (expected {expected})"
         )
+    if check:
+        check_finite(batch)
+    return np.ascontiguousarray(batch)
+
+
+def check_finite(batch: np.ndarray) -> None:
+    """Raise :class:`InputValueError` naming the rows of the 2-D float ``batch`` that hold NaN or
+    infinity.  (``Emulator.predict``'s buffered program finds them in its own input conversion
+    and only then calls this, which saves two passes over the batch.)"""
     finite = np.isfinite(batch)
     if not finite.all():
         raise InputValueError(
             f"{_rows(~finite.all(axis=1))} of the input contain NaN or infinity, which have no fixed-point value"
         )
-    return np.ascontiguousarray(batch)
