@@ -166,3 +166,23 @@ def test_missing_da4ml_says_how_to_install(monkeypatch, shared_model):
     with pytest.raises(ImportError, match=r"layer 'fc1_relu': strategy='distributed_arithmetic' needs da4ml: "
                                           + re.escape(DA_INSTALL)):
         fa.to_firmware(model, strategy=DA)
+
+
+@needs_da
+def test_the_verilog_writer_builds_da_layers_as_their_graph(tmp_path):
+    """A layer whose strategy is distributed_arithmetic is da4ml's graph in the Verilog too (with
+    the default RTLOptions), and the Yosys estimate gives it no DSP; the same IR at 'latency'
+    has multipliers."""
+    from fpga_aware.rtl.layers import layer_context
+
+    plain = _random_ir(0)
+    ir = _as_da(plain)
+    for index, (layer, other) in enumerate(zip(ir.layers[1:], plain.layers[1:]), start=1):
+        if isinstance(layer, DenseLayer) and layer.nonzero_weights:
+            assert layer_context(layer, index)["multiplier"] == "da"
+            assert layer_context(other, index).get("multiplier", "dsp") == "dsp"
+    Firmware(ir, FirmwareConfig(project_name="da")).write_verilog(tmp_path / "v")
+    dense_modules = [p.read_text() for p in (tmp_path / "v" / "rtl").glob("fa_l*.v")]
+    assert dense_modules and all("fa_add" in text and " * " not in _code(text) for text in dense_modules)
+    assert Firmware(ir, FirmwareConfig(project_name="da")).estimate(tool="yosys").dsp == 0
+    assert Firmware(plain, FirmwareConfig(project_name="da")).estimate(tool="yosys").dsp > 0

@@ -23,6 +23,7 @@ from fpga_aware.core.ir import (
     ScaleShiftLayer,
     SoftmaxLayer,
     StepLayer,
+    Strategy,
 )
 from fpga_aware.core.config import DEFAULT_CLOCK_PERIOD
 from fpga_aware.core.fixed import FixedType
@@ -66,7 +67,9 @@ class RTLOptions:
     #: ``'dsp'``: a ``*`` per nonzero weight (the synthesizer maps it to a DSP or LUTs);
     #: ``'da'``: da4ml's multiplier-free shift-and-add graph.  One mode for every dense layer, or
     #: ``{layer name: mode}`` (layers not named: ``'dsp'``; ``'*'`` names the default), e.g.
-    #: ``{'fc1': 'da'}``.  Stored as sorted ``(name, mode)`` pairs.
+    #: ``{'fc1': 'da'}``.  Stored as sorted ``(name, mode)`` pairs.  A layer whose IR strategy is
+    #: ``distributed_arithmetic`` is built as da4ml's graph whatever this says (the HLS writer,
+    #: the Verilog writer and the cost model build it alike).
     multiplier: Union[str, Mapping[str, str], tuple] = "dsp"
     #: ``'clock'``: registers inside a fully parallel dense layer wherever its chained delay
     #: exceeds the clock budget (:mod:`fpga_aware.rtl.pipeline`); ``'layer'``: only each layer's
@@ -137,7 +140,7 @@ def _bits(value: int, width: int) -> int:
 @RTL_CONTEXTS.register("dense")
 def _dense(layer: DenseLayer, options: RTLOptions) -> dict[str, Any]:
     sched = layer.schedule
-    da = options.multiplier_for(layer.name) == "da"
+    da = options.multiplier_for(layer.name) == "da" or layer.strategy == Strategy.DISTRIBUTED_ARITHMETIC
     if sched.n_terms and sched.n_cycles > 1 and not da:
         return _dense_lanes(layer, options.input_select)
     # one cycle: every lane is one term, so register r is term r (a{r} below)
