@@ -12,7 +12,8 @@ import numpy as np
 from fpga_aware.core.config import DEFAULT_PART, DEFAULT_PRECISION, FirmwareConfig
 from fpga_aware.sim.emulator import Emulator
 from fpga_aware.sim.inputs import as_batch
-from fpga_aware.core.ir import ModelIR
+from fpga_aware.core.ir import IOType, ModelIR
+from fpga_aware.core.streams import stream_plan
 from fpga_aware.frontend.keras import build_ir
 from fpga_aware.cost import DEFAULT_TOOL, estimate_for_tool
 
@@ -202,7 +203,10 @@ def to_firmware(
         layer_config=layer_config,
         project_name=project_name,
     )
-    return Firmware(build_ir(model, config), config)
+    ir = build_ir(model, config)
+    if IOType(config.io_type) == IOType.STREAM:
+        stream_plan(ir)  # refuses, by name, a layer io_stream does not run (UnsupportedStreamError)
+    return Firmware(ir, config)
 
 
 def export(

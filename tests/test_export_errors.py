@@ -88,8 +88,8 @@ def test_too_large_reuse_factor_lists_the_valid_range():
 def test_unknown_strategy_io_type_and_options():
     with pytest.raises(fa.ConfigError, match="strategy 'fast' is not one of 'latency', 'resource'"):
         fa.to_firmware(small_mlp(), strategy="fast")
-    with pytest.raises(fa.ConfigError, match="io_type 'io_stream' is not supported"):
-        fa.to_firmware(small_mlp(), io_type="io_stream")
+    with pytest.raises(fa.ConfigError, match="io_type 'io_serial' is not supported; allowed: 'io_parallel', 'io_stream'"):
+        fa.to_firmware(small_mlp(), io_type="io_serial")
     with pytest.raises(fa.ConfigError, match=r"unknown option\(s\) \['reuse'\]"):
         fa.to_firmware(small_mlp(), layer_config={"fc1": {"reuse": 2}})
     with pytest.raises(fa.ConfigError, match=r"unknown layer\(s\) \['fc9'\].*'fc1'"):

@@ -172,6 +172,15 @@ class LayerConfig:
 DEFAULT_CLOCK_PERIOD = 5.0
 
 
+def _io_type(value: Any) -> IOType:
+    """``'io_parallel'`` or ``'io_stream'`` (or the :class:`IOType` itself); anything else is refused."""
+    for member in IOType:
+        if value is member or (isinstance(value, str) and value == member.value):
+            return member
+    allowed = ", ".join(repr(m.value) for m in IOType)
+    raise ConfigError(f"io_type {value!r} is not supported; allowed: {allowed}")
+
+
 @dataclass(frozen=True)
 class FirmwareConfig:
     """All options of an export, validated."""
@@ -204,8 +213,7 @@ class FirmwareConfig:
         from fpga_aware.core.parts import get_part
 
         part = get_part(part).name  # UnknownPartError (with "did you mean") for every entry point
-        if io_type != IOType.PARALLEL and io_type != IOType.PARALLEL.value:
-            raise ConfigError(f"io_type {io_type!r} is not supported; allowed: 'io_parallel'")
+        io_type = _io_type(io_type)
         if isinstance(clock_period, bool) or not isinstance(clock_period, (int, float)) or not clock_period > 0:
             raise ConfigError(f"clock_period must be a positive number of nanoseconds, got {clock_period!r}")
         if not isinstance(project_name, str) or not _IDENTIFIER.match(project_name):
@@ -232,7 +240,7 @@ class FirmwareConfig:
             precision=_precision(precision, "precision"),
             reuse_factor=reuse_factor,
             strategy=strategy,
-            io_type=IOType.PARALLEL,
+            io_type=io_type,
             clock_period=float(clock_period),
             project_name=project_name,
             layers=layers,

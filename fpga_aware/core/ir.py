@@ -74,6 +74,7 @@ class Strategy(str, enum.Enum):
 
 class IOType(str, enum.Enum):
     PARALLEL = "io_parallel"
+    STREAM = "io_stream"
 
 
 #: Activation functions the firmware implements (softmax has its own layer class).

@@ -117,6 +117,7 @@ from fpga_aware.core.ir import (
     ActivationLayer,
     DenseLayer,
     InputLayer,
+    IOType,
     Layer,
     LookupTable,
     ModelIR,
@@ -127,6 +128,7 @@ from fpga_aware.core.ir import (
 )
 from fpga_aware.core.parts import Part, get_part
 from fpga_aware.core.registry import Registry
+from fpga_aware.core.streams import stream_plan
 from fpga_aware.cost.tools import DEFAULT_TOOL, ToolProfile, speed_grade_delay, tool_profile
 
 __all__ = ["CostReport", "LayerCost", "estimate_ir", "COST_RULES", "ACTIVATION_COSTS"]
@@ -779,9 +781,20 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
     sched = _Schedule(config.clock_period, p, speed_grade_delay(the_part.name))
     costs: list[LayerCost] = []
     ii = 1
+    plan = stream_plan(ir) if IOType(config.io_type) == IOType.STREAM else None
+    stages = {s.name: s for s in plan.stages} if plan is not None else {}
     for layer in ir.layers:
-        costs.append(COST_RULES[layer.kind](layer, the_part, sched))
-        ii = max(ii, int(layer.ii))
+        sched.stream_stage = stages.get(layer.name)
+        cost = COST_RULES[layer.kind](layer, the_part, sched)
+        if sched.stream_stage is not None:
+            _stream_memory(cost, layer, sched.stream_stage)
+            ii = max(ii, int(layer.ii) * max(sched.stream_stage.in_tokens, sched.stream_stage.out_tokens))
+        else:
+            ii = max(ii, int(layer.ii))
+        costs.append(cost)
+    sched.stream_stage = None
+    if plan is not None:
+        ii = max(ii, plan.ii_tokens)
     if ir.layers:
         # the output register belongs to the last layer
         ff0, cycles0 = sched.ff, sched.cycles
@@ -795,6 +808,8 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
                 costs[-1].ff_breakdown["pipeline"] = costs[-1].ff_breakdown.get("pipeline", 0) + extra_ff
     else:
         total = 0
+    if plan is not None:  # the token schedule: pixels arrive and leave one per cycle
+        total += plan.latency_tokens
     return CostReport(
         part=the_part,
         clock_period=float(config.clock_period),
@@ -808,6 +823,22 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         layers=costs,
         tool=p.description,
     )
+
+
+def _stream_memory(cost: LayerCost, layer: Layer, stage) -> None:
+    """io_stream: a window layer's line buffer (``buffer_depth`` pixels of ``in_width`` values) and
+    the FIFO to the next layer (``fifo_depth`` tokens of ``out_width`` values), each block RAM or
+    LUT RAM by :func:`~fpga_aware.core.hardware.in_block_ram` (the depth decides)."""
+    if stage.mode == "window":
+        bram, lut = _memory(stage.buffer_depth, stage.in_width, layer.input_type.width)
+        cost.bram_18k += bram
+        cost.lut += int(round(lut))
+        cost.lut_breakdown["line_buffer"] = int(round(lut))
+    if stage.fifo_depth:
+        bram, lut = _memory(stage.fifo_depth, 1, stage.out_width * layer.result_type.width)
+        cost.bram_18k += bram
+        cost.lut += int(round(lut))
+        cost.lut_breakdown["fifo"] = int(round(lut))
 
 
 @COST_RULES.register("step")
@@ -838,7 +869,9 @@ def _conv_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
     product's times the pixels, the latency is one product's (the copies run side by side; the
     patch gather is wiring).  Stored weights are counted once."""
     cost = _dense_cost(layer.product, part, sched)
-    n = layer.n_pixels
+    # io_stream: one product computes the pixels one after another (the line buffer is costed by
+    # estimate_ir); io_parallel: one copy per output pixel
+    n = 1 if getattr(sched, "stream_stage", None) is not None else layer.n_pixels
     for key in _PER_COPY:
         setattr(cost, key, getattr(cost, key) * n)
     cost.lut_breakdown = {k: v * n for k, v in cost.lut_breakdown.items()}
@@ -858,6 +891,10 @@ def _pooling_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
     counts = np.asarray(layer.counts, dtype=np.int64)
     cycles0, ff0 = sched.cycles, sched.ff
     levels = _log2_ceil(max(n_window, 1))
+    stream = getattr(sched, "stream_stage", None) is not None
+    if stream:  # io_stream: one pixel's logic, used once per output pixel
+        counts = counts[np.argmax(counts)][None]
+    n_values = channels * len(counts)
     cells = int(np.maximum(counts - 1, 0).sum()) * channels  # comparisons or additions
     lut: dict[str, float] = {}
     wx = layer.input_type.width
@@ -865,16 +902,16 @@ def _pooling_cost(layer, part: Part, sched: _Schedule) -> LayerCost:
         lut["comparators"] = cells * wx * p.lut_per_adder_bit
         lut["select"] = cells * wx * p.lut_per_mux_bit_level
         for level in range(levels):
-            sched.chain(p.adder_delay(wx) + p.mux_level_ns, layer.n_out * wx * max(1, (n_window >> level)))
+            sched.chain(p.adder_delay(wx) + p.mux_level_ns, n_values * wx * max(1, (n_window >> level)))
     else:
         ws = layer.sum_type.width
         lut["adders"] = cells * ws * p.lut_per_adder_bit
         dividing = int(np.count_nonzero(counts & (counts - 1))) * channels
         lut["divide"] = dividing * ws * ws / 2 * p.lut_per_partial_product
         for level in range(levels):
-            sched.chain(p.adder_delay(ws), layer.n_out * ws * max(1, (n_window >> level)))
+            sched.chain(p.adder_delay(ws), n_values * ws * max(1, (n_window >> level)))
         if dividing:
-            sched.chain(_log2_ceil(ws) * p.adder_delay(ws), layer.n_out * ws)
+            sched.chain(_log2_ceil(ws) * p.adder_delay(ws), n_values * ws)
     return _finish_layer(layer, sched, cycles0, ff0, lut, {})
 
 

@@ -57,9 +57,12 @@ import jinja2
 import numpy as np
 
 from fpga_aware.core.config import FirmwareConfig
+from fpga_aware.core.streams import UnsupportedStreamError, stream_plan
+from fpga_aware.hls.cpp import index_storage, int_array
 from fpga_aware.core.hardware import clock_uncertainty_tcl
 from fpga_aware.core.ir import (
     InputLayer,
+    IOType,
     Layer,
     ModelIR,
     Strategy,
@@ -246,6 +249,8 @@ def render_project(ir: ModelIR, config: FirmwareConfig, *, tb_inputs: np.ndarray
 
     render("firmware/fa_ap_types.h.j2", "firmware/fa_ap_types.h")
     render("firmware/fa_layers.h.j2", "firmware/fa_layers.h")
+    if context["io_stream"]:
+        render("firmware/fa_stream.h.j2", "firmware/fa_stream.h")
     if context["wide_storage"]:
         render("firmware/fa_wide_bits.h.j2", "firmware/fa_wide_bits.h")
     render("firmware/defines.h.j2", "firmware/defines.h")
@@ -432,6 +437,14 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
     for name in reserved:
         names.add(name, "the project")
 
+    io_stream = IOType(config.io_type) == IOType.STREAM
+    plan = None
+    if io_stream:
+        try:
+            plan = stream_plan(ir)
+        except UnsupportedStreamError as exc:
+            raise ProjectDefinitionError(str(exc)) from None
+
     first = ir.layers[0]
     _check_cname(first)
     if first.n_out != first.n_in or first.n_out < 1:
@@ -456,6 +469,8 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         ctx["x"] = x_var
         ctx["y"] = "y" if is_last else names.add(f"{layer.cname}_out", f"layer {layer.name!r}")
         ctx["declare_output"] = not is_last
+        if plan is not None:
+            _stream_context(ctx, plan, index - 1, names, layer, is_last)
         layers.append(ctx)
         previous = layer
         x_var = ctx["y"]
@@ -480,6 +495,9 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "output_type": ir.output_type.cpp(),
         "layers": layers,
         "top_schedule": top_schedule,
+        "io_stream": io_stream,
+        "io_type": IOType(config.io_type).value,
+        "stream": _stream_summary(plan) if plan is not None else None,
         "cxxflags": " ".join(CXXFLAGS),
         "hls_cflags": HLS_CFLAGS,
         "clock_uncertainty": clock_uncertainty_tcl(),
@@ -489,6 +507,39 @@ def _project_context(ir: ModelIR, config: FirmwareConfig) -> dict[str, Any]:
         "wide_storage": any(ctype.startswith("fa::wide_bits") for ctx in layers for _, ctype, _ in ctx["storage"]),
         "ap_int_max_w": AP_LARGEST_MAX_W if max((w for ctx in layers for w in ctx.widths), default=0) > AP_DEFAULT_MAX_W else None,
     }
+
+
+def _stream_context(ctx, plan, position: int, names: _Names, layer: Layer, is_last: bool) -> None:
+    """io_stream: the layer's tokens, process kind, FIFO depth and (window layers) line buffer and
+    ``ready`` table (:mod:`fpga_aware.core.streams`)."""
+    stage = plan.stages[position]
+    owner = f"layer {layer.name!r}"
+    c = layer.cname
+    ctx.update(
+        mode=stage.mode, in_tokens=stage.in_tokens, in_width=stage.in_width, out_tokens=stage.out_tokens,
+        out_width=stage.out_width, buffer_depth=stage.buffer_depth, fifo_depth=stage.fifo_depth,
+        stream_function=names.add(f"{c}_stream", owner),
+        in_token_t="input_token_t" if position == 0 else f"{plan.stages[position - 1].cname}_token_t",
+        out_token_t="result_token_t" if is_last else names.add(f"{c}_token_t", owner),
+        pixel_config=names.add(f"{c}_pixel_config", owner) if stage.mode == "pixel" else None,
+    )
+    stage.cname = c
+    if stage.mode == "window":
+        ctx.add_storage("ready_index_t", index_storage(stage.in_tokens))
+        ctx.add_array(int_array(f"{c}_ready", f"{c}_ready_index_t", stage.ready,
+                                f"{len(stage.ready)} output pixels: the input pixels read before each is computed "
+                                f"(line buffer of {stage.buffer_depth} pixels)"))
+        ctx["summary"] = ctx["summary"] + [
+            f"io_stream: line buffer of {stage.buffer_depth} input pixels x {stage.in_width} values; "
+            f"FIFO to the next layer {stage.fifo_depth} tokens deep."]
+    ctx.manifest["stream"] = stage.summary()
+
+
+def _stream_summary(plan) -> dict[str, Any]:
+    last = plan.stages[-1] if plan.stages else None
+    return {**plan.summary(), "output_tokens": last.out_tokens if last else plan.input_tokens,
+            "output_width": last.out_width if last else plan.input_width,
+            "input_fifo_depth": getattr(plan, "input_fifo_depth", 1)}
 
 
 def _largest_partitioned_array(ir: ModelIR) -> int:
@@ -542,7 +593,8 @@ def _manifest(ir: ModelIR, config: FirmwareConfig, context: dict[str, Any], file
         "project_name": context["project"],
         "part": context["part"],
         "clock_period": float(config.clock_period),
-        "io_type": "io_parallel",
+        "io_type": context["io_type"],
+        **({"stream": context["stream"]} if context["stream"] else {}),
         "n_inputs": context["n_inputs"],
         "n_outputs": context["n_outputs"],
         "input_type": context["input_type"],

@@ -62,6 +62,9 @@ def layer_latency(ctx: dict) -> int:
 def render_verilog(ir: ModelIR, config: FirmwareConfig, options: RTLOptions = RTLOptions()) -> dict[str, str]:
     """All files of the Verilog project as ``{relative path: text}`` (nothing is written)."""
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
+    if getattr(config.io_type, "value", config.io_type) != "io_parallel":
+        raise UnsupportedRTLError(f"the Verilog backend writes io_type 'io_parallel' only, not {config.io_type.value!r}; "
+                                  "export with io_type='io_parallel' for the Verilog, or use the HLS writer (firmware.write)")
     if not body:
         raise UnsupportedRTLError("the model has no layer after its input; nothing to write in Verilog")
     options.check_layers(body)
