@@ -58,6 +58,18 @@ class Firmware:
     def part(self) -> str:
         return self.config.part
 
+    @property
+    def stream(self):
+        """io_stream: the :class:`~fpga_aware.core.streams.StreamPlan` the HLS writer follows (tokens,
+        line buffer and FIFO depths, ``summary()`` as in the manifest's ``"stream"``).  Raises
+        :class:`~fpga_aware.core.config.ConfigError` for an io_parallel firmware (it has no streams)."""
+        from fpga_aware.core.config import ConfigError
+
+        if IOType(self.config.io_type) != IOType.STREAM:
+            raise ConfigError("this firmware is io_type 'io_parallel': it has no streams; "
+                              "convert with io_type='io_stream' for FIFO depths and line buffers")
+        return stream_plan(self.ir)
+
     def __repr__(self) -> str:
         layers = ", ".join(f"{layer.name}:{layer.kind}" for layer in self.ir.layers)
         return f"Firmware({self.ir.project_name!r}, part={self.part!r}, layers=[{layers}])"

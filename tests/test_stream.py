@@ -134,7 +134,7 @@ def test_composite_cnn_emulator_equals_csim_in_io_stream(tmp_path, rng):
     np.testing.assert_array_equal(y, parallel.predict(x))  # the same arithmetic in both IO types
     manifest = json.loads((tmp_path / "prj" / "fpga_aware_project.json").read_text())
     assert manifest["io_type"] == "io_stream"
-    plan = stream_plan(firmware.ir)
+    plan = firmware.stream
     assert manifest["stream"]["fifo_depths"] == {s.name: s.fifo_depth for s in plan.stages[:-1]}
     c1 = next(e for e in manifest["layers"] if e["name"] == "c1")
     assert c1["stream"]["line_buffer_pixels"] == plan.stages[1].buffer_depth
@@ -187,7 +187,9 @@ def test_kinds_io_stream_does_not_run_are_refused_by_name():
     with pytest.raises(UnsupportedStreamError, match=r"layer 'prelu' \(parametric_relu\) has no io_stream "
                                                      r"implementation; io_stream runs the kinds activation, conv, "):
         fa.to_firmware(model, io_type="io_stream")
-    fa.to_firmware(model)  # io_parallel runs it
+    parallel = fa.to_firmware(model)  # io_parallel runs it, and has no streams
+    with pytest.raises(fa.ConfigError, match="io_type 'io_parallel': it has no streams"):
+        parallel.stream
     assert set(STREAM_MODES) >= {"conv", "pooling", "dense", "activation", "reorder", "softmax"}
 
 
