@@ -157,28 +157,30 @@ VIVADO_HLS = ToolProfile(
     ff_per_slot_bit=0.223,
 )
 
-#: Vitis HLS 2020.1-2024.1: maps products by constants of fewer than 8 significant bits to
-#: LUTs, one ROM copy per table read; fitted to its 3 fit-set designs (all RF 1: the shared
-#: multipliers' slot FFs keep the default).  Its FFs are its pipeline registers and
-#: DSP glue: the fit leaves no fixed per-neuron FFs.
+#: Vitis HLS 2020.1-2024.2: maps products by constants of fewer than 8 significant bits to
+#: LUTs, one ROM copy per table read; fitted to its 5 fit-set designs (all RF 1: the shared
+#: multipliers' slot FFs keep the default): 3 on the U250, 2 on a Zynq-7000 xc7z020-1 whose
+#: 50-cycle, 275 k-FF reports no profile constant explains (the model has no 7-series
+#: operator delays).  Its FFs are its pipeline registers and DSP glue: the fit leaves no fixed
+#: per-neuron FFs.
 VITIS_HLS = ToolProfile(
     name="vitis",
-    description="vitis: Vitis HLS 2020.1-2024.1, fitted to 3 published hls4ml reports, validated on 3 others",
+    description="vitis: Vitis HLS 2020.1-2024.2, fitted to 5 published hls4ml reports, validated on 5 others",
     constant_dsp_rule="constant_bits",
     rom_ports=1,
-    adder_ns=0.5,
-    adder_ns_per_bit=0.02,
-    dsp_input_ns=1.8,
+    adder_ns=0.6,
+    adder_ns_per_bit=0.03,
+    dsp_input_ns=0.6,
     dsp_mult_cycles=1,
     dsp_output_ns=0.3,
     activation_ns=0.2,
-    lut_per_neuron=160.599,
-    lut_per_lut_product=15.821,
-    lut_per_dsp_product=7.418,
-    lut_per_adder_bit=0.2,
+    lut_per_neuron=190.211,
+    lut_per_lut_product=14.334,
+    lut_per_dsp_product=7.493,
+    lut_per_adder_bit=0.233,
     ff_per_neuron=0.0,
-    ff_per_dsp_product=4.92,
-    ff_per_register_bit=0.4,
+    ff_per_dsp_product=3.55,
+    ff_per_register_bit=0.445,
 )
 
 TOOL_PROFILES: Registry[ToolProfile] = Registry("HLS tool profile", key="tool")
