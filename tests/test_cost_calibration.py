@@ -111,7 +111,9 @@ def test_vitis_maps_more_products_to_luts_than_vivado(calibration):
 
 def test_ahead_of_rule4ml_on_every_quantity(calibration):
     """rule4ml 0.2.0's committed predictions of the same designs (benchmarks/rule4ml_peer.py):
-    our median validation error is below its median on every quantity, for both tools."""
+    our median validation error is below its median on every quantity, for both tools.  rule4ml's
+    predictions do not cover the minh25_* designs (added after its run), so its medians are over
+    the older designs only."""
     data = json.loads((ROOT / "benchmarks" / "data" / "hls_calibration.json").read_text())
     ours = {(s["profile"], s["quantity"]): s for s in data["summary"] if s["split"] == "validation"}
     theirs = {(s["profile"].split("(")[1].rstrip(")"), s["quantity"]): s
