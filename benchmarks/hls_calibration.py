@@ -8,7 +8,13 @@ estimates it with its tool's profile (:data:`fpga_aware.cost.tools.TOOL_PROFILES
 estimate and the error, and per tool and set the median and worst absolute errors.  The tables
 of ``docs/cost_model.md`` ("Per-tool calibration") are printed with ``--markdown``.
 
-``--fit`` fits each tool's per-item constants on its fit set only (non-negative least squares
+Each design is also in or outside its tool profile's calibrated domain: the part series
+(:attr:`fpga_aware.core.parts.Part.series`) of :attr:`ToolProfile.calibrated_series`
+(UltraScale/UltraScale+, the operator delays the model has).  The per-tool fit and validation
+errors are over the calibrated domain; designs on other series (the Zynq-7000 Vitis HLS 2024.2
+reports) are scored in a table of their own, "outside the calibrated domain", and never fitted.
+
+``--fit`` fits each tool's per-item constants on its calibrated-domain fit set only (non-negative least squares
 on the relative errors: LUT and FF are linear in them) and the operator delays on a grid
 (:data:`TIMING_GRID`: the least latency error, ties within a cycle per design broken by how well
 the pipeline registers explain the FF), and prints the fitted profile fields; the constants in fpga_aware/cost/tools.py are
@@ -24,6 +30,7 @@ import itertools
 import json
 import statistics
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +39,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from fpga_aware.core.config import FirmwareConfig  # noqa: E402
+from fpga_aware.core.parts import get_part  # noqa: E402
 from fpga_aware.cost.designs import design_ir  # noqa: E402
 from fpga_aware.cost.model import estimate_ir  # noqa: E402
-from fpga_aware.cost.tools import TOOL_PROFILES, ToolProfile  # noqa: E402
+from fpga_aware.cost.tools import TOOL_PROFILES, OutOfCalibratedDomainWarning, ToolProfile  # noqa: E402
 
 DATA = HERE / "data" / "published_reports.json"
 #: rule4ml 0.2.0's predictions of the same designs (benchmarks/rule4ml_peer.py, its own venv)
@@ -74,6 +82,17 @@ def tool_of(report_tool: str) -> str:
     raise ValueError(f"no cost profile for tool {report_tool!r}")
 
 
+#: The ``domain`` of a design in the calibrated series of its tool's profile.
+CALIBRATED = "calibrated"
+
+
+def domain_of(design: dict) -> str:
+    """:data:`CALIBRATED`, or the part series outside the tool profile's calibrated domain
+    (``'7 series'``)."""
+    series = get_part(design["part"]).series
+    return CALIBRATED if series in TOOL_PROFILES[tool_of(design["tool"])].calibrated_series else series
+
+
 JET = [16, 64, 32, 32, 5]
 #: QKeras quantized_bits(6, 0, alpha=1) kernels as each tool's hls4ml run typed them
 #: (published_reports.json, ``precision.per_layer``); ReLU results likewise.
@@ -110,6 +129,7 @@ def load_designs(path: Path = DATA) -> list[dict]:
             designs.append(dict(d, build=build, build_note=why, published=published,
                                 tool=f"{d['tool']} {d.get('tool_version') or '(version not printed)'}",
                                 clock_period=d.get("clock_period_ns") or 5.0))
+            designs[-1]["domain"] = domain_of(designs[-1])
     return designs
 
 
@@ -118,6 +138,13 @@ def _config(design: dict) -> FirmwareConfig:
 
 
 def estimate(design: dict, profile: ToolProfile, ir=None):
+    """The estimate of a design (out-of-domain ones are scored on purpose: no warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfCalibratedDomainWarning)
+        return _estimate(design, profile, ir)
+
+
+def _estimate(design: dict, profile: ToolProfile, ir=None):
     return estimate_ir(ir if ir is not None else design_ir(design["build"], MODELS), _config(design), tool=profile)
 
 
@@ -154,7 +181,7 @@ def evaluate(designs: list[dict], profiles: dict[str, ToolProfile]) -> list[dict
                 continue
             ours = _ours(report, q)
             rows.append({"design": d["id"], "tool": d["tool"], "profile": profile.name, "split": d["split"],
-                         "quantity": q, "published": pub, "ours": ours, "error": error(q, ours, pub)})
+                         "domain": d["domain"], "part": d["part"], "quantity": q, "published": pub, "ours": ours, "error": error(q, ours, pub)})
     return rows
 
 
@@ -173,18 +200,31 @@ def peer_rows(designs: list[dict], path: Path = PEER) -> list[dict]:
             if pub is None or ours is None:
                 continue
             rows.append({"design": d["id"], "tool": d["tool"], "profile": f"rule4ml ({tool_of(d['tool'])})",
-                         "split": d["split"], "quantity": q, "published": pub, "ours": ours,
+                         "split": d["split"], "domain": d["domain"], "part": d["part"], "quantity": q, "published": pub, "ours": ours,
                          "error": error(q, ours, pub)})
     return rows
 
 
+def _ratio(q: str, row: dict) -> "float | None":
+    """published / ours (latency: the published minimum), or ``None`` when ours is 0."""
+    pub = row["published"][0] if q == "latency" else row["published"]
+    return round(pub / row["ours"], 2) if row["ours"] else None
+
+
 def summary(rows: list[dict]) -> list[dict]:
+    """Per profile, domain, set and quantity: the median and worst absolute errors (and, outside
+    the calibrated domain, the range of published / ours)."""
     out = []
-    keys = sorted({(r["profile"], r["split"], r["quantity"]) for r in rows})
-    for profile, split, q in keys:
-        errs = [abs(r["error"]) for r in rows if (r["profile"], r["split"], r["quantity"]) == (profile, split, q)]
-        out.append({"profile": profile, "split": split, "quantity": q, "designs": len(errs),
-                    "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)})
+    keys = sorted({(r["profile"], r["domain"], r["split"], r["quantity"]) for r in rows})
+    for key in keys:
+        mine = [r for r in rows if (r["profile"], r["domain"], r["split"], r["quantity"]) == key]
+        errs = [abs(r["error"]) for r in mine]
+        s = {"profile": key[0], "domain": key[1], "split": key[2], "quantity": key[3], "designs": len(errs),
+             "median_abs_error": statistics.median(errs), "worst_abs_error": max(errs)}
+        if key[1] != CALIBRATED:
+            ratios = [x for x in (_ratio(key[3], r) for r in mine) if x is not None]
+            s["published_over_ours"] = [min(ratios), max(ratios)] if ratios else None
+        out.append(s)
     return out
 
 
@@ -258,16 +298,38 @@ def fit_timing(designs: list[dict], profile: ToolProfile, ff_fields: tuple = ())
                                      sc[0]))[1]
 
 
+def fit_set(designs: list[dict], tool: str) -> list[dict]:
+    """The designs a tool's profile is fitted on: its fit set, in its calibrated domain only."""
+    return [d for d in designs if tool_of(d["tool"]) == tool and d["split"] == "fit" and d["domain"] == CALIBRATED]
+
+
+def out_of_domain_text(rows: list[dict], tool: str, series: str) -> str:
+    """What the estimate measured on ``tool``'s published reports of part ``series``, in the
+    words of :data:`fpga_aware.cost.tools.OUT_OF_DOMAIN_ERRORS` (published / ours per quantity)."""
+    mine = [r for r in rows if r["profile"] == tool and r["domain"] == series]
+    designs = sorted({r["design"] for r in mine})
+    tools = sorted({r["tool"] for r in mine})
+    parts = sorted({r["part"] for r in mine})
+    parts_of = []
+    for q in ("latency", "ff", "lut", "dsp"):
+        ratios = [x for x in (_ratio(q, r) for r in mine if r["quantity"] == q) if x is not None]
+        if ratios:
+            lo, hi = min(ratios), max(ratios)
+            parts_of.append(f"{q} {lo:g}x" if lo == hi else f"{q} {lo:g}-{hi:g}x")
+    return (f"{len(designs)} {'/'.join(tools)} reports on {'/'.join(parts)}: published/estimate "
+            + ", ".join(parts_of) + " (docs/cost_model.md, outside the calibrated domain)")
+
+
 def fit(designs: list[dict]) -> dict[str, dict]:
     fitted = {}
     for name, profile in TOOL_PROFILES.items():
-        fit_set = [d for d in designs if tool_of(d["tool"]) == name and d["split"] == "fit"]
-        if not fit_set:
+        fit_set_ = fit_set(designs, name)
+        if not fit_set_:
             continue
-        changes = fit_timing(fit_set, profile, FIELDS[name]["ff"])
+        changes = fit_timing(fit_set_, profile, FIELDS[name]["ff"])
         p = profile.with_(**changes)
         for q, fields in FIELDS[name].items():
-            have = [d for d in fit_set if d["published"].get(q)]
+            have = [d for d in fit_set_ if d["published"].get(q)]
             if have:
                 changes.update(fit_linear(have, p, fields, q))
                 p = profile.with_(**changes)
@@ -286,29 +348,53 @@ def _fmt_err(q: str, e: float) -> str:
     return f"{e:+.0f}" if q in ("latency", "bram_18k") else f"{100 * e:+.1f} %"
 
 
+def _stat_fmt(q: str):
+    return (lambda e: f"{e:.0f}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
+
+
+def _unit(q: str) -> str:
+    return " (cycles)" if q == "latency" else (" (blocks)" if q == "bram_18k" else "")
+
+
 def markdown(rows: list[dict], summ: list[dict]) -> str:
-    lines = ["| tool | set | quantity | designs | median abs. error | worst abs. error |", "|---|---|---|---:|---:|---:|"]
+    """The calibrated-domain summary (the headline), the summary outside the calibrated domain,
+    and every design's row."""
+    lines = ["Calibrated domain (UltraScale / UltraScale+ parts):", "",
+             "| tool | set | quantity | designs | median abs. error | worst abs. error |", "|---|---|---|---:|---:|---:|"]
     for s in summ:
-        q = s["quantity"]
-        fmt = (lambda e: f"{e:.0f}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
-        unit = " (cycles)" if q == "latency" else (" (blocks)" if q == "bram_18k" else "")
-        lines.append(f"| {s['profile']} | {s['split']} | {q}{unit} | {s['designs']} | {fmt(s['median_abs_error'])} | "
+        if s["domain"] != CALIBRATED:
+            continue
+        q, fmt = s["quantity"], _stat_fmt(s["quantity"])
+        lines.append(f"| {s['profile']} | {s['split']} | {q}{_unit(q)} | {s['designs']} | {fmt(s['median_abs_error'])} | "
                      f"{fmt(s['worst_abs_error'])} |")
-    lines += ["", "| design | tool | set | quantity | published | ours | error |", "|---|---|---|---|---:|---:|---:|"]
+    outside = [s for s in summ if s["domain"] != CALIBRATED]
+    if outside:
+        lines += ["", "Outside the calibrated domain (scored, never fitted; not in the validation figures above):", "",
+                  "| tool | series | set | quantity | designs | median abs. error | worst abs. error | published / ours |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
+        for s in outside:
+            q, fmt = s["quantity"], _stat_fmt(s["quantity"])
+            r = s.get("published_over_ours")
+            ratio = "—" if not r else (f"{r[0]:g}x" if r[0] == r[1] else f"{r[0]:g}–{r[1]:g}x")
+            lines.append(f"| {s['profile']} | {s['domain']} | {s['split']} | {q}{_unit(q)} | {s['designs']} | "
+                         f"{fmt(s['median_abs_error'])} | {fmt(s['worst_abs_error'])} | {ratio} |")
+    lines += ["", "| design | tool | part | domain | set | quantity | published | ours | error |",
+              "|---|---|---|---|---|---|---:|---:|---:|"]
     for r in rows:
         q = r["quantity"]
-        lines.append(f"| {r['design']} | {r['tool']} | {r['split']} | {q} | {_fmt(q, r['published'])} | "
-                     f"{_fmt(q, r['ours'])} | {_fmt_err(q, r['error'])} |")
+        lines.append(f"| {r['design']} | {r['tool']} | {r['part']} | {r['domain']} | {r['split']} | {q} | "
+                     f"{_fmt(q, r['published'])} | {_fmt(q, r['ours'])} | {_fmt_err(q, r['error'])} |")
     return "\n".join(lines)
 
 
 def comparison(ours: list[dict], peer: list[dict]) -> str:
     """Validation errors of fpga_aware and rule4ml side by side, per tool and quantity."""
-    theirs = {(s["profile"].split("(")[1].rstrip(")"), s["split"], s["quantity"]): s for s in peer}
+    theirs = {(s["profile"].split("(")[1].rstrip(")"), s["split"], s["quantity"]): s for s in peer
+              if s["domain"] == CALIBRATED}
     lines = ["| tool | quantity | designs | fpga_aware median / worst | rule4ml 0.2.0 median / worst |",
              "|---|---|---:|---:|---:|"]
     for s in ours:
-        if s["split"] != "validation":
+        if s["split"] != "validation" or s["domain"] != CALIBRATED:
             continue
         q = s["quantity"]
         t = theirs.get((s["profile"], "validation", q))
@@ -343,7 +429,7 @@ def main(argv=None) -> int:
             print("\n" + comparison(summ, peer_summ))
     else:
         for s in summ:
-            print(f"{s['profile']:7s} {s['split']:10s} {s['quantity']:9s} n={s['designs']:2d} "
+            print(f"{s['profile']:7s} {s['domain']:10s} {s['split']:10s} {s['quantity']:9s} n={s['designs']:2d} "
                   f"median {s['median_abs_error']:.3f} worst {s['worst_abs_error']:.3f}")
     return 0
 

@@ -25,6 +25,7 @@ from fpga_aware.core.ir import (
     Strategy,
 )
 from fpga_aware.core.parts import PARTS, Part, UnknownPartError, get_part
+from fpga_aware.cost.tools import OUT_OF_DOMAIN_ERRORS, OutOfCalibratedDomainWarning
 from fpga_aware.cost.designs import JET_LAYERS, jet_weights as _jet_weights, mlp_ir
 
 MODELS = Path("/work/shared/models")
@@ -202,7 +203,8 @@ def test_wide_products_need_several_dsps_and_depend_on_the_dsp_family():
     ir = _one_dense(m, x=FixedType(24, 8), w=w)
     assert _dense_cost(ir, "xcu250-figd2104-2L-e").dsp == 2  # 24x26 on 27x18: 1 x 2
     ir = _one_dense(m, x=FixedType(26, 8), w=w)
-    assert _dense_cost(ir, "xc7z020-clg400-1").dsp == 4  # 26x26 on 25x18: 2 x 2
+    with pytest.warns(OutOfCalibratedDomainWarning):  # 7 series: outside the calibrated domain
+        assert _dense_cost(ir, "xc7z020-clg400-1").dsp == 4  # 26x26 on 25x18: 2 x 2
     assert _dense_cost(ir, "xcu250-figd2104-2L-e").dsp == 2  # 26x26 on 27x18: 1 x 2
     ir = _one_dense(m, x=FixedType(40, 8), w=w)
     assert _dense_cost(ir, "xcu250-figd2104-2L-e").dsp == 3  # 40x26: 40 in 3 chunks of the 18-bit port
@@ -328,7 +330,8 @@ def test_report_utilization_to_dict_and_table():
 
 def test_estimate_uses_the_config_part_and_clock():
     ir = jet_ir("rf1")
-    small = estimate_ir(ir, FirmwareConfig(part="xc7z020-clg400-1", clock_period=10.0))
+    with pytest.warns(OutOfCalibratedDomainWarning):
+        small = estimate_ir(ir, FirmwareConfig(part="xc7z020-clg400-1", clock_period=10.0))
     assert small.part.name == "xc7z020-clg400-1"
     assert small.utilization()["dsp"] > 100 and not small.fits()
     fast = estimate_ir(ir, FirmwareConfig(clock_period=2.5))
@@ -357,7 +360,7 @@ def test_parts_catalogue():
     with pytest.raises(Exception):
         ku115.dsp = 1  # frozen
     with pytest.raises(ValueError):
-        Part("x", "f", 1, 1, 1, 1, 0, "DSP58")
+        Part("x", "Virtex UltraScale+", 1, 1, 1, 1, 0, "DSP58")
 
 
 def test_get_part_by_prefix_and_case():
@@ -379,3 +382,56 @@ def test_unknown_part_raises_with_close_names():
         get_part("xcu2")
     with pytest.raises(UnknownPartError, match="known parts"):
         get_part("nonsense")
+
+
+# ----------------------------------------------------------------------------- calibrated domain
+def _tiny_keras_model():
+    pytest.importorskip("fpga_aware.frontend.keras")
+    from fpga_aware._stack import keras
+
+    tfk = keras()
+    inputs = tfk.Input((8,), name="x")
+    out = tfk.layers.Dense(4, name="fc", activation="relu",
+                           kernel_initializer=tfk.initializers.RandomUniform(-1, 1, seed=1))(inputs)
+    return tfk.Model(inputs, out)
+
+
+def test_an_estimate_outside_the_calibrated_domain_warns_and_says_so():
+    """Every HLS profile is calibrated on UltraScale/UltraScale+ reports; a 7-series estimate
+    (the PYNQ-Z2's xc7z020) warns once per call site and its table names the family, the
+    calibrated series and what was measured on the published Zynq-7000 reports."""
+    import warnings
+
+    import fpga_aware as fa
+
+    model = _tiny_keras_model()
+    for tool in ("vitis", "vivado"):
+        with pytest.warns(OutOfCalibratedDomainWarning, match="Zynq-7000") as record:
+            report = fa.estimate(model, "xc7z020-clg400-1", tool=tool)
+        assert record[0].filename == __file__  # the user's call site, not the library's
+        assert not report.in_calibrated_domain and report.to_dict()["in_calibrated_domain"] is False
+        assert "UltraScale and UltraScale+" in report.domain_note and "7 series" in report.domain_note
+        measured = OUT_OF_DOMAIN_ERRORS.get((tool, "7 series"), "no published 7 series report")
+        assert measured in report.domain_note  # vitis: the Zynq-7000 reports' errors (latency 2.09-4.73x)
+        text = str(report)
+        tool_line = text.splitlines().index(f"tool: {report.tool}")
+        assert text.splitlines()[tool_line + 1] == f"WARNING: {report.domain_note}"
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("default")
+        for _ in range(3):  # one call site: one warning
+            fa.to_firmware(model, "xc7z020-clg400-1").estimate("vitis")
+    assert sum(issubclass(w.category, OutOfCalibratedDomainWarning) for w in record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfCalibratedDomainWarning)
+        on_u250 = fa.estimate(model, "xcu250-figd2104-2L-e", tool="vitis")
+        fa.estimate(model, "xcku115-flvb2104-2-i", tool="vivado")
+    assert on_u250.in_calibrated_domain and on_u250.domain_note == ""
+    assert "WARNING" not in str(on_u250)
+
+
+def test_part_series():
+    assert get_part("xc7z020-clg400-1").series == "7 series" and get_part("xc7a100t").series == "7 series"
+    assert get_part("xcu250-figd2104-2L-e").series == "UltraScale+"
+    assert get_part("xcku115-flvb2104-2-i").series == "UltraScale"
+    with pytest.raises(ValueError, match="family 'Versal'"):
+        Part("x", "Versal", 1, 1, 1, 1, 0, "DSP48E2")

@@ -6,7 +6,8 @@ splits the errors by the fit and validation sets (decided once, by configuration
 committed table (``benchmarks/data/hls_calibration.json``, the one docs/cost_model.md shows) is
 recomputed and compared, and the validation errors are held to the issue's targets where the
 model meets them, and to today's values where it does not (docs/cost_model.md says which), so
-that a regression shows.
+that a regression shows.  The validation figures are over each profile's calibrated domain
+(UltraScale/UltraScale+ parts); the 7-series designs are scored in a table of their own.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def rows(calibration):
     return calibration.evaluate(calibration.load_designs(), dict(TOOL_PROFILES.items()))
 
 
-def _summary(calibration, rows) -> dict:
-    return {(s["profile"], s["split"], s["quantity"]): s for s in calibration.summary(rows)}
+def _summary(calibration, rows, domain="calibrated") -> dict:
+    return {(s["profile"], s["split"], s["quantity"]): s for s in calibration.summary(rows) if s["domain"] == domain}
 
 
 def test_the_published_data_names_its_sources():
@@ -79,15 +80,15 @@ TARGETS = {("dsp", "median"): 0.10, ("dsp", "worst"): 0.25, ("lut", "median"): 0
 #: calibration", says why).
 NOT_MET = {
     ("vitis", "dsp", "worst"): 0.45,  # RF 2: hls4ml's firmware keeps constant products, ours shares DSPs
-    ("vitis", "lut", "median"): 0.26,  # the Zynq-7000 (xc7z020-1) Vitis 2024.2 runs: no 7-series delays
-    ("vitis", "ff", "median"): 0.92,  # the same: their 46-52-cycle schedules hold 105-246 k FF
-    ("vitis", "latency", "worst"): 31,  # the same (RF 2 on the U250: 8)
+    ("vitis", "latency", "worst"): 8,  # RF 2, the same reason
     ("vivado", "latency", "worst"): 73,  # RF 128: hls4ml's loop (II 123 < RF) is shorter than our schedule
 }
 
 
 @pytest.mark.parametrize("tool", ["vitis", "vivado"])
 def test_validation_errors(calibration, rows, tool):
+    """Calibrated domain (UltraScale/UltraScale+), validation set: every target is met, or
+    unmet and held to today's value (NOT_MET); docs/cost_model.md's headline table is this one."""
     summary = _summary(calibration, rows)
     for (quantity, stat), target in TARGETS.items():
         value = summary[(tool, "validation", quantity)][f"{stat}_abs_error"]
@@ -95,6 +96,47 @@ def test_validation_errors(calibration, rows, tool):
         assert value <= limit + 1e-9, (tool, quantity, stat, value, limit)
         if (tool, quantity, stat) in NOT_MET:
             assert value > target, f"{tool} {quantity} {stat} meets its target now: drop it from NOT_MET"
+
+
+def test_the_docs_show_the_committed_tables(calibration):
+    """docs/cost_model.md holds the script's tables (``--markdown``) of the committed results:
+    the calibrated-domain summary as the headline, the 7-series designs in their own table."""
+    data = json.loads((ROOT / "benchmarks" / "data" / "hls_calibration.json").read_text())
+    docs = (ROOT / "docs" / "cost_model.md").read_text()
+    text = calibration.markdown(data["rows"], data["summary"])
+    headline, outside = text.split("\n\nOutside the calibrated domain")[0], text.split("\n\n| design |")[0]
+    assert headline in docs and "Outside the calibrated domain" in outside and outside in docs
+
+
+def test_fits_only_on_the_calibrated_domain(calibration):
+    """No 7-series design is fitted (nor scored with the validation set), and the Vitis fit set is
+    the 3 UltraScale+ designs the profile's constants were fitted to."""
+    designs = calibration.load_designs()
+    for tool in ("vitis", "vivado"):
+        assert all(calibration.get_part(d["part"]).series in ("UltraScale", "UltraScale+")
+                   for d in calibration.fit_set(designs, tool))
+    assert sorted(d["id"] for d in calibration.fit_set(designs, "vitis")) == [
+        "tut24_u250_vitis241_qkeras6_pruned75", "tut24_u250_vitis241_rf1", "tut24b_u250_vitis241_rf1"]
+    outside = {d["id"] for d in designs if d["domain"] != "calibrated"}
+    assert outside == {"minh25_z020_vitis242_rf1", "minh25_z020_vitis242_rf2", "minh25_z020_vitis242_pruned75",
+                       "minh25_z020_vitis242_qkeras6_pruned75"}
+
+
+def test_the_7_series_designs_are_scored_outside_the_calibrated_domain(calibration, rows):
+    """The Zynq-7000 Vitis HLS 2024.2 reports stay visible with their errors, in a table of their
+    own: their schedules are several times deeper than the UltraScale+ delays predict, and the
+    warning an xc7z020 estimate carries (OUT_OF_DOMAIN_ERRORS) quotes exactly these figures."""
+    from fpga_aware.cost.tools import OUT_OF_DOMAIN_ERRORS
+
+    outside = _summary(calibration, rows, domain="7 series")
+    for split in ("fit", "validation"):
+        for q in ("dsp", "lut", "ff", "latency", "bram_18k"):
+            assert outside[("vitis", split, q)]["designs"] == 2, (split, q)
+        lo, hi = outside[("vitis", split, "latency")]["published_over_ours"]
+        assert lo >= 2.0, (split, lo)  # why an estimate there warns (a 7-series delay rule would change this)
+        assert outside[("vitis", split, "latency")]["median_abs_error"] >= 20
+    assert {s["profile"] for s in calibration.summary(rows) if s["domain"] != "calibrated"} == {"vitis"}
+    assert OUT_OF_DOMAIN_ERRORS[("vitis", "7 series")] == calibration.out_of_domain_text(rows, "vitis", "7 series")
 
 
 def test_vitis_maps_more_products_to_luts_than_vivado(calibration):
@@ -111,13 +153,14 @@ def test_vitis_maps_more_products_to_luts_than_vivado(calibration):
 
 def test_ahead_of_rule4ml_on_every_quantity(calibration):
     """rule4ml 0.2.0's committed predictions of the same designs (benchmarks/rule4ml_peer.py):
-    our median validation error is below its median on every quantity, for both tools.  rule4ml's
-    predictions do not cover the minh25_* designs (added after its run), so its medians are over
-    the older designs only."""
+    our median validation error (calibrated domain) is below its median on every quantity, for
+    both tools, over the same designs (rule4ml was not run on the Zynq-7000 minh25_* designs,
+    which are outside the domain)."""
     data = json.loads((ROOT / "benchmarks" / "data" / "hls_calibration.json").read_text())
-    ours = {(s["profile"], s["quantity"]): s for s in data["summary"] if s["split"] == "validation"}
+    ours = {(s["profile"], s["quantity"]): s for s in data["summary"]
+            if s["split"] == "validation" and s["domain"] == "calibrated"}
     theirs = {(s["profile"].split("(")[1].rstrip(")"), s["quantity"]): s
-              for s in data["rule4ml_summary"] if s["split"] == "validation"}
+              for s in data["rule4ml_summary"] if s["split"] == "validation" and s["domain"] == "calibrated"}
     assert set(theirs) == set(ours)
     for key, s in ours.items():
         assert s["median_abs_error"] < theirs[key]["median_abs_error"], key

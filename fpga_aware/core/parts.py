@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
-__all__ = ["Part", "PARTS", "DEFAULT_PART", "UnknownPartError", "get_part", "part_names"]
+__all__ = ["Part", "PARTS", "SERIES", "DEFAULT_PART", "UnknownPartError", "get_part", "part_names"]
 
 #: DSP slice families and the (wide, narrow) signed operand widths of their multiplier.
 DSP_MULTIPLIER_WIDTHS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18)}
@@ -25,6 +25,15 @@ DSP_MULTIPLIER_WIDTHS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18)}
 
 class UnknownPartError(ValueError):
     """The FPGA part is not in the catalogue (or a prefix matches several parts)."""
+
+
+#: Architecture generations and the family names of each (the first that matches wins:
+#: 'UltraScale+' before 'UltraScale').
+SERIES: dict[str, tuple[str, ...]] = {
+    "UltraScale+": ("UltraScale+",),
+    "UltraScale": ("UltraScale",),
+    "7 series": ("Virtex-7", "Kintex-7", "Artix-7", "Spartan-7", "Zynq-7000"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,22 @@ class Part:
     board: str = ""  #: the usual board/card, for messages only
 
     def __post_init__(self) -> None:
+        self.series  # an unknown family raises here, naming the known series
         if self.dsp_family not in DSP_MULTIPLIER_WIDTHS:
             raise ValueError(
                 f"part {self.name}: dsp_family {self.dsp_family!r} is not one of {sorted(DSP_MULTIPLIER_WIDTHS)}"
             )
+
+    @property
+    def series(self) -> str:
+        """The architecture generation of the part's family (:data:`SERIES`): ``'UltraScale+'``,
+        ``'UltraScale'`` or ``'7 series'`` -- what decides the operator delays, and so which
+        published reports the cost model's calibration covers
+        (:attr:`fpga_aware.cost.tools.ToolProfile.calibrated_series`)."""
+        for series, marks in SERIES.items():
+            if any(m in self.family for m in marks):
+                return series
+        raise ValueError(f"part {self.name}: family {self.family!r} is of none of the series {list(SERIES)}")
 
     @property
     def device(self) -> str:

@@ -104,6 +104,9 @@ Latency-strategy weights are constants in the logic (no memory).
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -129,7 +132,8 @@ from fpga_aware.core.ir import (
 from fpga_aware.core.parts import Part, get_part
 from fpga_aware.core.registry import Registry
 from fpga_aware.core.streams import stream_plan
-from fpga_aware.cost.tools import DEFAULT_TOOL, ToolProfile, speed_grade_delay, tool_profile
+from fpga_aware.cost.tools import (DEFAULT_TOOL, OutOfCalibratedDomainWarning, ToolProfile, speed_grade_delay,
+                                   tool_profile)
 
 __all__ = ["CostReport", "LayerCost", "estimate_ir", "COST_RULES", "ACTIVATION_COSTS"]
 
@@ -195,6 +199,15 @@ class CostReport:
     layers: list[LayerCost]
     #: what the estimate models and was checked against (printed with every table)
     tool: str = "vivado: Vivado HLS 2019.2, fitted to five hls4ml tutorial reports"
+    #: ``''`` when the part is of a series the tool's profile was calibrated on; else what the
+    #: estimate was checked against there (:meth:`~fpga_aware.cost.tools.ToolProfile.domain_note`;
+    #: printed under the tool line)
+    domain_note: str = ""
+
+    @property
+    def in_calibrated_domain(self) -> bool:
+        """Whether the part is of a series the tool's profile was calibrated on."""
+        return not self.domain_note
 
     def utilization(self) -> dict[str, float]:
         """Percent of the part's DSP, LUT, FF and BRAM_18K used."""
@@ -220,6 +233,9 @@ class CostReport:
             "family": self.part.family,
             "clock_period": self.clock_period,
             "tool": self.tool,
+            "series": self.part.series,
+            "in_calibrated_domain": self.in_calibrated_domain,
+            "domain_note": self.domain_note,
             "dsp": self.dsp,
             "lut": self.lut,
             "ff": self.ff,
@@ -256,6 +272,8 @@ class CostReport:
             f"Estimated cost on {self.part.name} ({self.part.family}), {self.clock_period:g} ns clock",
             f"tool: {self.tool}",
         ]
+        if self.domain_note:
+            lines.append(f"WARNING: {self.domain_note}")
         for i, r in enumerate(rows):
             cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + [r[j].rjust(widths[j]) for j in range(2, len(r))]
             lines.append("  ".join(cells).rstrip())
@@ -269,6 +287,19 @@ class CostReport:
 
 
 # ============================================================================ helpers
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside the fpga_aware package (seen from the
+    function that calls :func:`warnings.warn`), so that a warning shows once per user call site
+    whichever entry point (``estimate``, ``Firmware.estimate``, ``FPGACost``) led here."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _int64_mantissas(values) -> np.ndarray:
     """Mantissas as int64 for the estimates; wider ones (Python ints of types beyond 62 bits) keep
     their top 62 bits (nonzero and power-of-two weights stay so; their width is underestimated)."""
@@ -810,7 +841,11 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         total = 0
     if plan is not None:  # the token schedule: pixels arrive and leave one per cycle
         total += plan.latency_tokens
+    note = p.domain_note(the_part)
+    if note:
+        warnings.warn(note, OutOfCalibratedDomainWarning, stacklevel=_caller_stacklevel())
     return CostReport(
+        domain_note=note,
         part=the_part,
         clock_period=float(config.clock_period),
         dsp=sum(c.dsp for c in costs),

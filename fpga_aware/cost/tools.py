@@ -25,7 +25,7 @@ import numpy as np
 
 from fpga_aware.core.registry import Registry
 
-__all__ = ["ToolProfile", "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile",
+__all__ = ["ToolProfile", "OutOfCalibratedDomainWarning", "OUT_OF_DOMAIN_ERRORS", "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile",
            "SPEED_GRADE_DELAY", "speed_grade", "speed_grade_delay"]
 
 #: How a tool decides that a product by a synthesis-time constant is a DSP multiplier.
@@ -64,6 +64,10 @@ class ToolProfile:
     name: str
     #: the tool and version range, and what the constants were fitted to (printed with every table)
     description: str
+    #: the part series (:attr:`fpga_aware.core.parts.Part.series`) whose operator delays the
+    #: constants were fitted to; an estimate for a part of another series carries a
+    #: :class:`OutOfCalibratedDomainWarning` and a note in its table
+    calibrated_series: tuple = ("UltraScale", "UltraScale+")
     #: ``'operand_widths'``: a constant product is a DSP when both operand widths exceed
     #: :attr:`lut_mult_max_narrow_width` and their sum exceeds :attr:`lut_mult_max_width_sum`
     #: (the constant's width is ``bit_length(|m|)`` plus a sign bit); ``'constant_bits'``: when
@@ -129,9 +133,36 @@ class ToolProfile:
         odd_bits = np.frexp(odd.astype(np.float64))[1]
         return (odd_bits >= self.dsp_min_constant_bits) & (wx + np.asarray(ww) > self.lut_mult_max_width_sum)
 
+    def domain_note(self, part) -> str:
+        """``''`` when ``part`` (a :class:`~fpga_aware.core.parts.Part`) is of a series the
+        profile was calibrated on, else what the estimate was checked against there."""
+        if part.series in self.calibrated_series:
+            return ""
+        measured = OUT_OF_DOMAIN_ERRORS.get((self.name, part.series))
+        return (f"{part.name} is a {part.family} part ({part.series}), outside the calibrated domain: "
+                f"{self.name} was calibrated on {' and '.join(self.calibrated_series)} parts only; "
+                + (f"checked on {measured}" if measured
+                   else f"no published {part.series} report of this tool was checked"))
+
     def with_(self, **changes) -> "ToolProfile":
         """A copy with some constants changed (for fits and what-ifs)."""
         return replace(self, **changes)
+
+
+class OutOfCalibratedDomainWarning(UserWarning):
+    """An HLS estimate for a part whose series the tool profile was not calibrated on (e.g. a
+    7-series part: the operator delays, and so the schedule and its registers, are UltraScale+'s)."""
+
+
+#: What the estimate measured on published reports of a series outside a profile's calibrated
+#: domain, ``(tool, series) -> summary`` (benchmarks/hls_calibration.py, the "outside the
+#: calibrated domain" table of docs/cost_model.md; tests/test_cost_calibration.py checks it
+#: against the committed table).
+OUT_OF_DOMAIN_ERRORS: dict[tuple[str, str], str] = {
+    ("vitis", "7 series"): "4 Vitis HLS 2024.2 reports on xc7z020-clg400-1: published/estimate latency 2.09-4.73x, "
+                           "ff 8.84-27.27x, lut 0.98-1.95x, dsp 0.94-7.6x (docs/cost_model.md, outside the calibrated "
+                           "domain)",
+}
 
 
 #: Vivado HLS 2018.2-2020.1, fitted (benchmarks/hls_calibration.py --fit) to the 12 fit-set
@@ -157,30 +188,30 @@ VIVADO_HLS = ToolProfile(
     ff_per_slot_bit=0.223,
 )
 
-#: Vitis HLS 2020.1-2024.2: maps products by constants of fewer than 8 significant bits to
-#: LUTs, one ROM copy per table read; fitted to its 5 fit-set designs (all RF 1: the shared
-#: multipliers' slot FFs keep the default): 3 on the U250, 2 on a Zynq-7000 xc7z020-1 whose
-#: 50-cycle, 275 k-FF reports no profile constant explains (the model has no 7-series
-#: operator delays).  Its FFs are its pipeline registers and DSP glue: the fit leaves no fixed
-#: per-neuron FFs.
+#: Vitis HLS 2020.1-2024.1 on UltraScale/UltraScale+ parts: maps products by constants of fewer
+#: than 8 significant bits to LUTs, one ROM copy per table read; fitted to its 3 fit-set designs
+#: of the calibrated series (all RF 1: the shared multipliers' slot FFs keep the default).  Its
+#: FFs are its pipeline registers and DSP glue: the fit leaves no fixed per-neuron FFs.  The
+#: Vitis HLS 2024.2 reports on a Zynq-7000 (xc7z020-1) are outside its domain: scored apart, never
+#: fitted (:data:`OUT_OF_DOMAIN_ERRORS`).
 VITIS_HLS = ToolProfile(
     name="vitis",
-    description="vitis: Vitis HLS 2020.1-2024.2, fitted to 5 published hls4ml reports, validated on 5 others",
+    description="vitis: Vitis HLS 2020.1-2024.1, fitted to 3 published hls4ml reports, validated on 3 others",
     constant_dsp_rule="constant_bits",
     rom_ports=1,
-    adder_ns=0.6,
-    adder_ns_per_bit=0.03,
-    dsp_input_ns=0.6,
+    adder_ns=0.5,
+    adder_ns_per_bit=0.02,
+    dsp_input_ns=1.8,
     dsp_mult_cycles=1,
     dsp_output_ns=0.3,
     activation_ns=0.2,
-    lut_per_neuron=190.211,
-    lut_per_lut_product=14.334,
-    lut_per_dsp_product=7.493,
-    lut_per_adder_bit=0.233,
+    lut_per_neuron=160.599,
+    lut_per_lut_product=15.821,
+    lut_per_dsp_product=7.418,
+    lut_per_adder_bit=0.2,
     ff_per_neuron=0.0,
-    ff_per_dsp_product=3.55,
-    ff_per_register_bit=0.445,
+    ff_per_dsp_product=4.92,
+    ff_per_register_bit=0.4,
 )
 
 TOOL_PROFILES: Registry[ToolProfile] = Registry("HLS tool profile", key="tool")
