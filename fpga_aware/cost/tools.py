@@ -25,7 +25,8 @@ import numpy as np
 
 from fpga_aware.core.registry import Registry
 
-__all__ = ["ToolProfile", "OutOfCalibratedDomainWarning", "OUT_OF_DOMAIN_ERRORS", "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile",
+__all__ = ["ToolProfile", "OutOfCalibratedDomainWarning", "OUT_OF_DOMAIN_ERRORS",
+           "TOOL_PROFILES", "VIVADO_HLS", "VITIS_HLS", "DEFAULT_TOOL", "ESTIMATE_TOOLS", "tool_profile",
            "SPEED_GRADE_DELAY", "speed_grade", "speed_grade_delay"]
 
 #: How a tool decides that a product by a synthesis-time constant is a DSP multiplier.
@@ -171,7 +172,8 @@ OUT_OF_DOMAIN_ERRORS: dict[tuple[str, str], str] = {
 #: (``dsp_mult_cycles=0``): the 9-cycle jet tagger of the -2 parts.
 VIVADO_HLS = ToolProfile(
     name="vivado",
-    description="vivado: Vivado HLS 2018.2-2020.1, fitted to 12 published hls4ml reports, validated on 9 others",
+    description="vivado: Vivado HLS 2018.2-2020.1, fitted to 12 published hls4ml reports on UltraScale(+), "
+                "validated on 9 others",
     adder_ns=0.35,
     adder_ns_per_bit=0.02,
     dsp_input_ns=0.6,
@@ -196,7 +198,8 @@ VIVADO_HLS = ToolProfile(
 #: fitted (:data:`OUT_OF_DOMAIN_ERRORS`).
 VITIS_HLS = ToolProfile(
     name="vitis",
-    description="vitis: Vitis HLS 2020.1-2024.1, fitted to 3 published hls4ml reports, validated on 3 others",
+    description="vitis: Vitis HLS 2020.1-2024.1, fitted to 3 published hls4ml reports on UltraScale+, "
+                "validated on 3 others",
     constant_dsp_rule="constant_bits",
     rom_ports=1,
     adder_ns=0.5,
