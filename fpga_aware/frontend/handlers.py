@@ -177,7 +177,7 @@ def _fused_activation(layer) -> PendingActivation | PendingParametricReLU | None
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
-    if cls in ("QDense", "QConv1D", "QConv2D"):  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
+    if cls in ("QDense", "QConv1D", "QConv2D", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D"):  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
         step = step_quantizer(activation, f"layer {layer.name!r} activation")
         if step is not None:
             short = step.split("(")[0]
@@ -441,6 +441,107 @@ def conv(layer, kernel_mask=None) -> list:
 def qconv(layer, kernel_mask=None) -> list:
     """A QKeras QConv1D/QConv2D: kernel and bias through their quantizers, exact types."""
     return _conv(layer, kernel_mask, quantizers=True)
+
+
+def depthwise_product(depthwise: np.ndarray) -> np.ndarray:
+    """The ``(n_taps * C_in, C_in * depth_multiplier)`` kernel of the dense product of a depthwise
+    convolution (Keras kernel ``(*kernel_size, C_in, depth_multiplier)``): output channel
+    ``c * depth_multiplier + m`` reads only input channel ``c``, so every other entry is 0 (not
+    stored, no multiplier: the product holds exactly the depthwise kernel's nonzero taps)."""
+    *spatial, channels, multiplier = depthwise.shape
+    taps = int(np.prod(spatial, dtype=np.int64))
+    k = np.asarray(depthwise, dtype=np.float64).reshape(taps, channels, multiplier)
+    product = np.zeros((taps, channels, channels, multiplier))
+    c = np.arange(channels)
+    product[:, c, c, :] = k[:, c, :]
+    return product.reshape(taps * channels, channels * multiplier)
+
+
+def _quantized(layer, attr: str, values: np.ndarray, what: str, quantizers: bool):
+    """``values`` through the QKeras quantizer ``attr`` of ``layer`` (if any): (values, type or None)."""
+    q = getattr(layer, attr, None) if quantizers else None
+    if q is None:
+        return values, None
+    return quantized_weights(q, values, f"layer {layer.name!r} {what}")
+
+
+def _depthwise(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
+    """DepthwiseConv1D/2D, SeparableConv1D/2D (QDepthwiseConv2D, QSeparableConv1D/2D).
+
+    A depthwise convolution is a ``conv`` whose per-pixel product is channel-diagonal
+    (:func:`depthwise_product`); a separable one is that depthwise ``conv`` (no bias, named
+    ``<layer>_depthwise``) followed by its pointwise 1x1 ``conv`` (the layer's name: its bias,
+    activation and ``layer_config``)."""
+    cls = type(layer).__name__
+    separable = "Separable" in cls
+    _channels_last(layer)
+    rank = 1 if cls.endswith("1D") else 2
+    in_shape, out_shape = _shape_of(layer, "input_shape"), _shape_of(layer, "output_shape")
+    if len(in_shape) != rank + 1:
+        raise unsupported(layer, f"input shape {in_shape}: a {cls} needs {rank} spatial axes and channels")
+    kernel_size, strides = tuple(layer.kernel_size), tuple(layer.strides)
+    dilation = tuple(layer.dilation_rate)
+    geometry = _window(layer, cls, kernel_size, strides, dilation, layer.padding, in_shape)
+    multiplier = int(layer.depth_multiplier)
+    mid_shape = tuple(geometry.out_spatial) + (in_shape[-1] * multiplier,)
+    depthwise = np.asarray(layer.depthwise_kernel.numpy(), dtype=np.float64)
+    if kernel_mask is not None and not separable:
+        depthwise = depthwise * kernel_mask
+    _check_finite(layer.name, "depthwise kernel", depthwise)
+    depthwise, depthwise_type = _quantized(layer, "depthwise_quantizer_internal", depthwise, "depthwise_quantizer",
+                                           quantizers)
+    bias_size = out_shape[-1]
+    bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(bias_size)
+    _check_finite(layer.name, "bias", bias)
+    bias_type = None
+    if layer.use_bias:
+        bias, bias_type = _quantized(layer, "bias_quantizer_internal", bias, "bias_quantizer", quantizers)
+    elif quantizers:
+        bias_type = FixedType(1, 1, False)
+    window = dict(kernel_size=kernel_size, strides=strides, dilation=dilation, padding=layer.padding)
+    if not separable:
+        if mid_shape != out_shape:  # pragma: no cover - Keras' own rule
+            raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed {mid_shape}")
+        items = [PendingConv(layer.name, depthwise_product(depthwise), bias, depthwise_type, bias_type,
+                             depthwise_type is not None, cls, in_shape=in_shape, out_shape=out_shape, **window)]
+    else:
+        pointwise = np.asarray(layer.pointwise_kernel.numpy(), dtype=np.float64)
+        if kernel_mask is not None:
+            pointwise = pointwise * kernel_mask
+        _check_finite(layer.name, "pointwise kernel", pointwise)
+        pointwise, pointwise_type = _quantized(layer, "pointwise_quantizer_internal", pointwise,
+                                               "pointwise_quantizer", quantizers)
+        if tuple(geometry.out_spatial) + (pointwise.shape[-1],) != out_shape:  # pragma: no cover - Keras' rule
+            raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed "
+                                    f"{tuple(geometry.out_spatial) + (pointwise.shape[-1],)}")
+        channels = mid_shape[-1]
+        quantized = depthwise_type is not None
+        first = PendingConv(f"{layer.name}_depthwise", depthwise_product(depthwise), np.zeros(channels),
+                            depthwise_type, FixedType(1, 1, False) if quantized else None, quantized, cls,
+                            in_shape=in_shape, out_shape=mid_shape, **window)
+        first.partial = True
+        second = PendingConv(layer.name, pointwise.reshape(channels, -1), bias, pointwise_type, bias_type,
+                             pointwise_type is not None, cls, in_shape=mid_shape, out_shape=out_shape,
+                             kernel_size=(1,) * rank, strides=(1,) * rank, dilation=(1,) * rank, padding="valid")
+        items = [first, second]
+    activation = _fused_activation(layer)
+    if activation is not None and activation.kind == "softmax":
+        raise unsupported(layer, "softmax over the channels of a convolution's output")
+    if activation is not None:
+        items[-1].fused_activation = True
+    return items if activation is None else [*items, activation]
+
+
+@KERAS_HANDLERS.register("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
+def depthwise_conv(layer, kernel_mask=None) -> list:
+    """A float depthwise or separable convolution (and its own activation, if any)."""
+    return _depthwise(layer, kernel_mask, quantizers=False)
+
+
+@KERAS_HANDLERS.register("QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D")
+def qdepthwise_conv(layer, kernel_mask=None) -> list:
+    """A QKeras QDepthwiseConv2D / QSeparableConv1D/2D: kernels and bias through their quantizers."""
+    return _depthwise(layer, kernel_mask, quantizers=True)
 
 
 _POOLING = {

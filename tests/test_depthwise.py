@@ -1,0 +1,214 @@
+"""Depthwise and separable convolutions (issue 14 section 1): DepthwiseConv1D/2D (any
+depth_multiplier), SeparableConv1D/2D, QKeras QDepthwiseConv2D and QSeparableConv1D/2D.
+
+A depthwise convolution is a ``conv`` whose per-pixel product is channel-diagonal (only the
+Keras kernel's nonzero taps are stored and multiplied); a separable one is that depthwise
+``conv`` (``<name>_depthwise``) and its pointwise 1x1 ``conv``.  Emulator = C simulation bit for
+bit on one model with every class (one compile); emulator vs Keras/QKeras on seeded small
+models within hls4ml's ``test_keras_api.py`` depthwise tolerance (``rtol=1e-2, atol=0.01``) or
+tighter; the stored taps and the cost follow the kernel's nonzeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fpga_aware as fa
+from fpga_aware.frontend.handlers import depthwise_product
+
+L = tf.keras.layers
+
+
+def _prune_taps(layer, fraction: float, seed: int) -> None:
+    """Zero ``fraction`` of a depthwise (and pointwise) kernel's entries."""
+    rng = np.random.default_rng(seed)
+    weights = layer.get_weights()
+    n_kernels = 2 if "Separable" in type(layer).__name__ else 1
+    for i in range(n_kernels):
+        weights[i] = np.where(rng.random(weights[i].shape) < fraction, 0.0, weights[i])
+    layer.set_weights(weights)
+
+
+def _nonzero_taps(layer) -> int:
+    """Nonzero depthwise taps as the layer computes with them (a QKeras layer: after its quantizer)."""
+    kernel = layer.depthwise_kernel.numpy()
+    quantizer = getattr(layer, "depthwise_quantizer_internal", None)
+    return int(np.count_nonzero(kernel if quantizer is None else np.asarray(quantizer(kernel))))
+
+
+def _representable(firmware, x):
+    t = firmware.ir.input_type
+    return t.to_float(t.from_float(x))
+
+
+def test_depthwise_product_is_channel_diagonal():
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(2, 3, 4, 2))  # (kh, kw, C_in, depth_multiplier)
+    p = depthwise_product(k)
+    assert p.shape == (2 * 3 * 4, 4 * 2)
+    for tap in range(6):
+        for c in range(4):
+            for o in range(8):
+                expected = k[tap // 3, tap % 3, c, o % 2] if o // 2 == c else 0.0
+                assert p[tap * 4 + c, o] == expected
+    assert np.count_nonzero(p) == np.count_nonzero(k)
+
+
+# ----------------------------------------------------------------------------- emulator = C simulation
+def _every_class(seed: int = 2):
+    from qkeras import QDepthwiseConv2D, QSeparableConv1D, QSeparableConv2D, quantized_bits, quantized_relu
+
+    q = dict(bias_quantizer=quantized_bits(8, 2, alpha=1))
+    inputs = tf.keras.Input((7, 7, 2))
+    h = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, name="dw2")(inputs)  # 4x4x4
+    h = L.SeparableConv2D(3, 2, padding="valid", activation="relu", depth_multiplier=2, name="sep2")(h)  # 3x3x3
+    h = QDepthwiseConv2D(2, padding="same", depthwise_quantizer=quantized_bits(6, 1, alpha=1),
+                         activation=quantized_relu(8, 3), name="qdw2", **q)(h)  # 3x3x3
+    h = QSeparableConv2D(2, 2, depthwise_quantizer=quantized_bits(6, 1, alpha=1),
+                         pointwise_quantizer=quantized_bits(6, 1, alpha=1), name="qsep2", **q)(h)  # 2x2x2
+    h = L.Reshape((4, 2), name="r")(h)
+    h = L.DepthwiseConv1D(2, padding="same", depth_multiplier=3, name="dw1")(h)  # 4x6
+    h = L.SeparableConv1D(2, 3, dilation_rate=1, strides=1, padding="valid", name="sep1")(h)  # 2x2
+    h = QSeparableConv1D(2, 2, depthwise_quantizer=quantized_bits(6, 1, alpha=1),
+                         pointwise_quantizer=quantized_bits(6, 1, alpha=1), name="qsep1", **q)(h)  # 1x2
+    out = L.Dense(2, name="d")(L.Flatten()(h))
+    model = tf.keras.Model(inputs, out)
+    for i, name in enumerate(("dw2", "sep2", "qdw2", "dw1", "sep1")):
+        _prune_taps(model.get_layer(name), 0.3, seed + i)
+    return model
+
+
+def test_every_depthwise_class_emulator_equals_csim(tmp_path):
+    tf.keras.utils.set_random_seed(5)
+    model = _every_class()
+    firmware = fa.to_firmware(model, precision="ap_fixed<24,10>", layer_config={"sep2": {"reuse_factor": 2}})
+    ir = firmware.ir
+    names = [layer.name for layer in ir.layers if layer.kind == "conv"]
+    assert names == ["dw2", "sep2_depthwise", "sep2", "qdw2", "qsep2_depthwise", "qsep2", "dw1", "sep1_depthwise",
+                     "sep1", "qsep1_depthwise", "qsep1"]
+    for name in ("dw2", "qdw2", "dw1"):  # only the nonzero taps are stored
+        assert ir.layer(name).nonzero_weights == _nonzero_taps(model.get_layer(name))
+    assert ir.layer("sep2_depthwise").nonzero_weights == _nonzero_taps(model.get_layer("sep2"))
+    assert ir.layer("sep2").nonzero_weights == np.count_nonzero(model.get_layer("sep2").pointwise_kernel.numpy())
+    assert ir.layer("qdw2").weight_type.cpp().startswith("ap_fixed<6,2")
+    x = np.random.default_rng(7).uniform(-1, 1, (12, 7 * 7 * 2))
+    emulated = firmware.predict(x)
+    firmware.write(tmp_path / "prj")
+    simulated = firmware.predict(x, engine="csim")
+    assert int(np.count_nonzero(emulated != simulated)) == 0
+    keras = model.predict(x.reshape(-1, 7, 7, 2), verbose=0)
+    np.testing.assert_allclose(emulated, keras, rtol=1e-2, atol=0.01)
+
+
+# ----------------------------------------------------------------------------- vs Keras, seeded
+@pytest.mark.parametrize("rank,padding,strides,multiplier,dilation,sparsity", [
+    (2, "valid", 1, 1, 1, 0.0), (2, "same", 2, 3, 1, 0.5), (2, "same", 1, 2, 2, 0.3),
+    (1, "valid", 2, 2, 1, 0.5), (1, "same", 1, 1, 2, 0.0),
+])
+def test_depthwise_matches_keras(rank, padding, strides, multiplier, dilation, sparsity):
+    tf.keras.utils.set_random_seed(11)
+    shape = (9, 9, 3) if rank == 2 else (11, 3)
+    cls = L.DepthwiseConv2D if rank == 2 else L.DepthwiseConv1D
+    model = tf.keras.Sequential([tf.keras.Input(shape), cls(3, strides=strides, padding=padding, dilation_rate=dilation,
+                                                            depth_multiplier=multiplier, name="dw")])
+    _prune_taps(model.get_layer("dw"), sparsity, 3)
+    firmware = fa.to_firmware(model, precision="ap_fixed<24,10>")
+    conv = firmware.ir.layer("dw")
+    assert conv.nonzero_weights == _nonzero_taps(model.get_layer("dw"))
+    assert conv.out_shape == tuple(model.output_shape[1:])
+    x = np.random.default_rng(1).uniform(-1, 1, (16, int(np.prod(shape))))
+    keras = model.predict(x.reshape(-1, *shape), verbose=0).reshape(16, -1)
+    np.testing.assert_allclose(firmware.predict(x), keras, atol=1e-3)
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_hls4ml_keras_api_depthwise(rank):
+    """hls4ml's test_depthwise1d/2d: DepthwiseConv kernel 3 on a 32-long (32x32) 3-channel input,
+    ``fixed<32,12>``, inputs exact in ``ap_fixed<16,6>``, ``rtol=1e-2, atol=0.01``."""
+    tf.keras.utils.set_random_seed(0)
+    shape = (32, 32, 3) if rank == 2 else (32, 3)
+    cls = L.DepthwiseConv2D if rank == 2 else L.DepthwiseConv1D
+    model = tf.keras.Sequential([tf.keras.Input(shape), cls(3)])
+    x = np.random.default_rng(0).random((10, int(np.prod(shape))))
+    x = np.round(x * 2**10) * 2**-10
+    firmware = fa.to_firmware(model, precision="ap_fixed<32,12>")
+    keras = model.predict(x.reshape(-1, *shape), verbose=0).reshape(10, -1)
+    np.testing.assert_allclose(firmware.predict(x), keras, rtol=1e-2, atol=0.01)
+
+
+@pytest.mark.parametrize("rank,padding,strides,multiplier", [(2, "same", 1, 2), (2, "valid", 2, 1), (1, "same", 2, 2)])
+def test_separable_matches_keras(rank, padding, strides, multiplier):
+    tf.keras.utils.set_random_seed(12)
+    shape = (8, 8, 3) if rank == 2 else (10, 3)
+    cls = L.SeparableConv2D if rank == 2 else L.SeparableConv1D
+    model = tf.keras.Sequential([tf.keras.Input(shape), cls(4, 3, strides=strides, padding=padding,
+                                                            depth_multiplier=multiplier, activation="relu",
+                                                            name="sep"), L.Flatten(), L.Dense(2)])
+    _prune_taps(model.get_layer("sep"), 0.4, 5)
+    firmware = fa.to_firmware(model, precision="ap_fixed<24,10>")
+    assert [layer.kind for layer in firmware.ir.layers] == ["input", "conv", "conv", "activation", "dense"]
+    assert firmware.ir.layer("sep_depthwise").nonzero_weights == _nonzero_taps(model.get_layer("sep"))
+    x = np.random.default_rng(2).uniform(-1, 1, (16, int(np.prod(shape))))
+    np.testing.assert_allclose(firmware.predict(x), model.predict(x.reshape(-1, *shape), verbose=0), atol=1e-3)
+
+
+def test_qdepthwise_and_qseparable_match_qkeras():
+    from qkeras import QActivation, QDepthwiseConv2D, QSeparableConv2D, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(13)
+    model = tf.keras.Sequential([
+        tf.keras.Input((6, 6, 2)),
+        QDepthwiseConv2D(3, padding="same", depth_multiplier=2, depthwise_quantizer=quantized_bits(4, 0, alpha=1),
+                         bias_quantizer=quantized_bits(6, 2, alpha=1), name="qdw"),
+        QActivation(quantized_relu(8, 3), name="qa"),
+        QSeparableConv2D(3, 2, strides=2, depthwise_quantizer=quantized_bits(5, 1, alpha=1),
+                         pointwise_quantizer=quantized_bits(5, 1, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1),
+                         name="qsep"),
+        L.Flatten(), L.Dense(2, name="d"),
+    ])
+    firmware = fa.to_firmware(model, precision="ap_fixed<24,10>")
+    assert firmware.ir.layer("qdw").weight_type.width == 4
+    # a quantized product with its own types keeps the exact sum (its accumulator type)
+    assert firmware.ir.layer("qsep_depthwise").result_type == firmware.ir.layer("qsep_depthwise").accum_type
+    x = _representable(firmware, np.random.default_rng(3).uniform(-1, 1, (20, 72)))
+    np.testing.assert_allclose(firmware.predict(x), model.predict(x.reshape(-1, 6, 6, 2), verbose=0), atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- cost, options, float view
+def test_pruned_depthwise_taps_remove_multipliers():
+    model = tf.keras.Sequential([tf.keras.Input((10, 10, 4)), L.DepthwiseConv2D(3, depth_multiplier=2, name="dw"),
+                                 L.Flatten(), L.Dense(2)])
+
+    def cost():
+        firmware = fa.to_firmware(model, precision="ap_fixed<16,6>")
+        return firmware.ir.layer("dw"), next(c for c in firmware.estimate().layers if c.name == "dw")
+
+    layer, dense = cost()
+    assert layer.nonzero_weights == 3 * 3 * 4 * 2 == _nonzero_taps(model.get_layer("dw"))  # not 9*4 x 8
+    assert dense.n_mult > 0 and dense.n_mult % layer.n_pixels == 0
+    _prune_taps(model.get_layer("dw"), 0.6, 0)
+    pruned_layer, pruned = cost()
+    assert pruned_layer.nonzero_weights == _nonzero_taps(model.get_layer("dw")) < layer.nonzero_weights
+    assert pruned.n_mult < dense.n_mult and pruned.lut + 100 * pruned.dsp < dense.lut + 100 * dense.dsp
+
+
+def test_separable_halves_take_their_own_layer_config():
+    model = tf.keras.Sequential([tf.keras.Input((6, 6, 2)), L.SeparableConv2D(3, 3, name="sep"), L.Flatten(),
+                                 L.Dense(2)])
+    firmware = fa.to_firmware(model, layer_config={"sep_depthwise": {"precision": {"result": "ap_fixed<12,4>"}},
+                                                   "sep": {"reuse_factor": 3}})
+    assert firmware.ir.layer("sep_depthwise").result_type.cpp().startswith("ap_fixed<12,4")
+    assert firmware.ir.layer("sep").product.reuse_factor == 3
+    with pytest.raises(fa.ConfigError, match="sep_dw"):
+        fa.to_firmware(model, layer_config={"sep_dw": {"reuse_factor": 2}})
+
+
+def test_depthwise_refusals_name_the_layer():
+    for layer, message in ((L.DepthwiseConv2D(3, data_format="channels_first", name="bad"), "channels_first"),
+                           (L.DepthwiseConv2D(3, activation="softmax", name="bad"), "softmax over the channels")):
+        model = tf.keras.Sequential([tf.keras.Input((6, 6, 4)), layer, L.Flatten(), L.Dense(2)])
+        with pytest.raises(fa.UnsupportedLayerError, match=message) as err:
+            fa.to_firmware(model)
+        assert "'bad'" in str(err.value)
