@@ -58,7 +58,8 @@ def test_depthwise_product_is_channel_diagonal():
 
 # ----------------------------------------------------------------------------- emulator = C simulation
 def _every_class(seed: int = 2):
-    from qkeras import QDepthwiseConv2D, QSeparableConv1D, QSeparableConv2D, quantized_bits, quantized_relu
+    from qkeras import QConv2DBatchnorm, QDepthwiseConv2D, QSeparableConv1D, QSeparableConv2D, quantized_bits, \
+        quantized_relu
 
     q = dict(bias_quantizer=quantized_bits(8, 2, alpha=1))
     inputs = tf.keras.Input((7, 7, 2))
@@ -66,6 +67,8 @@ def _every_class(seed: int = 2):
     h = L.SeparableConv2D(3, 2, padding="valid", activation="relu", depth_multiplier=2, name="sep2")(h)  # 3x3x3
     h = QDepthwiseConv2D(2, padding="same", depthwise_quantizer=quantized_bits(6, 1, alpha=1),
                          activation=quantized_relu(8, 3), name="qdw2", **q)(h)  # 3x3x3
+    h = QConv2DBatchnorm(3, 2, padding="same", kernel_quantizer=quantized_bits(6, 1, alpha=1), name="qcbn",
+                         **q)(h)  # 3x3x3
     h = QSeparableConv2D(2, 2, depthwise_quantizer=quantized_bits(6, 1, alpha=1),
                          pointwise_quantizer=quantized_bits(6, 1, alpha=1), name="qsep2", **q)(h)  # 2x2x2
     h = L.Reshape((4, 2), name="r")(h)
@@ -75,18 +78,22 @@ def _every_class(seed: int = 2):
                          pointwise_quantizer=quantized_bits(6, 1, alpha=1), name="qsep1", **q)(h)  # 1x2
     out = L.Dense(2, name="d")(L.Flatten()(h))
     model = tf.keras.Model(inputs, out)
+    rng = np.random.default_rng(seed)
+    model.get_layer("qcbn").batchnorm.set_weights([rng.uniform(0.5, 1.5, 3), rng.uniform(-0.3, 0.3, 3),
+                                                   rng.uniform(-0.2, 0.2, 3), rng.uniform(0.5, 2.0, 3)])
     for i, name in enumerate(("dw2", "sep2", "qdw2", "dw1", "sep1")):
         _prune_taps(model.get_layer(name), 0.3, seed + i)
     return model
 
 
 def test_every_depthwise_class_emulator_equals_csim(tmp_path):
+    """The seven depthwise/separable classes and QConv2DBatchnorm in one project (one compile)."""
     tf.keras.utils.set_random_seed(5)
     model = _every_class()
     firmware = fa.to_firmware(model, precision="ap_fixed<24,10>", layer_config={"sep2": {"reuse_factor": 2}})
     ir = firmware.ir
     names = [layer.name for layer in ir.layers if layer.kind == "conv"]
-    assert names == ["dw2", "sep2_depthwise", "sep2", "qdw2", "qsep2_depthwise", "qsep2", "dw1", "sep1_depthwise",
+    assert names == ["dw2", "sep2_depthwise", "sep2", "qdw2", "qcbn", "qsep2_depthwise", "qsep2", "dw1", "sep1_depthwise",
                      "sep1", "qsep1_depthwise", "qsep1"]
     for name in ("dw2", "qdw2", "dw1"):  # only the nonzero taps are stored
         assert ir.layer(name).nonzero_weights == _nonzero_taps(model.get_layer(name))
@@ -212,3 +219,46 @@ def test_depthwise_refusals_name_the_layer():
         with pytest.raises(fa.UnsupportedLayerError, match=message) as err:
             fa.to_firmware(model)
         assert "'bad'" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- QConv2DBatchnorm
+def _qconv_bn(use_bias: bool, seed: int):
+    from qkeras import QConv2DBatchnorm, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.Sequential([
+        tf.keras.Input((6, 6, 2)),
+        QConv2DBatchnorm(3, 3, padding="same", strides=1, use_bias=use_bias,
+                         kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+                         activation=quantized_relu(8, 3), name="qcbn"),
+        L.Flatten(), L.Dense(2, name="d"),
+    ])
+    bn = model.get_layer("qcbn").batchnorm
+    rng = np.random.default_rng(seed)
+    bn.set_weights([rng.uniform(0.5, 1.5, 3), rng.uniform(-0.3, 0.3, 3), rng.uniform(-0.2, 0.2, 3),
+                    rng.uniform(0.5, 2.0, 3)])
+    return model
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_qconv2d_batchnorm_weights_are_qkeras_folded_and_quantized(use_bias):
+    model = _qconv_bn(use_bias, 21)
+    layer = model.get_layer("qcbn")
+    firmware = fa.to_firmware(model, precision="ap_fixed<24,10>")
+    conv = firmware.ir.layer("qcbn")
+    assert [item.kind for item in firmware.ir.layers] == ["input", "conv", "activation", "dense"]
+    folded_kernel, folded_bias = layer.get_folded_weights()
+    expected_kernel = np.asarray(layer.kernel_quantizer_internal(folded_kernel)).reshape(18, 3)
+    expected_bias = np.asarray(layer.bias_quantizer_internal(folded_bias))
+    assert np.count_nonzero(expected_bias) > 0  # the folded bias exists even without use_bias
+    # the stored numbers are exactly QKeras' quantized folded weights
+    np.testing.assert_array_equal(conv.weight_type.to_float(conv.weights), expected_kernel)
+    np.testing.assert_array_equal(conv.bias_type.to_float(conv.product.bias), expected_bias)
+    x = _representable(firmware, np.random.default_rng(4).uniform(-1, 1, (20, 72)))
+    # the conv + quantized_relu output against QKeras' own: on its 2^-5 grid; QKeras' float32
+    # sums may land a level boundary one level apart, rarely (measured: 0 of 2160 differ)
+    ours = firmware.trace(x)["qcbn_relu"]
+    qkeras = tf.keras.Model(model.inputs, layer.output).predict(x.reshape(-1, 6, 6, 2), verbose=0).reshape(20, -1)
+    assert np.abs(ours - qkeras).max() <= 2**-5 and np.count_nonzero(ours != qkeras) <= 0.01 * ours.size
+    # then a float Dense in ap_fixed<24,10> (its weights rounded to 2^-14)
+    np.testing.assert_allclose(firmware.predict(x), model.predict(x.reshape(-1, 6, 6, 2), verbose=0), atol=5e-3)

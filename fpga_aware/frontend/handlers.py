@@ -173,11 +173,16 @@ def _quantizer_items(quantizer, item_name: str, cls: str, where: str, owner: str
     return [PendingActivation(item_name, function, result_type, cls, owner=owner)]
 
 
+#: The QKeras classes whose own activation may be a step quantizer (binary, ternary, ...).
+_QKERAS_PRODUCTS = ("QDense", "QConv1D", "QConv2D", "QConv2DBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D",
+                    "QSeparableConv2D")
+
+
 def _fused_activation(layer) -> PendingActivation | PendingParametricReLU | None:
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
-    if cls in ("QDense", "QConv1D", "QConv2D", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D"):  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
+    if cls in _QKERAS_PRODUCTS:  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
         step = step_quantizer(activation, f"layer {layer.name!r} activation")
         if step is not None:
             short = step.split("(")[0]
@@ -214,9 +219,9 @@ def _dense(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
         if kq is not None:
             kernel, weight_type = quantized_weights(kq, kernel, f"layer {layer.name!r} kernel_quantizer")
             quantized = True
-        if bq is not None and layer.use_bias:
+        if bq is not None and has_bias:
             bias, bias_type = quantized_weights(bq, bias, f"layer {layer.name!r} bias_quantizer")
-        elif not layer.use_bias:
+        elif not has_bias:
             bias_type = FixedType(1, 1, False)
     copies = leading_copies(layer)  # quantizers (alpha='auto') saw the Keras kernel: tile after them
     kernel, bias = block_diagonal(kernel, copies), np.tile(bias, copies)
@@ -384,8 +389,11 @@ def _window(layer, what: str, kernel, strides, dilation, padding: str, in_shape)
         raise unsupported(layer, str(err)) from None
 
 
-def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
-    """Conv1D/Conv2D (QConv1D/QConv2D): a dense product of ``n_taps * C_in -> C_out`` per output pixel."""
+def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool, weights=None) -> list:
+    """Conv1D/Conv2D (QConv1D/QConv2D): a dense product of ``n_taps * C_in -> C_out`` per output pixel.
+
+    ``weights``: ``(kernel, bias)`` in float to use instead of the layer's own (QConv2DBatchnorm's
+    folded ones), before the quantizers."""
     cls = type(layer).__name__
     _channels_last(layer)
     rank = 1 if cls.endswith("1D") else 2
@@ -401,11 +409,15 @@ def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
     if tuple(geometry.out_spatial) + (int(layer.filters),) != out_shape:  # pragma: no cover - Keras' own rule
         raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed "
                                 f"{geometry.out_spatial + (int(layer.filters),)}")
-    kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+    kernel = np.asarray(layer.kernel.numpy() if weights is None else weights[0], dtype=np.float64)
     if kernel_mask is not None:
         kernel = kernel * kernel_mask
     filters = kernel.shape[-1]
-    bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(filters)
+    if weights is not None:
+        bias = np.asarray(weights[1], dtype=np.float64)
+    else:
+        bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(filters)
+    has_bias = layer.use_bias or weights is not None
     _check_finite(layer.name, "kernel", kernel)
     _check_finite(layer.name, "bias", bias)
     weight_type = bias_type = None
@@ -416,9 +428,9 @@ def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
         if kq is not None:  # on the Keras kernel's shape (per-filter scales act on its last axis)
             kernel, weight_type = quantized_weights(kq, kernel, f"layer {layer.name!r} kernel_quantizer")
             quantized = True
-        if bq is not None and layer.use_bias:
+        if bq is not None and has_bias:
             bias, bias_type = quantized_weights(bq, bias, f"layer {layer.name!r} bias_quantizer")
-        elif not layer.use_bias:
+        elif not has_bias:
             bias_type = FixedType(1, 1, False)
     conv = PendingConv(layer.name, kernel.reshape(-1, filters), bias, weight_type, bias_type, quantized, cls,
                        in_shape=in_shape, out_shape=out_shape, kernel_size=kernel_size, strides=strides,
@@ -542,6 +554,23 @@ def depthwise_conv(layer, kernel_mask=None) -> list:
 def qdepthwise_conv(layer, kernel_mask=None) -> list:
     """A QKeras QDepthwiseConv2D / QSeparableConv1D/2D: kernels and bias through their quantizers."""
     return _depthwise(layer, kernel_mask, quantizers=True)
+
+
+@KERAS_HANDLERS.register("QConv2DBatchnorm")
+def qconv_batchnorm(layer, kernel_mask=None) -> list:
+    """QKeras QConv2DBatchnorm at inference, as its forward pass computes it: the float32 folded
+    kernel ``gamma * rsqrt(moving_variance + epsilon) * kernel`` and bias ``inv * (bias -
+    moving_mean) + beta`` (its own ``get_folded_weights``, the same TensorFlow operations as
+    ``call(training=False)``), then ``kernel_quantizer`` and ``bias_quantizer`` on those (the
+    folded bias is added and quantized even with ``use_bias=False``), then the activation."""
+    bn = layer.batchnorm
+    if bn.beta is None or list(bn.axis) != [3]:
+        raise unsupported(layer, f"center={bn.center}, axis={list(bn.axis)}; only center=True over the channel "
+                                 "axis (-1) is implemented (QKeras adds beta to the folded bias)")
+    kernel, bias = (np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float32)
+                    for v in layer.get_folded_weights())
+    bias = np.broadcast_to(bias, (kernel.shape[-1],))
+    return _conv(layer, kernel_mask, quantizers=True, weights=(kernel, bias))
 
 
 _POOLING = {
