@@ -262,3 +262,86 @@ def test_qconv2d_batchnorm_weights_are_qkeras_folded_and_quantized(use_bias):
     assert np.abs(ours - qkeras).max() <= 2**-5 and np.count_nonzero(ours != qkeras) <= 0.01 * ours.size
     # then a float Dense in ap_fixed<24,10> (its weights rounded to 2^-14)
     np.testing.assert_allclose(firmware.predict(x), model.predict(x.reshape(-1, 6, 6, 2), verbose=0), atol=5e-3)
+
+
+# ----------------------------------------------------------------------------- structured pruning of convolutions
+def _fit(model, callbacks, shape, seed=0):
+    model.compile("adam", "mse")
+    rng = np.random.default_rng(seed)
+    return model.fit(rng.normal(size=(32, *shape)), rng.normal(size=(32, model.output_shape[-1])), epochs=2,
+                     batch_size=8, verbose=0, callbacks=callbacks)
+
+
+def test_filter_pruning_removes_whole_filters_and_their_multipliers():
+    tf.keras.utils.set_random_seed(3)
+
+    def model():
+        return tf.keras.Sequential([tf.keras.Input((6, 6, 2)), L.Conv2D(8, 3, name="c"),
+                                    L.DepthwiseConv2D(2, depth_multiplier=2, name="dw"), L.Flatten(),
+                                    L.Dense(2, name="d")])
+
+    dense = model()
+    pruned = model()
+    pruned.set_weights(dense.get_weights())
+    prune = fa.Prune(0.5, end_step=4, frequency=1, structure="filter", layers=["c", "dw"])
+    _fit(pruned, [prune], (6, 6, 2))
+    kernel = pruned.get_layer("c").get_weights()[0]
+    alive = np.count_nonzero(np.abs(kernel).sum(axis=(0, 1, 2)))
+    assert alive == 4 and np.count_nonzero(kernel) == 4 * 3 * 3 * 2  # 4 of 8 filters, every weight of each kept
+    dw = pruned.get_layer("dw").depthwise_kernel.numpy()  # (2, 2, 8, 2): 16 output channels
+    assert np.count_nonzero(np.abs(dw).sum(axis=(0, 1))) == 8 and np.count_nonzero(dw) == 8 * 4
+    assert prune.masks["dw.depthwise_kernel"].shape == dw.shape
+    before = fa.to_firmware(dense, precision="ap_fixed<16,6>")
+    after = fa.to_firmware(pruned, precision="ap_fixed<16,6>")
+    conv = after.ir.layer("c")
+    assert np.count_nonzero(np.abs(conv.weights).sum(axis=0)) == 4  # the IR product keeps 4 columns
+    assert conv.nonzero_weights == 72 < before.ir.layer("c").nonzero_weights
+    cost_before = {c.name: c for c in before.estimate().layers}
+    cost_after = {c.name: c for c in after.estimate().layers}
+    for name in ("c", "dw"):
+        assert cost_after[name].n_mult < cost_before[name].n_mult
+
+
+def test_tap_pruning_removes_kernel_positions():
+    tf.keras.utils.set_random_seed(4)
+    model = tf.keras.Sequential([tf.keras.Input((8, 3)), L.Conv1D(4, 4, name="c"), L.SeparableConv1D(2, 3, name="s"),
+                                 L.Flatten(), L.Dense(2, name="d")])
+    with pytest.raises(ValueError, match=r"structure='tap'.*pointwise_kernel of layer 's'.*layers="):
+        _fit(model, [fa.Prune(0.5, end_step=4, frequency=1, structure="tap", layers=["c", "s"])], (8, 3))
+    with pytest.raises(ValueError, match=r"structure='tap'.*layer 'd' has no kernel positions"):
+        _fit(model, [fa.Prune(0.5, end_step=4, frequency=1, structure="tap", layers=["c", "d"])], (8, 3))
+    _fit(model, [fa.Prune(0.5, end_step=4, frequency=1, structure="tap", layers=["c"])], (8, 3))
+    kernel = model.get_layer("c").get_weights()[0]  # (4 taps, 3, 4)
+    per_tap = np.count_nonzero(kernel.reshape(4, -1), axis=1)
+    assert sorted(per_tap.tolist()) == [0, 0, 12, 12]
+    conv = fa.to_firmware(model, precision="ap_fixed<16,6>").ir.layer("c")
+    assert conv.nonzero_weights == 24 and np.count_nonzero(np.abs(conv.weights).sum(axis=1)) == 2 * 3
+
+
+def test_structured_pruning_options_are_validated():
+    with pytest.raises(ValueError, match=r"structure must be one of .*'filter', 'tap'"):
+        fa.Prune(0.5, structure="channel")
+    with pytest.raises(ValueError, match="block_size=2 is only used with structure='block'"):
+        fa.Prune(0.5, structure="filter", block_size=2)
+    model = tf.keras.Sequential([tf.keras.Input((6, 6, 2)), L.DepthwiseConv2D(3, name="dw"), L.Flatten(), L.Dense(2)])
+    with pytest.raises(ValueError, match=r"structure='balanced'.*depthwise kernel of layer 'dw'"):
+        _fit(model, [fa.Prune(0.5, end_step=4, frequency=1, structure="balanced", reuse_factor=2)], (6, 6, 2))
+    with pytest.raises(ValueError, match=r"prunable\(\): structure='filter' has no tfmot equivalent"):
+        fa.prunable(model, 0.5, end_step=4, structure="filter")
+
+
+def test_a_tfmot_wrapped_separable_conv_converts_with_its_mask():
+    """tfmot's prune_low_magnitude prunes a SeparableConv2D's pointwise kernel (its registry's
+    choice); the IR reads that mask for the pointwise half."""
+    tf.keras.utils.set_random_seed(6)
+    model = tf.keras.Sequential([tf.keras.Input((6, 6, 2)), L.SeparableConv2D(3, 3, name="s"), L.Flatten(),
+                                 L.Dense(2, name="d")])
+    wrapped = fa.prunable(model, 0.6, end_step=3, frequency=1, layers=["s"])
+    layer = wrapped.layers[0]
+    (weight, mask, _), = layer.pruning_vars
+    assert weight is layer.layer.pointwise_kernel
+    keep = np.random.default_rng(6).random(tuple(mask.shape)) < 0.5
+    mask.assign(keep.astype(mask.dtype.as_numpy_dtype))  # as tfmot's schedule would have set it
+    ir = fa.to_firmware(wrapped).ir
+    assert ir.layer("s").nonzero_weights == np.count_nonzero(weight.numpy() * keep) < weight.shape.num_elements()
+    assert ir.layer("s_depthwise").nonzero_weights == np.count_nonzero(layer.layer.depthwise_kernel.numpy())

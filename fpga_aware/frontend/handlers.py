@@ -69,6 +69,8 @@ def unsupported(layer, why: str = "") -> UnsupportedLayerError:
 #: The wrapper's input and output shapes of a layer inside tfmot's wrapper (the inner layer is
 #: never called itself, so Keras gives it no shapes); read by the shape-dependent handlers.
 _WRAPPED_SHAPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: A tfmot-wrapped layer's masks by weight attribute (``kernel``, ``depthwise_kernel``, ``pointwise_kernel``).
+_WRAPPED_MASKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def unwrap_pruning(layer):
@@ -81,9 +83,13 @@ def unwrap_pruning(layer):
     except (AttributeError, TypeError):  # a wrapper never called either: the handlers say so
         pass
     mask = None
+    masks = {}
     for weight, mask_var, _threshold in getattr(layer, "pruning_vars", []):
-        if weight is getattr(inner, "kernel", None):
-            mask = np.asarray(mask_var.numpy(), dtype=np.float64)
+        for attr in ("kernel", "depthwise_kernel", "pointwise_kernel"):
+            if weight is getattr(inner, attr, None):
+                masks[attr] = np.asarray(mask_var.numpy(), dtype=np.float64)
+    _WRAPPED_MASKS[inner] = masks
+    mask = masks.get("kernel", masks.get("depthwise_kernel"))
     return inner, mask
 
 
@@ -497,7 +503,7 @@ def _depthwise(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
     multiplier = int(layer.depth_multiplier)
     mid_shape = tuple(geometry.out_spatial) + (in_shape[-1] * multiplier,)
     depthwise = np.asarray(layer.depthwise_kernel.numpy(), dtype=np.float64)
-    if kernel_mask is not None and not separable:
+    if kernel_mask is not None:  # a tfmot wrapper: its depthwise mask (the pointwise one below)
         depthwise = depthwise * kernel_mask
     _check_finite(layer.name, "depthwise kernel", depthwise)
     depthwise, depthwise_type = _quantized(layer, "depthwise_quantizer_internal", depthwise, "depthwise_quantizer",
@@ -518,8 +524,9 @@ def _depthwise(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
                              depthwise_type is not None, cls, in_shape=in_shape, out_shape=out_shape, **window)]
     else:
         pointwise = np.asarray(layer.pointwise_kernel.numpy(), dtype=np.float64)
-        if kernel_mask is not None:
-            pointwise = pointwise * kernel_mask
+        pointwise_mask = _WRAPPED_MASKS.get(layer, {}).get("pointwise_kernel")
+        if pointwise_mask is not None:
+            pointwise = pointwise * pointwise_mask
         _check_finite(layer.name, "pointwise kernel", pointwise)
         pointwise, pointwise_type = _quantized(layer, "pointwise_quantizer_internal", pointwise,
                                                "pointwise_quantizer", quantizers)
