@@ -225,9 +225,9 @@ def _dense(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
         if kq is not None:
             kernel, weight_type = quantized_weights(kq, kernel, f"layer {layer.name!r} kernel_quantizer")
             quantized = True
-        if bq is not None and has_bias:
+        if bq is not None and layer.use_bias:
             bias, bias_type = quantized_weights(bq, bias, f"layer {layer.name!r} bias_quantizer")
-        elif not has_bias:
+        elif not layer.use_bias:
             bias_type = FixedType(1, 1, False)
     copies = leading_copies(layer)  # quantizers (alpha='auto') saw the Keras kernel: tile after them
     kernel, bias = block_diagonal(kernel, copies), np.tile(bias, copies)
