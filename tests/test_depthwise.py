@@ -107,6 +107,10 @@ def test_every_depthwise_class_emulator_equals_csim(tmp_path):
     assert int(np.count_nonzero(emulated != simulated)) == 0
     keras = model.predict(x.reshape(-1, 7, 7, 2), verbose=0)
     np.testing.assert_allclose(emulated, keras, rtol=1e-2, atol=0.01)
+    # io_stream plans the same layers (its C simulation is not compiled here: one compile per test)
+    stream = fa.to_firmware(model, precision="ap_fixed<24,10>", layer_config={"sep2": {"reuse_factor": 2}},
+                            io_type="io_stream")
+    np.testing.assert_array_equal(stream.predict(x), emulated)
 
 
 # ----------------------------------------------------------------------------- vs Keras, seeded
