@@ -52,7 +52,8 @@ RTL_PENDING = {
     "input": "not a layer in Verilog: the top module's x port",
     "conv": "a Verilog module that instantiates the dense product once per output pixel (or a pixel loop for "
             "reuse), wired by the patch index table (core/windows.py: padding cells tied to 0), with the "
-            "pipeline registers of rtl/pipeline.py per copy; RTL_CONTEXTS entry, templates/rtl/layers/conv.v.j2",
+            "pipeline registers of rtl/pipeline.py per copy (depthwise and separable convolutions are conv layers "
+            "too: nothing more for them); RTL_CONTEXTS entry, templates/rtl/layers/conv.v.j2",
     "pooling": "a Verilog module per pooling layer: comparator trees (max) or adder trees and a division by "
                "each window's constant count truncated toward zero (average), wired by the window table; "
                "RTL_CONTEXTS entry, templates/rtl/layers/pooling.v.j2",

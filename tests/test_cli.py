@@ -189,7 +189,7 @@ def test_user_errors_are_one_line(capsys, tmp_path):
 def test_unsupported_layer_is_one_line(capsys, tmp_path):
     import tensorflow as tf
 
-    model = tf.keras.Sequential([tf.keras.layers.SeparableConv1D(2, 3, input_shape=(8, 2), name="sep"),
+    model = tf.keras.Sequential([tf.keras.layers.Conv1DTranspose(2, 3, input_shape=(8, 2), name="sep"),
                                  tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
     conv = tmp_path / "sep.json"
     conv.write_text(model.to_json())
@@ -197,7 +197,7 @@ def test_unsupported_layer_is_one_line(capsys, tmp_path):
     model.save_weights(str(weights))
     for command in (("estimate",), ("export", "--out", tmp_path / "conv")):
         code, _, err = run(capsys, command[0], conv, "--weights", weights, *command[1:])
-        assert_one_line_error(code, err, command[0], "SeparableConv1D", "not supported")
+        assert_one_line_error(code, err, command[0], "Conv1DTranspose", "not supported")
     assert not (tmp_path / "conv").exists()
 
 

@@ -327,7 +327,7 @@ def test_balanced_pruning_of_a_conv_kernel_reads_it_as_its_product():
     (lambda: L.Conv2D(2, 3, data_format="channels_first"), "data_format='channels_first'"),
     (lambda: L.Conv2D(4, 3, groups=2), "groups=2"),
     (lambda: L.Conv2D(2, 3, activation="softmax"), "softmax over the channels"),
-    (lambda: L.DepthwiseConv2D(3), "DepthwiseConv2D is not supported"),
+    (lambda: L.Conv2DTranspose(2, 3), "Conv2DTranspose is not supported"),
     (lambda: L.MaxPooling2D(2, data_format="channels_first"), "only channels_last"),
 ])
 def test_unsupported_conv_options_are_refused_by_name(layer, message):

@@ -23,11 +23,11 @@ def small_mlp(seed: int = 0, name_prefix: str = "fc"):
 
 def test_unsupported_layer_is_named_with_the_supported_list():
     model = tf.keras.Sequential(
-        [tf.keras.layers.SeparableConv1D(4, 3, input_shape=(10, 2), name="conv"), tf.keras.layers.Flatten(),
+        [tf.keras.layers.Conv1DTranspose(4, 3, input_shape=(10, 2), name="conv"), tf.keras.layers.Flatten(),
          tf.keras.layers.Dense(2)]
     )
     with pytest.raises(fa.UnsupportedLayerError,
-                       match=r"'conv' of type SeparableConv1D is not supported.*Dense, QDense.*Conv1D, Conv2D"):
+                       match=r"'conv' of type Conv1DTranspose is not supported.*Dense, QDense.*Conv1D, Conv2D"):
         fa.to_firmware(model)
 
 

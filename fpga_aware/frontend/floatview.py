@@ -124,8 +124,8 @@ def float_view_of(model_name: str, chain: list, folded: dict[str, str], no_ops: 
     layers = []
     for item in chain:
         owns = fused.get(item.name)
-        if owns is not None:
-            output_layer = None  # the pre-activation sum: Keras has no tensor for it
+        if owns is not None or getattr(item, "partial", False):
+            output_layer = None  # the pre-activation sum (or a separable conv's depthwise half): no Keras tensor
         elif getattr(item, "folded", None):
             output_layer = item.folded_keras_layer
         else:

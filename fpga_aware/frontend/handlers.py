@@ -69,6 +69,8 @@ def unsupported(layer, why: str = "") -> UnsupportedLayerError:
 #: The wrapper's input and output shapes of a layer inside tfmot's wrapper (the inner layer is
 #: never called itself, so Keras gives it no shapes); read by the shape-dependent handlers.
 _WRAPPED_SHAPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: A tfmot-wrapped layer's masks by weight attribute (``kernel``, ``depthwise_kernel``, ``pointwise_kernel``).
+_WRAPPED_MASKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def unwrap_pruning(layer):
@@ -81,9 +83,13 @@ def unwrap_pruning(layer):
     except (AttributeError, TypeError):  # a wrapper never called either: the handlers say so
         pass
     mask = None
+    masks = {}
     for weight, mask_var, _threshold in getattr(layer, "pruning_vars", []):
-        if weight is getattr(inner, "kernel", None):
-            mask = np.asarray(mask_var.numpy(), dtype=np.float64)
+        for attr in ("kernel", "depthwise_kernel", "pointwise_kernel"):
+            if weight is getattr(inner, attr, None):
+                masks[attr] = np.asarray(mask_var.numpy(), dtype=np.float64)
+    _WRAPPED_MASKS[inner] = masks
+    mask = masks.get("kernel", masks.get("depthwise_kernel"))
     return inner, mask
 
 
@@ -173,11 +179,16 @@ def _quantizer_items(quantizer, item_name: str, cls: str, where: str, owner: str
     return [PendingActivation(item_name, function, result_type, cls, owner=owner)]
 
 
+#: The QKeras classes whose own activation may be a step quantizer (binary, ternary, ...).
+_QKERAS_PRODUCTS = ("QDense", "QConv1D", "QConv2D", "QConv2DBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D",
+                    "QSeparableConv2D")
+
+
 def _fused_activation(layer) -> PendingActivation | PendingParametricReLU | None:
     """The activation a Dense/QDense applies itself (a function name or a QKeras quantizer)."""
     cls = type(layer).__name__
     activation = layer.activation
-    if cls in ("QDense", "QConv1D", "QConv2D"):  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
+    if cls in _QKERAS_PRODUCTS:  # QDense(activation='binary'/ternary()/quantized_tanh(8)/...)
         step = step_quantizer(activation, f"layer {layer.name!r} activation")
         if step is not None:
             short = step.split("(")[0]
@@ -384,8 +395,11 @@ def _window(layer, what: str, kernel, strides, dilation, padding: str, in_shape)
         raise unsupported(layer, str(err)) from None
 
 
-def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
-    """Conv1D/Conv2D (QConv1D/QConv2D): a dense product of ``n_taps * C_in -> C_out`` per output pixel."""
+def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool, weights=None) -> list:
+    """Conv1D/Conv2D (QConv1D/QConv2D): a dense product of ``n_taps * C_in -> C_out`` per output pixel.
+
+    ``weights``: ``(kernel, bias)`` in float to use instead of the layer's own (QConv2DBatchnorm's
+    folded ones), before the quantizers."""
     cls = type(layer).__name__
     _channels_last(layer)
     rank = 1 if cls.endswith("1D") else 2
@@ -401,11 +415,15 @@ def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
     if tuple(geometry.out_spatial) + (int(layer.filters),) != out_shape:  # pragma: no cover - Keras' own rule
         raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed "
                                 f"{geometry.out_spatial + (int(layer.filters),)}")
-    kernel = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+    kernel = np.asarray(layer.kernel.numpy() if weights is None else weights[0], dtype=np.float64)
     if kernel_mask is not None:
         kernel = kernel * kernel_mask
     filters = kernel.shape[-1]
-    bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(filters)
+    if weights is not None:
+        bias = np.asarray(weights[1], dtype=np.float64)
+    else:
+        bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(filters)
+    has_bias = layer.use_bias or weights is not None
     _check_finite(layer.name, "kernel", kernel)
     _check_finite(layer.name, "bias", bias)
     weight_type = bias_type = None
@@ -416,9 +434,9 @@ def _conv(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
         if kq is not None:  # on the Keras kernel's shape (per-filter scales act on its last axis)
             kernel, weight_type = quantized_weights(kq, kernel, f"layer {layer.name!r} kernel_quantizer")
             quantized = True
-        if bq is not None and layer.use_bias:
+        if bq is not None and has_bias:
             bias, bias_type = quantized_weights(bq, bias, f"layer {layer.name!r} bias_quantizer")
-        elif not layer.use_bias:
+        elif not has_bias:
             bias_type = FixedType(1, 1, False)
     conv = PendingConv(layer.name, kernel.reshape(-1, filters), bias, weight_type, bias_type, quantized, cls,
                        in_shape=in_shape, out_shape=out_shape, kernel_size=kernel_size, strides=strides,
@@ -441,6 +459,125 @@ def conv(layer, kernel_mask=None) -> list:
 def qconv(layer, kernel_mask=None) -> list:
     """A QKeras QConv1D/QConv2D: kernel and bias through their quantizers, exact types."""
     return _conv(layer, kernel_mask, quantizers=True)
+
+
+def depthwise_product(depthwise: np.ndarray) -> np.ndarray:
+    """The ``(n_taps * C_in, C_in * depth_multiplier)`` kernel of the dense product of a depthwise
+    convolution (Keras kernel ``(*kernel_size, C_in, depth_multiplier)``): output channel
+    ``c * depth_multiplier + m`` reads only input channel ``c``, so every other entry is 0 (not
+    stored, no multiplier: the product holds exactly the depthwise kernel's nonzero taps)."""
+    *spatial, channels, multiplier = depthwise.shape
+    taps = int(np.prod(spatial, dtype=np.int64))
+    k = np.asarray(depthwise, dtype=np.float64).reshape(taps, channels, multiplier)
+    product = np.zeros((taps, channels, channels, multiplier))
+    c = np.arange(channels)
+    product[:, c, c, :] = k[:, c, :]
+    return product.reshape(taps * channels, channels * multiplier)
+
+
+def _quantized(layer, attr: str, values: np.ndarray, what: str, quantizers: bool):
+    """``values`` through the QKeras quantizer ``attr`` of ``layer`` (if any): (values, type or None)."""
+    q = getattr(layer, attr, None) if quantizers else None
+    if q is None:
+        return values, None
+    return quantized_weights(q, values, f"layer {layer.name!r} {what}")
+
+
+def _depthwise(layer, kernel_mask: np.ndarray | None, quantizers: bool) -> list:
+    """DepthwiseConv1D/2D, SeparableConv1D/2D (QDepthwiseConv2D, QSeparableConv1D/2D).
+
+    A depthwise convolution is a ``conv`` whose per-pixel product is channel-diagonal
+    (:func:`depthwise_product`); a separable one is that depthwise ``conv`` (no bias, named
+    ``<layer>_depthwise``) followed by its pointwise 1x1 ``conv`` (the layer's name: its bias,
+    activation and ``layer_config``)."""
+    cls = type(layer).__name__
+    separable = "Separable" in cls
+    _channels_last(layer)
+    rank = 1 if cls.endswith("1D") else 2
+    in_shape, out_shape = _shape_of(layer, "input_shape"), _shape_of(layer, "output_shape")
+    if len(in_shape) != rank + 1:
+        raise unsupported(layer, f"input shape {in_shape}: a {cls} needs {rank} spatial axes and channels")
+    kernel_size, strides = tuple(layer.kernel_size), tuple(layer.strides)
+    dilation = tuple(layer.dilation_rate)
+    geometry = _window(layer, cls, kernel_size, strides, dilation, layer.padding, in_shape)
+    multiplier = int(layer.depth_multiplier)
+    mid_shape = tuple(geometry.out_spatial) + (in_shape[-1] * multiplier,)
+    depthwise = np.asarray(layer.depthwise_kernel.numpy(), dtype=np.float64)
+    if kernel_mask is not None:  # a tfmot wrapper: its depthwise mask (the pointwise one below)
+        depthwise = depthwise * kernel_mask
+    _check_finite(layer.name, "depthwise kernel", depthwise)
+    depthwise, depthwise_type = _quantized(layer, "depthwise_quantizer_internal", depthwise, "depthwise_quantizer",
+                                           quantizers)
+    bias_size = out_shape[-1]
+    bias = np.asarray(layer.bias.numpy(), dtype=np.float64) if layer.use_bias else np.zeros(bias_size)
+    _check_finite(layer.name, "bias", bias)
+    bias_type = None
+    if layer.use_bias:
+        bias, bias_type = _quantized(layer, "bias_quantizer_internal", bias, "bias_quantizer", quantizers)
+    elif quantizers:
+        bias_type = FixedType(1, 1, False)
+    window = dict(kernel_size=kernel_size, strides=strides, dilation=dilation, padding=layer.padding)
+    if not separable:
+        if mid_shape != out_shape:  # pragma: no cover - Keras' own rule
+            raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed {mid_shape}")
+        items = [PendingConv(layer.name, depthwise_product(depthwise), bias, depthwise_type, bias_type,
+                             depthwise_type is not None, cls, in_shape=in_shape, out_shape=out_shape, **window)]
+    else:
+        pointwise = np.asarray(layer.pointwise_kernel.numpy(), dtype=np.float64)
+        pointwise_mask = _WRAPPED_MASKS.get(layer, {}).get("pointwise_kernel")
+        if pointwise_mask is not None:
+            pointwise = pointwise * pointwise_mask
+        _check_finite(layer.name, "pointwise kernel", pointwise)
+        pointwise, pointwise_type = _quantized(layer, "pointwise_quantizer_internal", pointwise,
+                                               "pointwise_quantizer", quantizers)
+        if tuple(geometry.out_spatial) + (pointwise.shape[-1],) != out_shape:  # pragma: no cover - Keras' rule
+            raise InvalidModelError(f"layer {layer.name!r}: output shape {out_shape} is not the computed "
+                                    f"{tuple(geometry.out_spatial) + (pointwise.shape[-1],)}")
+        channels = mid_shape[-1]
+        quantized = depthwise_type is not None
+        first = PendingConv(f"{layer.name}_depthwise", depthwise_product(depthwise), np.zeros(channels),
+                            depthwise_type, FixedType(1, 1, False) if quantized else None, quantized, cls,
+                            in_shape=in_shape, out_shape=mid_shape, **window)
+        first.partial = True
+        second = PendingConv(layer.name, pointwise.reshape(channels, -1), bias, pointwise_type, bias_type,
+                             pointwise_type is not None, cls, in_shape=mid_shape, out_shape=out_shape,
+                             kernel_size=(1,) * rank, strides=(1,) * rank, dilation=(1,) * rank, padding="valid")
+        items = [first, second]
+    activation = _fused_activation(layer)
+    if activation is not None and activation.kind == "softmax":
+        raise unsupported(layer, "softmax over the channels of a convolution's output")
+    if activation is not None:
+        items[-1].fused_activation = True
+    return items if activation is None else [*items, activation]
+
+
+@KERAS_HANDLERS.register("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
+def depthwise_conv(layer, kernel_mask=None) -> list:
+    """A float depthwise or separable convolution (and its own activation, if any)."""
+    return _depthwise(layer, kernel_mask, quantizers=False)
+
+
+@KERAS_HANDLERS.register("QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D")
+def qdepthwise_conv(layer, kernel_mask=None) -> list:
+    """A QKeras QDepthwiseConv2D / QSeparableConv1D/2D: kernels and bias through their quantizers."""
+    return _depthwise(layer, kernel_mask, quantizers=True)
+
+
+@KERAS_HANDLERS.register("QConv2DBatchnorm")
+def qconv_batchnorm(layer, kernel_mask=None) -> list:
+    """QKeras QConv2DBatchnorm at inference, as its forward pass computes it: the float32 folded
+    kernel ``gamma * rsqrt(moving_variance + epsilon) * kernel`` and bias ``inv * (bias -
+    moving_mean) + beta`` (its own ``get_folded_weights``, the same TensorFlow operations as
+    ``call(training=False)``), then ``kernel_quantizer`` and ``bias_quantizer`` on those (the
+    folded bias is added and quantized even with ``use_bias=False``), then the activation."""
+    bn = layer.batchnorm
+    if bn.beta is None or list(bn.axis) != [3]:
+        raise unsupported(layer, f"center={bn.center}, axis={list(bn.axis)}; only center=True over the channel "
+                                 "axis (-1) is implemented (QKeras adds beta to the folded bias)")
+    kernel, bias = (np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float32)
+                    for v in layer.get_folded_weights())
+    bias = np.broadcast_to(bias, (kernel.shape[-1],))
+    return _conv(layer, kernel_mask, quantizers=True, weights=(kernel, bias))
 
 
 _POOLING = {

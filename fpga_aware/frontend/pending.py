@@ -140,6 +140,7 @@ class PendingConv(PendingDense):
     strides: tuple[int, ...] = ()
     dilation: tuple[int, ...] = ()
     padding: str = "valid"
+    partial: bool = False  # the depthwise half of a separable convolution: Keras has no tensor for its output
 
     kind: ClassVar[str] = "conv"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kept_count", "magnitude_mask", "block_mask", "balanced_mask", "check_balanced_shape"]
+__all__ = ["kept_count", "magnitude_mask", "block_mask", "balanced_mask", "check_balanced_shape", "group_mask",
+           "filter_mask", "tap_mask"]
 
 
 def kept_count(size: int, sparsity: float) -> int:
@@ -47,6 +48,39 @@ def block_mask(weights: np.ndarray, sparsity: float, block_size: int) -> np.ndar
     norms = np.sqrt((padded.reshape(n_blocks, block_size, n_out) ** 2).sum(axis=1))
     keep = _threshold_mask(norms, sparsity)
     return np.repeat(keep, block_size, axis=0)[:n_in]
+
+
+def group_mask(weights: np.ndarray, sparsity: float, group_axes: tuple[int, ...]) -> np.ndarray:
+    """Boolean keep-mask pruning whole groups: a group is one index along ``group_axes`` (all the
+    weights that share it), scored by its L2 norm and kept by the same threshold rule as single
+    weights (``sparsity`` is the fraction of groups removed; ties keep more)."""
+    w = np.asarray(weights, dtype=np.float64)
+    axes = {int(a) % w.ndim for a in group_axes}
+    reduce = tuple(a for a in range(w.ndim) if a not in axes)
+    norms = np.sqrt((w ** 2).sum(axis=reduce, keepdims=True))
+    return np.broadcast_to(_threshold_mask(norms, sparsity), w.shape).copy()
+
+
+def filter_mask(kernel: np.ndarray, sparsity: float, filter_axes: int = 1) -> np.ndarray:
+    """Whole-filter pruning: a group is one output channel, indexed by the last ``filter_axes``
+    axes of the kernel (1 for Dense ``(n_in, n_out)`` and Conv ``(*kernel_size, C_in, C_out)``:
+    a neuron or a filter; 2 for a depthwise kernel ``(*kernel_size, C_in, depth_multiplier)``:
+    output channel ``c * depth_multiplier + m``); every weight of a pruned filter is zero, so its
+    output is its bias alone and it keeps no multiplier."""
+    k = np.asarray(kernel)
+    if k.ndim <= filter_axes:
+        raise ValueError(f"filter pruning needs a kernel with more than {filter_axes} axes, got shape {k.shape}")
+    return group_mask(k, sparsity, tuple(range(k.ndim - filter_axes, k.ndim)))
+
+
+def tap_mask(kernel: np.ndarray, sparsity: float) -> np.ndarray:
+    """Per-tap pruning of a convolution kernel ``(*kernel_size, C_in, C_out)`` (or a depthwise
+    ``(*kernel_size, C_in, depth_multiplier)``): a group is one kernel position, across every
+    input and output channel; a pruned tap's input is read by no multiplier of any pixel."""
+    k = np.asarray(kernel)
+    if k.ndim < 3:
+        raise ValueError(f"tap pruning needs a convolution kernel (*kernel_size, C_in, C_out), got shape {k.shape}")
+    return group_mask(k, sparsity, tuple(range(k.ndim - 2)))
 
 
 def check_balanced_shape(shape: tuple[int, ...], reuse_factor: int, name: str | None = None) -> None:

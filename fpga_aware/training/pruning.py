@@ -1,7 +1,9 @@
 """Magnitude pruning for tf-keras models, as a single Keras callback.
 
-:class:`Prune` prunes the kernels of ``Dense``, ``Conv1D``, ``Conv2D`` and QKeras ``QDense``,
-``QConv1D``, ``QConv2D`` layers of a *plain* model passed straight to ``fit``::
+:class:`Prune` prunes the kernels of ``Dense``, ``Conv1D``, ``Conv2D``, ``DepthwiseConv1D/2D``,
+``SeparableConv1D/2D`` (both kernels) and QKeras ``QDense``, ``QConv1D``, ``QConv2D``,
+``QConv2DBatchnorm``, ``QDepthwiseConv2D``, ``QSeparableConv1D/2D`` layers of a *plain* model
+passed straight to ``fit``::
 
     model.fit(x, y, epochs=5, callbacks=[Prune(0.75)])
 
@@ -83,6 +85,19 @@ Balanced structure (``structure='balanced'``, ``reuse_factor=R``)
     :func:`prunable` refuses it, and layers already wrapped by tfmot keep their own masks
     (a warning says so).
 
+Filter and tap structure (``structure='filter'`` / ``'tap'``)
+    The same schedule and threshold rule over groups scored by their L2 norm, the kernel in its
+    Keras shape.  ``'filter'``: a group is one output channel -- ``W[..., o]`` of a Conv
+    ``(*kernel_size, C_in, C_out)`` or a Dense ``(n_in, n_out)`` (a neuron), ``W[..., c, m]``
+    of a depthwise kernel ``(*kernel_size, C_in, depth_multiplier)`` (output channel
+    ``c * depth_multiplier + m``); a pruned filter has no nonzero weight, so the firmware keeps
+    no multiplier for it at any pixel and its output is its bias.  ``'tap'``: a group is one
+    kernel position ``W[i, j, :, :]`` across every input and output channel (a kernel with
+    fewer than 2 positions, a Dense or a pointwise 1x1 kernel, is refused by name when
+    training begins: select the convolutions with ``layers=``).  ``target_sparsity`` is the
+    fraction of groups removed.  ``'block'`` and ``'balanced'`` refuse a depthwise kernel (its
+    per-pixel product is channel-diagonal, not the dense product they follow).
+
 tfmot-wrapped models
     Layers wrapped with tfmot's ``prune_low_magnitude`` (e.g. by :func:`prunable`) keep
     the schedule they were wrapped with: tfmot updates their masks inside the forward
@@ -112,7 +127,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from fpga_aware._stack import keras, tensorflow
-from fpga_aware.training.masks import balanced_mask, block_mask, check_balanced_shape, magnitude_mask
+from fpga_aware.training.masks import (
+    balanced_mask, block_mask, check_balanced_shape, filter_mask, magnitude_mask, tap_mask,
+)
 from fpga_aware.training.schedule import DEFAULT_RAMP_FRACTION, polynomial_decay, should_prune
 
 tf = tensorflow()
@@ -146,8 +163,13 @@ log = logging.getLogger(__name__)
 
 #: Layer classes whose kernels are pruned (``QDense`` is a subclass of ``Dense``, ``QConv1D`` and
 #: ``QConv2D`` of ``Conv1D`` and ``Conv2D``).
-PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense, k.layers.Conv1D, k.layers.Conv2D, QConv1D, QConv2D)
-_PRUNABLE_NAMES = "Dense, QDense, Conv1D, Conv2D, QConv1D, QConv2D"
+#: ``DepthwiseConv1D/2D`` (and ``QDepthwiseConv2D``) prune their ``depthwise_kernel``,
+#: ``SeparableConv1D/2D`` (``QSeparableConv1D/2D``) their depthwise and pointwise kernels.
+PRUNABLE_CLASSES: tuple[type, ...] = (k.layers.Dense, QDense, k.layers.Conv1D, k.layers.Conv2D, QConv1D, QConv2D,
+                                      k.layers.DepthwiseConv1D, k.layers.DepthwiseConv2D, k.layers.SeparableConv1D,
+                                      k.layers.SeparableConv2D)
+_PRUNABLE_NAMES = ("Dense, QDense, Conv1D, Conv2D, QConv1D, QConv2D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, "
+                   "SeparableConv2D (and their QKeras classes)")
 
 
 def _product_shape(shape) -> tuple[int, ...]:
@@ -155,7 +177,7 @@ def _product_shape(shape) -> tuple[int, ...]:
     shape = tuple(int(d) for d in shape)
     return shape if len(shape) <= 2 else (int(np.prod(shape[:-1])), shape[-1])
 
-_STRUCTURES = (None, "unstructured", "block", "balanced")
+_STRUCTURES = (None, "unstructured", "block", "balanced", "filter", "tap")
 
 
 # --------------------------------------------------------------------------- options
@@ -347,6 +369,7 @@ class _Target:
     variable: Any
     mask: Any = None  #: tf.bool variable (plain layers)
     wrapper_mask: Any = None  #: tfmot's mask variable (wrapped layers)
+    attr: str = "kernel"  #: the layer's attribute: ``kernel``, ``depthwise_kernel`` or ``pointwise_kernel``
 
     @property
     def wrapped(self) -> bool:
@@ -371,10 +394,17 @@ class _Target:
         return int(value.size - np.count_nonzero(value)), int(value.size)
 
 
-def _plain_target(layer: Any) -> _Target:
-    kernel = layer.kernel
-    mask = tf.Variable(tf.ones(kernel.shape, dtype=tf.bool), trainable=False, name=f"{layer.name}_prune_mask")
-    return _Target(layer.name, kernel, mask=mask)
+def _plain_targets(layer: Any) -> list[_Target]:
+    """The kernels of a plain layer: ``kernel``; a depthwise one's ``depthwise_kernel``; a
+    separable one's ``depthwise_kernel`` and ``pointwise_kernel``."""
+    attrs = [a for a in ("kernel", "depthwise_kernel", "pointwise_kernel") if getattr(layer, a, None) is not None]
+    targets = []
+    for attr in attrs:
+        kernel = getattr(layer, attr)
+        mask = tf.Variable(tf.ones(kernel.shape, dtype=tf.bool), trainable=False,
+                           name=f"{layer.name}_{attr}_prune_mask")
+        targets.append(_Target(layer.name, kernel, mask=mask, attr=attr))
+    return targets
 
 
 def _wrapped_targets(layer: Any) -> list[_Target]:
@@ -411,7 +441,9 @@ class Prune(k.callbacks.Callback):
         frequency: masks are recomputed every ``frequency`` steps from ``begin_step``.
         power: exponent of the polynomial decay.
         structure: ``None``/``'unstructured'`` (weights), ``'block'`` (groups of
-            consecutive inputs) or ``'balanced'`` (a multiple of the reuse factor per output).
+            consecutive inputs), ``'balanced'`` (a multiple of the reuse factor per output),
+            ``'filter'`` (whole output channels: a filter of a convolution, a neuron of a Dense)
+            or ``'tap'`` (whole kernel positions of a convolution, across its channels).
         block_size: group size for ``structure='block'``; use the layer's reuse factor.
         reuse_factor: for ``structure='balanced'`` (required there, refused otherwise): the
             reuse factor of every pruned layer, or a dict ``{layer name: reuse factor}`` with
@@ -466,8 +498,10 @@ class Prune(k.callbacks.Callback):
 
     @property
     def masks(self) -> dict[str, np.ndarray]:
-        """Current keep-masks of the pruned kernels, by layer name (``True`` = kept)."""
-        return {t.name: np.asarray(t.keep().numpy(), dtype=bool) for t in self._targets}
+        """Current keep-masks of the pruned kernels, by layer name (``True`` = kept); a depthwise
+        or separable layer's as ``'<name>.depthwise_kernel'`` / ``'<name>.pointwise_kernel'``."""
+        return {t.name if t.attr == "kernel" else f"{t.name}.{t.attr}": np.asarray(t.keep().numpy(), dtype=bool)
+                for t in self._targets}
 
     # ------------------------------------------------------------------ keras hooks
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -515,11 +549,28 @@ class Prune(k.callbacks.Callback):
                 targets.extend(_wrapped_targets(layer))
                 self._check_wrapper_schedule(layer)
             else:
-                targets.append(_plain_target(layer))
+                targets.extend(_plain_targets(layer))
         if self.options.structure == "balanced":
             self._check_balanced(targets, candidates)
+        self._check_structure(targets)
         log.info("Prune: pruning %s", ", ".join(t.name for t in targets))
         return targets
+
+    def _check_structure(self, targets: list[_Target]) -> None:
+        """Each plain kernel must have the groups its structure prunes (raised when training begins)."""
+        structure = self.options.structure
+        for target in (t for t in targets if not t.wrapped):
+            shape = tuple(int(d) for d in target.variable.shape)
+            if target.attr == "depthwise_kernel" and structure in ("block", "balanced"):
+                raise ValueError(
+                    f"Prune(structure={structure!r}) does not apply to the depthwise kernel of layer {target.name!r}: "
+                    "its per-pixel product is channel-diagonal, not the dense product those groups follow; use "
+                    "structure None, 'unstructured', 'filter' or 'tap', or layers=[...] without it")
+            if structure == "tap" and (len(shape) < 3 or int(np.prod(shape[:-2])) < 2):
+                what = "no kernel positions" if len(shape) < 3 else f"a single kernel position (shape {shape})"
+                raise ValueError(
+                    f"Prune(structure='tap') prunes kernel positions; the {target.attr} of layer {target.name!r} has "
+                    f"{what}: pass layers=[...] naming the convolutions with a window (kernel_size > 1)")
 
     def _check_balanced(self, targets: list[_Target], candidates: Sequence[Any]) -> None:
         """``structure='balanced'``: a reuse factor ``<= n_in`` for every plain pruned layer."""
@@ -613,7 +664,11 @@ class Prune(k.callbacks.Callback):
         for target in plain:
             kernel = target.variable.numpy()
             weights = kernel.reshape(_product_shape(kernel.shape))  # a convolution: its per-pixel product
-            if self.options.structure == "block":
+            if self.options.structure == "filter":
+                keep = filter_mask(kernel, sparsity, 2 if target.attr == "depthwise_kernel" else 1)
+            elif self.options.structure == "tap":
+                keep = tap_mask(kernel, sparsity)
+            elif self.options.structure == "block":
                 keep = block_mask(weights, sparsity, self.options.block_size)
             elif self.options.structure == "balanced":
                 keep = balanced_mask(weights, sparsity, self.options.reuse_factor_of(target.name), target.name)
@@ -674,6 +729,12 @@ def prunable(
     """
     if end_step is None:
         raise ValueError("prunable() needs end_step: tfmot's PolynomialDecay cannot derive it")
+    if structure in ("filter", "tap"):
+        raise ValueError(
+            f"prunable(): structure={structure!r} has no tfmot equivalent (prune_low_magnitude prunes weights or "
+            "fixed blocks); prunable() takes structure None, 'unstructured' or 'block'. Train the plain model with "
+            f"Prune(structure={structure!r}) instead"
+        )
     if structure == "balanced":
         raise ValueError(
             "prunable(): structure='balanced' has no tfmot equivalent (prune_low_magnitude prunes "
