@@ -370,7 +370,7 @@ def test_run_recipe(capsys, tmp_path):
     code, out, _ = run(capsys, "run", "--list")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == [
-        "part1_conversion", "part2_advanced_config", "part3_pruning", "part4_quantization"]
+        "part1_conversion", "part2_advanced_config", "part3_pruning", "part4_quantization", "part5_cnn"]
 
 
 def test_run_bad_recipe_is_one_line(capsys, tmp_path):

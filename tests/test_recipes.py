@@ -36,7 +36,7 @@ from fpga_aware.workflows.recipes import (
     run_recipe,
 )
 
-SHIPPED = ("part1_conversion", "part2_advanced_config", "part3_pruning", "part4_quantization")
+SHIPPED = ("part1_conversion", "part2_advanced_config", "part3_pruning", "part4_quantization", "part5_cnn")
 
 
 def check_outputs(result, out: Path) -> dict:
@@ -206,6 +206,27 @@ def test_part4_quantization(tmp_path):
     assert manifest["project_name"] == "part4"
 
 
+def test_part5_cnn(tmp_path):
+    """Issue 14: a QKeras CNN pruned while FPGACost logs it; emulator == C simulation on the test rows."""
+    result = run_recipe("part5_cnn", tmp_path, epochs=4)
+    check_outputs(result, tmp_path)
+    fw = result.firmware_result("firmware")
+    assert fw.emulator_csim_mismatches == 0 and fw.n_verified == 450  # the digits' test rows, compiled and run
+    lut = result.lut_per_epoch
+    assert len(lut) == 4 and len(result.dsp_per_epoch) == 4
+    assert all(b <= a for a, b in zip(lut, lut[1:])) and lut[-1] < 0.85 * lut[0]  # pruning removes products
+    assert all(b <= a for a, b in zip(result.dsp_per_epoch, result.dsp_per_epoch[1:]))
+    assert result.sparsity_per_epoch[-1] == pytest.approx(0.75, abs=0.01)
+    assert fw.emulator_accuracy > 0.3 and result.keras_accuracy > 0.3  # 10 classes: chance is 0.1
+    assert fw.keras_agreement >= 0.9
+    from fpga_aware.frontend.model_io import load_model
+
+    saved = load_model(tmp_path / "model.h5")
+    assert [type(layer).__name__ for layer in saved.layers].count("QConv2D") == 2  # quantize() turned both
+    conv1 = saved.get_layer("conv1").get_weights()[0]
+    assert conv1.shape == (3, 3, 1, 8) and 0.7 < 1 - np.count_nonzero(conv1) / conv1.size < 0.8
+
+
 # ============================================================================ the format
 def _recipe(**overrides) -> dict:
     base = {"data": "digits", "model": {"hidden": [4]}, "steps": [{"train": {"epochs": 1}}],
@@ -248,6 +269,11 @@ def test_recipe_types_and_defaults():
     (_recipe(data="mnist"), ["data 'mnist'", "'digits'", "'fashion_mnist'", "'jets'"]),
     (_recipe(on_missing_data="skip"), ["on_missing_data", "'cost_only'"]),
     (_recipe(model={"hidden": [4], "names": ["a"]}), ["model.names needs 2 names"]),
+    (_recipe(model={"hidden": [4], "conv": [{"filters": 2}]}), ["model.conv needs model.image"]),
+    (_recipe(model={"hidden": [4], "image": [8, 8, 1]}), ["model.image is only used with model.conv"]),
+    (_recipe(model={"hidden": [], "image": [8, 8, 1], "conv": [{"filters": 0}]}), ["model.conv[0]", "filters"]),
+    (_recipe(model={"image": [8, 8, 1], "conv": [{"size": 3}]}), ["model.conv[0]", "'size'", "'kernel'"]),
+    (_recipe(model={"shared": "x", "image": [8, 8, 1], "conv": [{}]}), ["shared or file model takes neither"]),
     ([1, 2], ["must be a YAML mapping"]),
 ])
 def test_invalid_recipes_name_the_key(data, fragments):

@@ -27,6 +27,8 @@ allowed ones)::
       activation: relu
       names: [fc1, fc2, fc3, output]    # Dense layer names (default fc1.., output)
       untrained_init: null          # kernel initializer used only when training is skipped
+      # conv: [{filters: 8, kernel: 3, pool: 2}]   # a CNN: Reshape(image), Conv2D(+MaxPooling2D)
+      # image: [8, 8, 1]                         # blocks, Flatten, then hidden (names: conv1.., fc1..)
       # ... or loaded: shared: KERAS_3layer (../shared/models), or file: m.h5 (weights: w.h5)
     steps:
       - train: {epochs: 10, learning_rate: 0.003, batch_size: 32, validation_split: 0.1}

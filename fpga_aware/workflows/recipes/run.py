@@ -63,8 +63,22 @@ def _build_model(spec: ModelSpec, n_inputs: int, n_classes: int, init: Any):
     from fpga_aware._stack import keras
 
     k = keras()
-    names = spec.names or [f"fc{i}" for i in range(1, len(spec.hidden) + 1)] + ["output"]
+    convs = spec.conv or []
+    names = spec.names or ([f"conv{i}" for i in range(1, len(convs) + 1)]
+                           + [f"fc{i}" for i in range(1, len(spec.hidden) + 1)] + ["output"])
     layers = [k.layers.InputLayer(input_shape=(n_inputs,), name="input")]
+    if convs:
+        if int(np.prod(spec.image)) != n_inputs:
+            raise RecipeError(f"model.image {spec.image} holds {int(np.prod(spec.image))} values but the data set "
+                              f"has {n_inputs} features")
+        layers.append(k.layers.Reshape(tuple(spec.image), name="image"))
+        for name, c in zip(names, convs):
+            layers.append(k.layers.Conv2D(c.filters, c.kernel, activation=spec.activation, name=name,
+                                          kernel_initializer=init))
+            if c.pool > 1:
+                layers.append(k.layers.MaxPooling2D(c.pool, name=f"{name}_pool"))
+        layers.append(k.layers.Flatten(name="flatten"))
+        names = names[len(convs):]
     for name, width in zip(names, spec.hidden):
         layers.append(k.layers.Dense(width, activation=spec.activation, name=name, kernel_initializer=init))
     layers.append(k.layers.Dense(n_classes, activation=spec.output_activation, name=names[-1],

@@ -18,6 +18,7 @@ from fpga_aware.workflows.recipes.data import DATA_SOURCES
 from fpga_aware.workflows.recipes.errors import RecipeError
 
 __all__ = [
+    "ConvSpec",
     "ModelSpec",
     "PruneSpec",
     "TrainStep",
@@ -37,10 +38,25 @@ REFERENCE_KEYS = ("dsp", "lut", "ff", "bram_18k", "latency_cycles", "ii", "sourc
 
 
 @dataclass
+class ConvSpec:
+    """One convolution block of a built CNN: ``Conv2D(filters, kernel)`` (valid padding, the
+    model's activation), then ``MaxPooling2D(pool)`` when ``pool`` > 1."""
+
+    filters: int = 4
+    kernel: int = 3
+    pool: int = 1
+
+
+@dataclass
 class ModelSpec:
-    """The model: built from the data set's shape, or loaded (``shared`` or ``file``)."""
+    """The model: built from the data set's shape, or loaded (``shared`` or ``file``).
+
+    With ``conv`` (and ``image``, the ``[height, width, channels]`` the flat rows are reshaped
+    to), the built model is a CNN: Reshape, the convolution blocks, Flatten, then ``hidden``."""
 
     hidden: list[int] = field(default_factory=lambda: [64, 32, 32])
+    conv: list[ConvSpec] | None = None
+    image: list[int] | None = None
     activation: str = "relu"
     output_activation: str = "softmax"
     names: list[str] | None = None
@@ -162,12 +178,28 @@ class Recipe:
             raise RecipeError(f"{src}: model: give either shared or file, not both")
         if m.weights and not (m.file and m.file.endswith(".json")):
             raise RecipeError(f"{src}: model.weights is only used with a model.json file")
+        if (m.shared or m.file) and (m.conv or m.image):
+            raise RecipeError(f"{src}: model.conv and model.image describe a built model; a shared or file model "
+                              "takes neither")
         if not (m.shared or m.file):
-            if not m.hidden or any(w < 1 for w in m.hidden):
+            if m.conv is None and not m.hidden or any(w < 1 for w in m.hidden):
                 raise RecipeError(f"{src}: model.hidden must be a non-empty list of positive widths, got {m.hidden}")
-            if m.names is not None and len(m.names) != len(m.hidden) + 1:
+            n_conv = len(m.conv or [])
+            if m.names is not None and len(m.names) != n_conv + len(m.hidden) + 1:
                 raise RecipeError(
-                    f"{src}: model.names needs {len(m.hidden) + 1} names (hidden layers and output), got {m.names}")
+                    f"{src}: model.names needs {n_conv + len(m.hidden) + 1} names (convolutions, hidden layers "
+                    f"and output), got {m.names}")
+            if m.conv is not None:
+                if not m.conv:
+                    raise RecipeError(f"{src}: model.conv must be a non-empty list of convolution blocks")
+                if m.image is None or len(m.image) != 3 or any(d < 1 for d in m.image):
+                    raise RecipeError(f"{src}: model.conv needs model.image, [height, width, channels] of positive "
+                                      f"sizes, got {m.image}")
+                for j, c in enumerate(m.conv):
+                    if c.filters < 1 or c.kernel < 1 or c.pool < 1:
+                        raise RecipeError(f"{src}: model.conv[{j}]: filters, kernel and pool must be >= 1, got {c}")
+            elif m.image is not None:
+                raise RecipeError(f"{src}: model.image is only used with model.conv")
         for i, step in enumerate(self.steps):
             where = f"{src}: steps[{i}]"
             if isinstance(step, TrainStep):
@@ -237,6 +269,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         mappings = [a for a in args if dataclasses.is_dataclass(a)]
         if isinstance(value, dict) and mappings:
             return _from_mapping(mappings[0], value, where)  # its own error names the bad key
+        lists = [a for a in args if typing.get_origin(a) is list]
+        if isinstance(value, list) and len(lists) == 1:
+            return _coerce(value, lists[0], where)  # its own error names the bad item
         for arg in args:
             if arg is type(None):
                 continue
