@@ -8,7 +8,7 @@ Commands::
     fpga-aware build    DIR [--csim --no-synth --cosim --export --tool T]   run Vitis/Vivado HLS
     fpga-aware run      RECIPE [--epochs N --out DIR --overwrite]  run a recipe (--list shows them)
     fpga-aware profile  MODEL [--data ...] [--out fig.png]   weights/activations vs their fixed-point types
-    fpga-aware demo     [--out DIR]                    the offline three-phase digits demo
+    fpga-aware demo     [--out DIR] [--cnn]            the offline three-phase digits demo (+ a CNN step)
 
 MODEL is a ``.h5``/``.keras`` file, a SavedModel folder, or ``model.json --weights weights.h5``;
 QKeras layers load without extra flags.  Every command has ``--help``.  Errors (a missing file,
@@ -247,9 +247,11 @@ def _cmd_profile(args) -> int:
 def _cmd_demo(args) -> int:
     from fpga_aware.workflows.demo import run_demo
 
-    result = run_demo(args.out, epochs=args.epochs, prune_epochs=args.prune_epochs, finetune_epochs=args.finetune_epochs)
+    result = run_demo(args.out, epochs=args.epochs, prune_epochs=args.prune_epochs, finetune_epochs=args.finetune_epochs,
+                      cnn_epochs=args.cnn_epochs if args.cnn else None)
     print((Path(args.out) / "summary.md").read_text())
-    return 0 if result.emulator_csim_mismatches == 0 else 1
+    cnn_ok = result.cnn is None or result.cnn["emulator_csim_mismatches"] == 0
+    return 0 if result.emulator_csim_mismatches == 0 and cnn_ok else 1
 
 
 def _cmd_synth(args) -> int:
@@ -389,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=_positive_int, default=20, help="float training epochs")
     demo.add_argument("--prune-epochs", type=_positive_int, default=15, help="pruning epochs")
     demo.add_argument("--finetune-epochs", type=_positive_int, default=10, help="quantization-aware fine-tuning epochs")
+    demo.add_argument("--cnn", action="store_true",
+                      help="also run the CNN step (recipe part5_cnn: a pruned QKeras CNN, emulator = C simulation)")
+    demo.add_argument("--cnn-epochs", type=_positive_int, default=30, help="epochs of the CNN step (with --cnn)")
     demo.set_defaults(func=_cmd_demo)
 
     conf = sub.add_parser("conformance", parents=[common], help="list the pipeline stages a layer kind lacks",

@@ -414,6 +414,7 @@ def test_demo_command_wiring(capsys, tmp_path, monkeypatch):
 
     class Result:
         emulator_csim_mismatches = 0
+        cnn = None
 
     def fake_run_demo(out, **kwargs):
         seen.update(kwargs, out=out)
@@ -425,7 +426,16 @@ def test_demo_command_wiring(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "demo", "--out", tmp_path / "d", "--epochs", 2, "--prune-epochs", 3,
                        "--finetune-epochs", 1)
     assert code == 0 and "# demo summary" in out
-    assert seen == {"out": str(tmp_path / "d"), "epochs": 2, "prune_epochs": 3, "finetune_epochs": 1}
+    assert seen == {"out": str(tmp_path / "d"), "epochs": 2, "prune_epochs": 3, "finetune_epochs": 1,
+                    "cnn_epochs": None}  # the CNN step is off by default
+    code, _, _ = run(capsys, "demo", "--out", tmp_path / "d", "--cnn", "--cnn-epochs", 5)
+    assert code == 0 and seen["cnn_epochs"] == 5
+    code, _, _ = run(capsys, "demo", "--out", tmp_path / "d", "--cnn")
+    assert code == 0 and seen["cnn_epochs"] == 30
+    Result.cnn = {"emulator_csim_mismatches": 2}  # the CNN step's C simulation differs: failure
+    code, _, _ = run(capsys, "demo", "--out", tmp_path / "d", "--cnn")
+    assert code == 1
+    Result.cnn = None
     Result.emulator_csim_mismatches = 4
     code, _, _ = run(capsys, "demo", "--out", tmp_path / "d")
     assert code == 1

@@ -192,3 +192,12 @@ def test_figure_functions_reject_bad_input():
         plots.cost_figure({"fpga_dsp": [3, 2, 1], "accuracy": [0.1, 0.2]})
     with pytest.raises(ValueError, match="fpga_dsp"):
         plots.cost_figure({"fpga_lut": [1]})
+
+
+def test_the_cnn_step_is_off_by_default_and_checked(demo, tmp_path):
+    """The default demo has no CNN step (run_cnn_step is the recipe part5_cnn, tested in test_recipes)."""
+    _, result = demo
+    assert result.cnn is None
+    with pytest.raises(ValueError, match="cnn_epochs"):
+        run_demo(tmp_path, cnn_epochs=-1)
+

@@ -6,6 +6,11 @@ bundled digits: first in float, then quantized with QKeras (``quantize``) and pr
 training, pruning, quantization-aware fine-tuning).  It then exports the firmware,
 compiles the generated C++ with g++, proves emulator = C simulation bit for bit and writes a
 summary (``summary.md``, ``summary.json``), the cost-per-epoch plot and ROC curves as PNG files.
+
+With ``cnn_epochs`` (``fpga-aware demo --cnn``) it also runs the CNN step, the shipped recipe
+``part5_cnn`` (a QKeras CNN on the same digits pruned to 75 % with the cost logged every epoch,
+emulator = C simulation on the test rows) into ``output_dir/cnn``; it is off by default, so
+the default demo stays fast.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from fpga_aware.firmware import Firmware, to_firmware
 from fpga_aware.training.pruning import Prune
 from fpga_aware.training.quantization import quantize
 
-__all__ = ["DemoResult", "run_demo", "load_digits_split", "build_mlp"]
+__all__ = ["DemoResult", "run_demo", "run_cnn_step", "load_digits_split", "build_mlp"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ class DemoResult:
     roc_auc: dict  #: {model: {"micro": auc, "0": auc, ...}}: one-vs-rest AUC per digit
     output_dir: str
     seconds: float
+    #: the CNN step's figures (``run_cnn_step``), or None when it was not run
+    cnn: dict | None = None
 
 
 def load_digits_split(seed: int = 0):
@@ -105,13 +112,35 @@ def _concat(histories: list[dict], keys) -> dict:
     return {key: [v for h in histories for v in h.get(key, [0.0] * len(h["loss"]))] for key in keys}
 
 
+CNN_RECIPE = "part5_cnn"
+
+
+def run_cnn_step(output_dir: str | Path, epochs: int | None = None, overwrite: bool = True) -> dict:
+    """The demo's optional CNN step: the shipped recipe ``part5_cnn`` run into ``output_dir``
+    (``epochs``: those of its train step, None: the recipe's 30); returns its figures."""
+    from fpga_aware.workflows.recipes import run_recipe
+
+    result = run_recipe(CNN_RECIPE, output_dir, epochs=epochs, overwrite=overwrite)
+    fw = result.firmware_result("firmware")
+    return {"recipe": CNN_RECIPE, "output_dir": str(output_dir), "keras_accuracy": result.keras_accuracy,
+            "firmware_accuracy": fw.emulator_accuracy, "sparsity": result.sparsity,
+            "emulator_csim_mismatches": fw.emulator_csim_mismatches, "n_verified": fw.n_verified,
+            "dsp_per_epoch": result.dsp_per_epoch, "lut_per_epoch": result.lut_per_epoch,
+            "estimate": fw.estimate}
+
+
 def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_epochs: int = 15,
-             finetune_epochs: int = 10, seed: int = 0, overwrite: bool = True) -> DemoResult:
+             finetune_epochs: int = 10, seed: int = 0, overwrite: bool = True,
+             cnn_epochs: int | None = None) -> DemoResult:
     """Run the whole demo; returns the figures it wrote into ``output_dir/summary.json``.
 
     Three phases, the cost logged every epoch: float training; magnitude pruning to 75 %;
-    6-bit quantization-aware fine-tuning at 75 % sparsity.
+    6-bit quantization-aware fine-tuning at 75 % sparsity.  ``cnn_epochs`` (an integer >= 0)
+    adds the CNN step (:func:`run_cnn_step`, into ``output_dir/cnn``) with that many epochs.
     """
+    if cnn_epochs is not None and (isinstance(cnn_epochs, bool) or not isinstance(cnn_epochs, int)
+                                   or cnn_epochs < 0):
+        raise ValueError(f"run_demo: cnn_epochs must be None (no CNN step) or an integer >= 0, got {cnn_epochs!r}")
     start = time.perf_counter()
     tf = tensorflow()
     tf.keras.utils.set_random_seed(seed)
@@ -144,6 +173,10 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
     verify = np.concatenate([x_test, np.random.default_rng(seed).uniform(0, 1, (2000, x_test.shape[1]))])
     mismatches = int(np.count_nonzero(np.any(firmware.predict(verify) != firmware.predict(verify, engine="csim"), axis=1)))
     report = firmware.estimate()
+    cnn = None
+    if cnn_epochs is not None:
+        logger.info("CNN step: recipe %s, %d epochs, into %s", CNN_RECIPE, cnn_epochs, out / "cnn")
+        cnn = run_cnn_step(out / "cnn", epochs=cnn_epochs, overwrite=overwrite)
 
     scores = {"float": float_probs, "pruned": pruned_probs, "quantized+pruned": q_probs, "firmware": fw_probs}
     plots = _plots(out, history, scores, y_test, n_classes,
@@ -163,6 +196,7 @@ def run_demo(output_dir: str | Path = "demo_output", *, epochs: int = 20, prune_
         roc_auc={model: {c: round(a, 6) for c, a in aucs.items()} for model, aucs in roc_aucs(scores, y_test).items()},
         output_dir=str(out),
         seconds=time.perf_counter() - start,
+        cnn=cnn,
     )
     (out / "summary.json").write_text(json.dumps(asdict(result), indent=2))
     (out / "summary.md").write_text(_summary_markdown(result, str(report), plots))
@@ -186,8 +220,20 @@ def _summary_markdown(result: DemoResult, table: str, plots: list[str]) -> str:
         table,
         "```",
         "",
-    ] + _auc_table(result.roc_auc) + [f"![{p}]({p})" for p in plots]
+    ] + _auc_table(result.roc_auc) + [f"![{p}]({p})" for p in plots] + _cnn_lines(result.cnn)
     return "\n".join(lines) + "\n"
+
+
+def _cnn_lines(cnn: dict | None) -> list[str]:
+    if cnn is None:
+        return []
+    return ["", f"## CNN step (recipe {cnn['recipe']}, {cnn['output_dir']})", "",
+            f"- Keras accuracy: {cnn['keras_accuracy']:.2%}, firmware (emulator) accuracy: "
+            f"{cnn['firmware_accuracy']:.2%}, sparsity {cnn['sparsity']:.0%}",
+            f"- emulator vs C simulation: {cnn['emulator_csim_mismatches']} mismatching samples of "
+            f"{cnn['n_verified']}",
+            f"- estimated DSP per epoch: {cnn['dsp_per_epoch']}",
+            f"- estimated LUT per epoch: {cnn['lut_per_epoch']}"]
 
 
 def _auc_table(roc_auc: dict) -> list[str]:
