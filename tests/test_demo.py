@@ -62,7 +62,7 @@ def test_summary_json(demo):
     summary = json.loads((out / "summary.json").read_text())
     expected = {"float_accuracy", "pruned_accuracy", "quantized_pruned_accuracy", "firmware_accuracy", "sparsity",
                 "emulator_csim_mismatches", "n_verified", "dsp_per_epoch", "lut_per_epoch", "sparsity_per_epoch",
-                "estimate", "roc_auc", "output_dir", "seconds"}
+                "estimate", "roc_auc", "output_dir", "seconds", "cnn"}
     assert set(summary) == expected
     assert summary["output_dir"] == str(out)
     n_epochs = EPOCHS + PRUNE_EPOCHS + FINETUNE_EPOCHS
