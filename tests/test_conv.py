@@ -201,6 +201,69 @@ def test_random_tiny_cnns_match_keras(seed):
     assert conv.nonzero_weights == np.count_nonzero(model.layers[1].get_weights()[0])
 
 
+# ----------------------------------------------------------------------------- property test: random small CNNs, emulator == C simulation
+ROUNDINGS = ("AP_TRN", "AP_RND", "AP_RND_CONV")
+OVERFLOWS = ("AP_WRAP", "AP_SAT")
+
+
+def random_csim_cnn(seed: int):
+    """A seeded random small CNN, its firmware options and its inputs (also used by
+    ``benchmarks/fuzz_cnn_csim.py``): 1-D or 2-D, one or two convolutions with random kernel
+    sizes (non-square in 2-D), strides, dilation, padding, optional max/average pooling, a
+    global pooling or Flatten, Dense; random sparsity (whole filters too) and random widths,
+    rounding and overflow modes; inputs beyond the type's range, so saturation and wrapping occur."""
+    rng = np.random.default_rng(seed)
+    rank = int(rng.integers(1, 3))
+    size = tuple(int(v) for v in rng.integers(5, 10, rank))
+    channels = int(rng.integers(1, 4))
+    inputs = tf.keras.Input((*size, channels))
+    conv_cls = L.Conv1D if rank == 1 else L.Conv2D
+    pools = {"max": L.MaxPooling1D, "average": L.AveragePooling1D} if rank == 1 else \
+        {"max": L.MaxPooling2D, "average": L.AveragePooling2D}
+    h = inputs
+    for _ in range(int(rng.integers(1, 3))):
+        spatial = h.shape[1:-1]
+        kernel = tuple(int(rng.integers(1, min(4, d) + 1)) for d in spatial)
+        strides = tuple(int(rng.integers(1, 3)) for _ in spatial)
+        dilation = tuple(1 for _ in spatial)
+        if all(s == 1 for s in strides) and rng.random() < 0.3:
+            dilation = tuple(2 if 2 * (k - 1) + 1 <= d else 1 for k, d in zip(kernel, spatial))
+        h = conv_cls(int(rng.integers(1, 5)), kernel, strides=strides, dilation_rate=dilation,
+                     padding=str(rng.choice(["valid", "same"])), activation=str(rng.choice(["relu", "linear"])),
+                     use_bias=bool(rng.random() < 0.8))(h)
+        if rng.random() < 0.6 and min(h.shape[1:-1]) >= 2:
+            pool = tuple(int(rng.integers(1, min(3, d) + 1)) for d in h.shape[1:-1])
+            h = pools[str(rng.choice(["max", "average"]))](
+                pool, strides=tuple(int(rng.integers(1, 3)) for _ in pool), padding=str(rng.choice(["valid", "same"])))(h)
+    glob = {1: (L.GlobalAveragePooling1D, L.GlobalMaxPooling1D), 2: (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)}
+    h = glob[rank][int(rng.integers(0, 2))]()(h) if rng.random() < 0.4 else L.Flatten()(h)
+    model = tf.keras.Model(inputs, L.Dense(int(rng.integers(1, 4)))(h))
+    for layer in model.layers:
+        if isinstance(layer, (L.Conv1D, L.Conv2D)):
+            kernel, *rest = layer.get_weights()
+            kernel = np.where(rng.random(kernel.shape) < float(rng.choice([0.0, 0.5, 0.9])), 0.0, kernel)
+            if rng.random() < 0.3:
+                kernel[..., int(rng.integers(0, kernel.shape[-1]))] = 0.0  # a pruned filter
+            layer.set_weights([kernel * float(rng.choice([0.5, 1.0, 3.0])), *rest])
+    width = int(rng.integers(6, 21))
+    integer = int(rng.integers(2, width - 1))
+    precision = f"ap_fixed<{width},{integer},{rng.choice(ROUNDINGS)},{rng.choice(OVERFLOWS)}>"
+    # weights (at most ~4 in magnitude) in their own random width with 4 integer bits
+    layer_config = {layer.name: {"precision": {"weight": f"ap_fixed<{int(rng.integers(6, 17))},4>"}}
+                    for layer in model.layers if layer.get_weights()}
+    x = rng.uniform(-1.5, 1.5, (24, int(np.prod(model.input_shape[1:])))) * 2.0 ** (integer - 1)
+    return model, {"precision": precision, "layer_config": layer_config}, x
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_small_cnns_emulator_equals_csim(seed, tmp_path):
+    """Two models in the suite (each C simulation is a g++ build); benchmarks/fuzz_cnn_csim.py runs many."""
+    model, options, x = random_csim_cnn(seed)
+    firmware = fa.to_firmware(model, **options)
+    assert any(layer.kind == "conv" for layer in firmware.ir.layers)
+    _csim_equal(firmware, x, tmp_path / "prj")
+
+
 @pytest.mark.parametrize("layer,shape", [
     (lambda: L.ZeroPadding1D((1, 2)), (5, 2)), (lambda: L.Cropping1D((2, 1)), (6, 3)), (lambda: L.UpSampling1D(3), (4, 2)),
     (lambda: L.ZeroPadding2D(((0, 1), (2, 1))), (3, 4, 2)), (lambda: L.Cropping2D(((1, 1), (0, 2))), (5, 5, 1)),
