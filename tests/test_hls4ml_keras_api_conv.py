@@ -2,9 +2,8 @@
 
 From ``test/pytest/test_keras_api.py`` (the Keras 3 era file of hls4ml 1.x):
 ``test_conv1d`` (same/valid), ``test_conv2d`` (same/valid, channels_last), ``test_pooling``
-(MaxPooling1D/2D, AveragePooling1D/2D, same/valid); ``test_depthwise2d`` and
-``test_depthwise1d`` become checks that fpga_aware refuses DepthwiseConv2D/1D naming the layer
-(it does not convert them).  From ``test/pytest/test_globalpooling.py``: ``test_global_pool1d``
+(MaxPooling1D/2D, AveragePooling1D/2D, same/valid), ``test_depthwise2d`` and
+``test_depthwise1d`` (rtol 1e-2, atol 0.01).  From ``test/pytest/test_globalpooling.py``: ``test_global_pool1d``
 and ``test_global_pool2d`` (max/avg, keepdims true/false).
 
 Same models, input shapes and tolerances as hls4ml (``rtol=0``; ``atol=5e-2`` conv, ``3e-2``
@@ -26,7 +25,6 @@ from tensorflow.keras.layers import (Activation, AveragePooling1D, AveragePoolin
                                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 
 import fpga_aware as fa
-from fpga_aware.frontend.errors import UnsupportedLayerError
 
 
 def _rand(*shape, seed=0):
@@ -86,19 +84,31 @@ def test_conv2d(padds):
     assert conv.nonzero_weights == np.count_nonzero(quantized) > 0.9 * kh * kw * ch_in * ch_out
 
 
-@pytest.mark.parametrize("layer", [
-    lambda: DepthwiseConv2D(kernel_size=(3, 3), name="dw2"),
-    lambda: DepthwiseConv1D(kernel_size=3, name="dw1"),
-])
-def test_depthwise_is_refused_by_name(layer):
-    """hls4ml's test_depthwise2d/1d: fpga_aware does not convert DepthwiseConv*D; it says so."""
-    made = layer()
-    shape = (32, 32, 3) if isinstance(made, DepthwiseConv2D) else (32, 3)
-    model = tf.keras.Sequential([tf.keras.layers.Input(shape), made])
-    with pytest.raises(UnsupportedLayerError) as info:
-        fa.to_firmware(model)
-    message = str(info.value)
-    assert made.name in message and type(made).__name__ in message, message
+def test_depthwise2d():
+    """hls4ml's test_depthwise2d (default_precision fixed<32,12>; inputs exact in ap_fixed<16,6>)."""
+    X = _rand(10, 32, 32, 3)
+    X = np.round(X * 2**10) * 2**-10
+    model = tf.keras.models.Sequential([tf.keras.layers.Input((32, 32, 3)), DepthwiseConv2D(kernel_size=(3, 3),
+                                                                                             name="dw")])
+    model.compile()
+    firmware = fa.to_firmware(model, precision="ap_fixed<32,12>")
+    y_qkeras = model.predict(X, verbose=0)
+    y_hls4ml = _predict(firmware, X, y_qkeras.shape[1:])
+    np.testing.assert_allclose(y_qkeras, y_hls4ml.reshape(y_qkeras.shape), rtol=1e-2, atol=0.01)
+    assert firmware.ir.layer("dw").out_shape == (30, 30, 3)
+
+
+def test_depthwise1d():
+    """hls4ml's test_depthwise1d (hls4ml's default precision, ap_fixed<16,6>)."""
+    X = _rand(10, 32, 3)
+    X = np.round(X * 2**10) * 2**-10
+    model = tf.keras.Sequential([DepthwiseConv1D(kernel_size=3, input_shape=(32, 3), name="dw")])
+    model.compile()
+    firmware = fa.to_firmware(model)
+    y_qkeras = model.predict(X, verbose=0)
+    y_hls4ml = _predict(firmware, X, y_qkeras.shape[1:])
+    np.testing.assert_allclose(y_qkeras, y_hls4ml.reshape(y_qkeras.shape), rtol=1e-2, atol=0.01)
+    assert firmware.ir.layer("dw").out_shape == (30, 3)
 
 
 POOLING = [MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D]
