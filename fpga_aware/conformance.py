@@ -46,19 +46,10 @@ NOT_APPLICABLE = {
     ("input", "hls"): "the input is the top function's argument",
     ("input", "template"): "the input is the top function's argument",
 }
-#: Kinds the Verilog backend does not write yet, and what that needs (issue "Hardware truth
-#: without a vendor tool"); every other kind needs an RTL entry and a template.
+#: Kinds the Verilog backend does not write, and why (issue "Hardware truth without a vendor
+#: tool"); every other kind needs an RTL entry and a template.
 RTL_PENDING = {
     "input": "not a layer in Verilog: the top module's x port",
-    "conv": "a Verilog module that instantiates the dense product once per output pixel (or a pixel loop for "
-            "reuse), wired by the patch index table (core/windows.py: padding cells tied to 0), with the "
-            "pipeline registers of rtl/pipeline.py per copy (depthwise and separable convolutions are conv layers "
-            "too: nothing more for them); RTL_CONTEXTS entry, templates/rtl/layers/conv.v.j2",
-    "pooling": "a Verilog module per pooling layer: comparator trees (max) or adder trees and a division by "
-               "each window's constant count truncated toward zero (average), wired by the window table; "
-               "RTL_CONTEXTS entry, templates/rtl/layers/pooling.v.j2",
-    "reorder": "a Verilog module of assignments y[j] = x[source[j]] (or 0): RTL_CONTEXTS entry, "
-               "templates/rtl/layers/reorder.v.j2",
 }
 #: The macros every ``templates/firmware/layers/<kind>.j2`` defines.
 TEMPLATE_MACROS = ("comment", "call", "config")

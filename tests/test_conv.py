@@ -416,15 +416,25 @@ def test_conv_rejects_options_that_do_not_apply():
         fa.to_firmware(model, layer_config={"c": {"reuse_factor": 100}})
 
 
-def test_the_verilog_backend_refuses_conv_models_by_name(tmp_path):
-    from fpga_aware.rtl.layers import UnsupportedRTLError
+def test_the_verilog_backend_writes_conv_models(tmp_path):
+    """Conv, pooling and the Flatten reorder are written as Verilog modules (tests/test_rtl_conv.py
+    simulates them against the emulator); a multiplier mode naming no dense or conv layer is refused."""
+    import json
+
+    from fpga_aware.rtl.layers import RTLOptions, UnsupportedRTLError
 
     model = tf.keras.Sequential([tf.keras.Input((6, 6, 1)), L.Conv2D(2, 3, name="c"), L.MaxPooling2D(name="p"),
                                  L.Flatten(), L.Dense(2)])
     firmware = fa.to_firmware(model)
-    with pytest.raises(UnsupportedRTLError, match=r"'c' \(conv\)"):
-        firmware.write_verilog(tmp_path / "rtl")
-    assert not (tmp_path / "rtl").exists()
+    with pytest.raises(UnsupportedRTLError, match=r"'p' is not a dense or conv layer"):
+        firmware.write_verilog(tmp_path / "bad", options=RTLOptions(multiplier={"p": "da"}))
+    assert not (tmp_path / "bad").exists()
+    firmware.write_verilog(tmp_path / "rtl")
+    manifest = json.loads((tmp_path / "rtl" / "fpga_aware_project.json").read_text())
+    kinds = [layer["kind"] for layer in manifest["layers"]]
+    assert kinds[:2] == ["conv", "pooling"] and "dense" in kinds
+    conv = (tmp_path / "rtl" / "rtl" / "fa_c.v").read_text()
+    assert conv.count("fa_c_pixel u_p") == 16  # one product per output pixel of the 4x4 output
 
 
 def test_profile_reads_a_conv_kernel_and_its_output(rng):

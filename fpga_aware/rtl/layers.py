@@ -16,10 +16,13 @@ import numpy as np
 from fpga_aware.core.activations import TABLE_FUNCTIONS
 from fpga_aware.core.ir import (
     ActivationLayer,
+    ConvLayer,
     DenseLayer,
     Layer,
     LookupTable,
     ParametricReLULayer,
+    PoolingLayer,
+    ReorderLayer,
     ScaleShiftLayer,
     SoftmaxLayer,
     StepLayer,
@@ -102,11 +105,11 @@ class RTLOptions:
         """Refuse per-layer multiplier entries that name no dense layer of the model."""
         if isinstance(self.multiplier, str):
             return
-        dense = [layer.name for layer in layers if layer.kind == "dense"]
+        dense = [layer.name for layer in layers if layer.kind in ("dense", "conv")]
         for name, _ in self.multiplier:
             if name != "*" and name not in dense:
-                raise UnsupportedRTLError(f"RTLOptions(multiplier=...): {name!r} is not a dense layer of the model "
-                                          f"(dense layers: {dense})")
+                raise UnsupportedRTLError(f"RTLOptions(multiplier=...): {name!r} is not a dense or conv layer of the "
+                                          f"model (dense and conv layers: {dense})")
 
 
 def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions(),
@@ -119,6 +122,14 @@ def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions(),
             f"it writes {sorted(RTL_CONTEXTS)} (use the HLS backend for this model)"
         )
     ctx = RTL_CONTEXTS[layer.kind](layer, options)
+    inner = ctx.pop("inner", None)
+    if inner is not None:  # a layer built of copies of one inner module (conv: the per-pixel product)
+        sub = layer_context(inner, index, options, clock_period)
+        sub.update(module=f"fa_{layer.cname}_pixel", name=f"{layer.name} (per-pixel product)")
+        ctx["pixel"] = sub
+        for key in ("stages", "sequential", "cycles", "timing"):
+            if key in sub:
+                ctx[key] = sub[key]
     ctx.setdefault("stages", 0)  # registers inside a combinational layer (its output's is the top's)
     ctx.setdefault("cuts", {})  # where they are (fpga_aware.rtl.pipeline)
     ctx.setdefault("da_registers", [])
@@ -378,3 +389,107 @@ def _parametric_relu(layer: ParametricReLULayer, options: RTLOptions) -> dict[st
         ctx["negative_t"] = {"width": neg.width, "clip": requant(pw, True, product_frac, neg),
                              "result": requant(neg.width, neg.signed, neg.frac, y)}
     return ctx
+
+
+@RTL_CONTEXTS.register("conv")
+def _conv(layer: ConvLayer, options: RTLOptions) -> dict[str, Any]:
+    """A convolution in io_parallel: its per-pixel product (a dense module, written by the dense
+    rules: only nonzero taps multiplied, either multiplier mode, pipelined alike) instantiated
+    once per output pixel and wired by the patch index table (:mod:`fpga_aware.core.windows`),
+    a padding cell tied to 0 -- the emulator's ``dense_rule(product, gather_patches(x))``."""
+    product = layer.product
+    patch = np.asarray(layer.patch)
+    if not isinstance(product, DenseLayer) or patch.ndim != 2 or patch.shape[1] != product.n_in \
+            or layer.n_out != patch.shape[0] * product.n_out:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: patch {patch.shape} does not match its product "
+                                  f"({product.n_in} -> {product.n_out}) and {layer.n_out} outputs")
+    if product.input_type != layer.input_type or product.result_type != layer.result_type:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: its per-pixel product must share its input and result types")
+    if patch.size and (patch.min() < 0 or patch.max() > layer.n_in):
+        raise UnsupportedRTLError(f"layer {layer.name!r}: patch indices outside [0, {layer.n_in}]")
+    wx = layer.input_type.width
+    pixels = [[None if int(i) == layer.n_in else int(i) for i in row] for row in patch.tolist()]
+    used = _used_inputs(product)
+    return {"inner": product, "n_pixels": int(patch.shape[0]), "n_patch": int(patch.shape[1]),
+            "filters": int(product.n_out), "pixels": pixels, "used": used, "wx_in": wx,
+            "keras_class": layer.keras_class, "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape)}
+
+
+def _used_inputs(product: DenseLayer) -> list[bool]:
+    """Which inputs of the product feed a nonzero weight (the others are tied to 0 per pixel)."""
+    _, ins, _ = product.terms()
+    used = [False] * product.n_in
+    for i in np.asarray(ins).tolist():
+        used[int(i)] = True
+    return used
+
+
+def magic_division(n: int, width: int) -> dict[str, int]:
+    """``floor(a / n) == (a * m) >> k`` for every ``0 <= a < 2**width`` (Granlund and Montgomery:
+    ``k = width + ceil(log2 n)``, ``m = ceil(2**k / n)``, exact because ``m * n - 2**k < n <= 2**l``)."""
+    if n < 1:
+        raise ValueError(f"division by {n}")
+    l = (n - 1).bit_length()
+    k = width + l
+    m = -(-(1 << k) // n)
+    assert (1 << k) <= m * n <= (1 << k) + (1 << l)
+    return {"n": n, "m": m, "k": k, "mw": m.bit_length()}
+
+
+@RTL_CONTEXTS.register("pooling")
+def _pooling(layer: PoolingLayer, options: RTLOptions) -> dict[str, Any]:
+    """Max pooling: a balanced tree of signed comparisons per output (padding cells ignored),
+    then ``result_t(max)``.  Average: the exact sum (sum_t's width, a balanced tree of adders),
+    its quotient by the window's count truncated toward zero (a constant reciprocal product,
+    exact for every sum: :func:`magic_division`), then ``result_t``.  As the emulator."""
+    windows, counts = np.asarray(layer.windows), np.asarray(layer.counts)
+    channels = int(layer.channels)
+    n_spatial = layer.n_in // channels if channels else 0
+    if channels < 1 or n_spatial * channels != layer.n_in or windows.ndim != 2 \
+            or layer.n_out != windows.shape[0] * channels or counts.shape != (windows.shape[0],):
+        raise UnsupportedRTLError(f"layer {layer.name!r}: windows {windows.shape} / counts {counts.shape} do not "
+                                  f"match {layer.n_in} -> {layer.n_out} over {channels} channels")
+    if layer.operation not in ("max", "average"):
+        raise UnsupportedRTLError(f"layer {layer.name!r}: pooling operation {layer.operation!r} (max, average)")
+    x = layer.input_type
+    outputs = []
+    for p, row in enumerate(windows.tolist()):
+        cells = [int(q) for q in row if q >= 0]
+        if len(cells) != int(counts[p]) or not cells:
+            raise UnsupportedRTLError(f"layer {layer.name!r}: window {p} has {len(cells)} cells, count {counts[p]}")
+        for c in range(channels):
+            outputs.append({"j": p * channels + c, "inputs": [q * channels + c for q in cells], "n": int(counts[p])})
+    xw = x.width + 1  # every value as a signed operand
+    ctx: dict[str, Any] = {"operation": layer.operation, "xw": xw, "outputs": outputs, "channels": channels}
+    for out in outputs:
+        program, finals = _balanced_program([[f"e{i}" for i in out["inputs"]]])
+        out["program"] = [[(f"{new}_{out['j']}", *(_local(o, out["j"]) for o in (a, b))) for new, a, b in step]
+                          for step in program]
+        out["final"] = _local(finals[0], out["j"])
+    if layer.operation == "max":
+        ctx["result"] = requant(xw, True, x.frac, layer.result_type)
+        return ctx
+    t = layer.sum_type
+    if not isinstance(t, FixedType) or t.frac != x.frac:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: average pooling needs a sum type with the input's LSB")
+    sw = max(t.width, xw) + 1  # signed, holds every sum (sum_t does) and its negation
+    ctx.update(sw=sw, result=requant(sw, True, t.frac, layer.result_type),
+               divisions={n: magic_division(n, sw) for n in sorted({o["n"] for o in outputs}) if n > 1})
+    return ctx
+
+
+def _local(name: str, j: int) -> str:
+    """A tree operand of output ``j``: an input (``e<i>``, shared) or one of ``j``'s nodes."""
+    return name if name.startswith("e") else f"{name}_{j}"
+
+
+@RTL_CONTEXTS.register("reorder")
+def _reorder(layer: ReorderLayer, options: RTLOptions) -> dict[str, Any]:
+    """``y[j] = x[source[j]]`` (0 where ``source[j] == n_in``): wiring only."""
+    source = np.asarray(layer.source)
+    if source.shape != (layer.n_out,) or (source.size and (source.min() < 0 or source.max() > layer.n_in)):
+        raise UnsupportedRTLError(f"layer {layer.name!r}: source must hold {layer.n_out} indices in [0, {layer.n_in}]")
+    if layer.result_type != layer.input_type:
+        raise UnsupportedRTLError(f"layer {layer.name!r}: a reorder keeps its type")
+    return {"source": [None if int(i) == layer.n_in else int(i) for i in source.tolist()],
+            "keras_class": layer.keras_class, "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape)}
