@@ -123,3 +123,24 @@ def test_magic_division_is_exact():
         d = magic_division(n, 9)
         a = np.arange(1 << 9, dtype=object)
         assert np.array_equal((a * d["m"]) >> d["k"], a // n)
+
+
+def test_yosys_estimate_counts_each_pixels_products_without_padding():
+    """``estimate(tool='yosys')`` of a conv: the dense DSP rule per output pixel, over the taps
+    whose input is not a padding cell (counted here from the kernel and the window table)."""
+    from fpga_aware.rtl.mapping import constant_product_on_dsp
+
+    firmware = fa.to_firmware(_model_1d(8), precision="ap_fixed<16,6>")
+    conv = firmware.ir.layers[1]
+    outs, ins, mantissas = conv.product.terms()
+    x = conv.input_type
+    expected = 0
+    for row in conv.patch:
+        live = row[ins] < conv.n_in  # the term's input is a real cell
+        on_dsp = {(int(i), int(m)) for i, m, keep in zip(ins, mantissas, live)
+                  if keep and constant_product_on_dsp(int(m), x.width, x.signed)}
+        expected += len(on_dsp)
+    padded = sum(int(np.count_nonzero(row[ins] >= conv.n_in)) for row in conv.patch)
+    assert padded > 0  # same padding: the edge pixels lose taps
+    cost = firmware.estimate(tool="yosys").layers[0]
+    assert cost.kind == "conv" and cost.dsp == expected > 0

@@ -19,6 +19,11 @@ counts the hardware that is written, not a model of it:
   ``benchmarks/data/yosys_calibration.json`` (``benchmarks/yosys_calibration.py``; every fourth
   design is held out) and validated on the rest (``tests/test_cost_yosys.py``,
   ``docs/cost_model.md``).
+* **Convolutions** -- the dense rules above once per output pixel on the per-pixel product
+  (:func:`_conv_features`: a padding cell is a constant input, so its products are removed),
+  which is how the writer instantiates it; **pooling** (comparison trees, or adder trees and a
+  constant-reciprocal division) and **reorders** (wiring: output registers only) by the
+  uncalibrated rules below.
 * **Tables and comparisons** (table activations, softmax, scale/shift, step, parametric ReLU)
   -- an uncalibrated physical estimate (:data:`UNCALIBRATED_LUT_PER`): a ROM's entries times
   its varying bits at 32 per LUT (a LUT6 holds one output bit of 64 entries, and about as many
@@ -39,7 +44,7 @@ from typing import Callable
 import numpy as np
 
 from fpga_aware.core.config import DEFAULT_CLOCK_PERIOD, FirmwareConfig
-from fpga_aware.core.ir import ActivationLayer, DenseLayer, InputLayer, Layer, ModelIR
+from fpga_aware.core.ir import ActivationLayer, ConvLayer, DenseLayer, InputLayer, Layer, ModelIR, PoolingLayer, ReorderLayer
 from fpga_aware.core.parts import get_part
 from fpga_aware.core.registry import Registry
 from fpga_aware.cost.model import CostReport, LayerCost
@@ -324,19 +329,114 @@ def _parametric_relu_features(layer: Layer, ctx: dict, constant_in: np.ndarray,
     return dsp, int(np.count_nonzero(live)) * ctx["wy"] + 1, features, constant_in.copy()
 
 
+def _dense_reads(layer: DenseLayer, used: np.ndarray) -> np.ndarray:
+    outs, ins, _ = layer.terms()
+    reads = np.zeros(layer.n_in, dtype=bool)
+    reads[ins[used[outs]]] = True
+    return reads
+
+
+def _conv_reads(layer: ConvLayer, used: np.ndarray) -> np.ndarray:
+    """The inputs of the nonzero taps of every pixel with a read output."""
+    reads = np.zeros(layer.n_in + 1, dtype=bool)
+    per_pixel = used.reshape(layer.n_pixels, layer.filters)
+    for p in np.flatnonzero(per_pixel.any(axis=1)):
+        reads[layer.patch[p][_dense_reads(layer.product, per_pixel[p])]] = True
+    return reads[:-1]
+
+
+def _pooling_reads(layer: PoolingLayer, used: np.ndarray) -> np.ndarray:
+    reads = np.zeros(layer.n_in, dtype=bool)
+    c = layer.channels
+    for j in np.flatnonzero(used):
+        cells = layer.windows[j // c]
+        reads[cells[cells >= 0] * c + j % c] = True
+    return reads
+
+
+def _reorder_reads(layer: ReorderLayer, used: np.ndarray) -> np.ndarray:
+    reads = np.zeros(layer.n_in + 1, dtype=bool)
+    reads[np.asarray(layer.source)[used]] = True
+    return reads[:-1]
+
+
+#: Which inputs a layer reads of the outputs read of it, per kind that is not element-wise.
+READS: dict[str, Callable[[Layer, np.ndarray], np.ndarray]] = {
+    "dense": _dense_reads, "conv": _conv_reads, "pooling": _pooling_reads, "reorder": _reorder_reads}
+
+
 def used_outputs(layers: list[Layer]) -> list[np.ndarray]:
     """Per layer, which outputs a later layer (or the model's output) reads: a dense layer reads
-    the inputs of its nonzero weights, an element-wise layer what is read of it."""
+    the inputs of its nonzero weights (a conv those of each pixel, pooling its windows, a
+    reorder its sources: :data:`READS`), an element-wise layer what is read of it."""
     used = [np.ones(layers[-1].n_out, dtype=bool)] if layers else []
     for layer in reversed(layers[1:]):
-        if isinstance(layer, DenseLayer):
-            outs, ins, _ = layer.terms()
-            reads = np.zeros(layer.n_in, dtype=bool)
-            reads[ins[used[0][outs]]] = True
-        else:
-            reads = used[0].copy()
-        used.insert(0, reads)
+        rule = READS.get(layer.kind)
+        used.insert(0, rule(layer, used[0]) if rule else used[0].copy())
     return used
+
+
+@YOSYS_FEATURES.register("conv")
+def _conv_features(layer: ConvLayer, ctx: dict, constant_in: np.ndarray,
+                   used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
+    """The dense rule of the per-pixel product once per output pixel, each with its own constant
+    inputs (padding cells and constant inputs: their products removed) and read outputs; the
+    top's valid bit and the pipeline's valid chain once (products equal across pixels are not
+    merged: a tap reads a different input in each)."""
+    pixel = ctx["pixel"]
+    padded = np.append(constant_in, True)
+    per_pixel = used_out.reshape(layer.n_pixels, layer.filters)
+    dsp = ff = 0
+    features: dict[str, float] = {}
+    constant_out = np.zeros(layer.n_out, dtype=bool)
+    for p in range(layer.n_pixels):
+        d, f, more, const = _dense_features(layer.product, pixel, padded[layer.patch[p]], per_pixel[p])
+        dsp += d
+        ff += f - 1 - pixel.get("stages", 0)
+        _add_features(features, more)
+        constant_out[p * layer.filters:(p + 1) * layer.filters] = const
+    return dsp, ff + 1 + pixel.get("stages", 0), features, constant_out
+
+
+@YOSYS_FEATURES.register("pooling")
+def _pooling_features(layer: PoolingLayer, ctx: dict, constant_in: np.ndarray,
+                      used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
+    """Uncalibrated: max, per live output, n - 1 comparisons and 2:1 choices of the widened
+    input; average, n - 1 adders of the sum's width, two negations and the constant-reciprocal
+    product (by its nonzero signed digits, as a LUT-built product)."""
+    features = {"compare_bits": 0.0, "choice_bits": 0.0, "adder_bits": 0.0, "soft_product_bits": 0.0}
+    constant_out = np.zeros(layer.n_out, dtype=bool)
+    dsp = live = 0
+    for out in ctx["outputs"]:
+        j, n = out["j"], out["n"]
+        constant_out[j] = bool(constant_in[out["inputs"]].all())
+        if constant_out[j] or not used_out[j]:
+            continue
+        live += 1
+        if ctx["operation"] == "max":
+            features["compare_bits"] += (n - 1) * ctx["xw"]
+            features["choice_bits"] += (n - 1) * ctx["xw"]
+            continue
+        features["adder_bits"] += (n - 1) * ctx["sw"] + (2 * ctx["sw"] if n > 1 else 0)
+        if n > 1:  # |s| * m: a DSP by mul2dsp's rule, else built of LUTs
+            m = ctx["divisions"][n]["m"]
+            if constant_product_on_dsp(m, ctx["sw"], False):
+                dsp += 1
+            else:
+                features["soft_product_bits"] += (_naf_digits(_odd_part(m)[0]) - 1) * (ctx["sw"] + m.bit_length())
+    return dsp, live * ctx["wy"] + 1, features, constant_out
+
+
+@YOSYS_FEATURES.register("reorder")
+def _reorder_features(layer: ReorderLayer, ctx: dict, constant_in: np.ndarray,
+                      used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
+    """Wiring: no logic; the top's register of each distinct live input that is not a padding
+    zero (Yosys merges the registers of copies, as an upsampling makes)."""
+    padded = np.append(constant_in, True)
+    source = np.asarray(layer.source)
+    constant_out = padded[source]
+    live = int(np.unique(source[~constant_out & used_out]).size)
+    return 0, live * ctx["wy"] + 1, {}, constant_out
 
 
 def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = None,
