@@ -435,19 +435,32 @@ def _reorder_features(layer: ReorderLayer, ctx: dict, constant_in: np.ndarray,
     padded = np.append(constant_in, True)
     source = np.asarray(layer.source)
     constant_out = padded[source]
-    live = int(np.unique(source[~constant_out & used_out]).size)
+    alias = ctx.get("alias_in")  # which outputs of earlier reorders are copies of one value
+    values = source if alias is None else np.append(alias, -1)[source]
+    live = int(np.unique(values[~constant_out & used_out]).size)
     return 0, live * ctx["wy"] + 1, {}, constant_out
+
+
+def _reorder_alias(layer: ReorderLayer, alias_in: np.ndarray) -> np.ndarray:
+    return np.append(alias_in, -1)[np.asarray(layer.source)]
+
+
+#: Per kind whose outputs are copies of its inputs: the value id of each output (Yosys merges
+#: the registers of equal values); any other layer's outputs are new values.
+ALIASES: dict[str, Callable[[Layer, np.ndarray], np.ndarray]] = {"reorder": _reorder_alias}
 
 
 def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = None,
                    used_out: np.ndarray | None = None, options: RTLOptions = RTLOptions(),
-                   clock_period: float = DEFAULT_CLOCK_PERIOD):
+                   clock_period: float = DEFAULT_CLOCK_PERIOD, alias_in: np.ndarray | None = None):
     """``(dsp, ff, LUT features, constant outputs, Verilog context)`` of one layer as the Verilog
     backend writes it; ``constant_in`` marks inputs that are constants (outputs of a previous
     layer with no live term) and ``used_out`` the outputs something reads (:func:`used_outputs`):
     Yosys removes the logic of the others.  ``options``: the Verilog backend's (the multiplier
-    mode of each dense layer, the pipeline) and ``clock_period`` the pipeline's clock."""
+    mode of each dense layer, the pipeline) and ``clock_period`` the pipeline's clock;
+    ``alias_in``: a value id per input (equal ids: copies of one value, see :data:`ALIASES`)."""
     ctx = layer_context(layer, index, options, clock_period)
+    ctx["alias_in"] = alias_in
     if layer.kind not in YOSYS_FEATURES:
         raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.kind}): no Yosys cost rule; it has "
                                   f"{sorted(YOSYS_FEATURES)}")
@@ -476,8 +489,12 @@ def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=No
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     options.check_layers(body)
     constant = None
+    alias = np.arange(ir.n_inputs)
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options, config.clock_period)
+        dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options, config.clock_period,
+                                                          alias)
+        rule = ALIASES.get(layer.kind)
+        alias = rule(layer, alias) if rule else np.arange(layer.n_out) + index * (1 << 40)
         cost = LayerCost(name=layer.name, kind=layer.kind, dsp=dsp, ff=ff, lut=lut_of(features),
                          lut_breakdown={k: lut_of({k: v}) for k, v in features.items() if v})
         if isinstance(layer, DenseLayer):
