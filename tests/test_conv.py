@@ -426,7 +426,7 @@ def test_the_verilog_backend_writes_conv_models(tmp_path):
     model = tf.keras.Sequential([tf.keras.Input((6, 6, 1)), L.Conv2D(2, 3, name="c"), L.MaxPooling2D(name="p"),
                                  L.Flatten(), L.Dense(2)])
     firmware = fa.to_firmware(model)
-    with pytest.raises(UnsupportedRTLError, match=r"'p' is not a dense or conv layer"):
+    with pytest.raises(UnsupportedRTLError, match=r"'p' is not a dense layer \(nor a conv layer\)"):
         firmware.write_verilog(tmp_path / "bad", options=RTLOptions(multiplier={"p": "da"}))
     assert not (tmp_path / "bad").exists()
     firmware.write_verilog(tmp_path / "rtl")

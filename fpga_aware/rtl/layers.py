@@ -108,8 +108,8 @@ class RTLOptions:
         dense = [layer.name for layer in layers if layer.kind in ("dense", "conv")]
         for name, _ in self.multiplier:
             if name != "*" and name not in dense:
-                raise UnsupportedRTLError(f"RTLOptions(multiplier=...): {name!r} is not a dense or conv layer of the "
-                                          f"model (dense and conv layers: {dense})")
+                raise UnsupportedRTLError(f"RTLOptions(multiplier=...): {name!r} is not a dense layer (nor a conv "
+                                          f"layer) of the model (dense and conv layers: {dense})")
 
 
 def layer_context(layer: Layer, index: int, options: RTLOptions = RTLOptions(),
