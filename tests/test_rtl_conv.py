@@ -167,3 +167,17 @@ def test_yosys_estimate_against_the_committed_conv_runs():
         measured = run["measured"]
         assert est.dsp == measured["dsp"]
         assert abs(est.lut - measured["lut"]) <= 0.15 * measured["lut"]
+
+
+@needs_verilator
+@pytest.mark.slow
+def test_depthwise_and_separable_convs_rtl_equal_the_emulator(tmp_path):
+    """A depthwise conv is a conv whose product is channel-diagonal (its zeros not multiplied), a
+    separable one a depthwise then a pointwise conv: nothing more for the Verilog."""
+    tf.keras.utils.set_random_seed(2)
+    model = tf.keras.Sequential([tf.keras.Input((8, 3)), L.DepthwiseConv1D(3, padding="same", name="dw"),
+                                 L.SeparableConv1D(2, 3, strides=2, name="sep"), L.Flatten(), L.Dense(2)])
+    firmware = fa.to_firmware(model, precision="ap_fixed<10,4>")
+    assert [layer.kind for layer in firmware.ir.layers[1:]] == ["conv", "conv", "conv", "dense"]
+    firmware.write_verilog(tmp_path / "dw")
+    assert _rows_differ(firmware, _inputs(24, 4)) == 0
