@@ -58,8 +58,13 @@ _FLOAT32_MAX_EXP = 100
 _FUSE_MAX_FRAC = 300
 #: Rows evaluated at a time: a chunk's temporaries stay in the caches.
 _CHUNK_ROWS = 1024
-#: Rows from which ``predict`` runs the buffered program on every CPU by default.
-_PARALLEL_MIN_ROWS = 4096
+#: Multiply-adds per call (rows times the model's dense multiply-adds per row) from which
+#: ``predict`` runs the buffered program on every CPU by default.  Below it, waking the other
+#: threads (and their CPUs, after a pause) costs more than they save.  Measured on a 2-CPU VM,
+#: each call after a 50 ms pause, one thread against two: jet tagger (4,389 per row) 10 k rows
+#: 4.2 / 5.2 ms, 40 k 15.5 / 18.0, 100 k 37 / 34; 16x200x200x200x200x200x5 (164,200 per row)
+#: 5 k rows 10.9 / 16.0 ms, 20 k 40 / 32.
+_PARALLEL_MIN_MACS = 2_000_000_000
 #: Chunks per thread when the buffered program runs on several threads (they balance the load).
 _CHUNKS_PER_THREAD = 2
 #: Dense multiply-adds per row from which ``predict`` runs its chunks on every CPU by default.
@@ -163,9 +168,10 @@ class Emulator:
         # Threads pay off only when a chunk's work outweighs its Python overhead: the layer by
         # layer plans (many numpy calls per 1024 rows) take them from _PARALLEL_MACS_PER_ROW
         # multiply-adds per row; the buffered program (a few dozen calls per chunk of thousands of
-        # rows) for every batch of at least _PARALLEL_MIN_ROWS rows (see predict)
+        # rows) for every batch of at least _PARALLEL_MIN_MACS multiply-adds (see predict)
         macs = sum(layer.n_weights * getattr(layer, "n_pixels", 1) for layer in ir.layers
                    if layer.kind in ("dense", "conv"))  # a convolution: its product once per output pixel
+        self._macs_per_row = macs
         self._default_threads = available_cpus() if macs >= _PARALLEL_MACS_PER_ROW or self._program is not None else 1
 
     # ------------------------------------------------------------------ public
@@ -173,7 +179,7 @@ class Emulator:
         """Outputs for the batch ``x``; its chunks run on ``threads`` threads (numpy releases the
         GIL in its kernels; BLAS is limited to one thread meanwhile).  Default: every CPU this
         process may use for a model with the buffered program (:mod:`fpga_aware.sim.fused`) and
-        at least :data:`_PARALLEL_MIN_ROWS` rows (on one thread the program takes the whole batch,
+        at least :data:`_PARALLEL_MIN_MACS` multiply-adds in the batch (on one thread the program takes the whole batch,
         up to :data:`fpga_aware.sim.fused.CHUNK_ROWS` rows, as one chunk; on ``k`` threads
         :data:`_CHUNKS_PER_THREAD` ``* k`` chunks), else every CPU when the model has at least
         :data:`_PARALLEL_MACS_PER_ROW` dense multiply-adds per row (chunks of :data:`_CHUNK_ROWS`
@@ -188,7 +194,7 @@ class Emulator:
         n = batch.shape[0]
         out = np.empty((n, self.ir.n_outputs), dtype=np.float64)
         workers = threads or self._default_threads
-        if program is not None and threads is None and n < _PARALLEL_MIN_ROWS:
+        if program is not None and threads is None and n * self._macs_per_row < _PARALLEL_MIN_MACS:
             workers = 1
         chunk = _CHUNK_ROWS
         if program is not None:  # whole batch on one thread, else a few chunks per thread (balance)
