@@ -6,6 +6,7 @@ Every IR layer kind (:data:`fpga_aware.core.ir.LAYER_KINDS`) needs one entry in 
 stage      registry                                                    entry
 ========== =========================================================== ===========================
 frontend   :data:`fpga_aware.frontend.builders.IR_BUILDERS`            builds the IR layer
+zeros      :data:`fpga_aware.core.zeros.ZERO_RULES`                    which outputs are always 0
 emulator   :data:`fpga_aware.sim.emulator.EMULATOR_RULES`              evaluates it bit for bit
 cost       :data:`fpga_aware.cost.model.COST_RULES`                    estimates its resources
 hls        :data:`fpga_aware.hls.layers.HLS_CONTEXTS`                  its template context
@@ -60,9 +61,11 @@ def stage_registries() -> dict[str, Registry]:
     from fpga_aware.cost.model import COST_RULES
     from fpga_aware.frontend.builders import IR_BUILDERS
     from fpga_aware.hls.layers import HLS_CONTEXTS
+    from fpga_aware.core.zeros import ZERO_RULES
     from fpga_aware.sim.emulator import EMULATOR_RULES
 
-    return {"frontend": IR_BUILDERS, "emulator": EMULATOR_RULES, "cost": COST_RULES, "hls": HLS_CONTEXTS}
+    return {"frontend": IR_BUILDERS, "zeros": ZERO_RULES, "emulator": EMULATOR_RULES, "cost": COST_RULES,
+            "hls": HLS_CONTEXTS}
 
 
 def activation_registries() -> dict[str, Registry]:

@@ -17,7 +17,7 @@ def test_no_entry_for_a_kind_that_does_not_exist():
 
 
 def test_every_stage_is_checked():
-    assert {"frontend", "emulator", "cost", "hls"} == set(conformance.stage_registries())
+    assert {"frontend", "zeros", "emulator", "cost", "hls"} == set(conformance.stage_registries())
     assert set(LAYER_KINDS) >= {"input", "dense", "activation", "softmax", "scale_shift"}
 
 

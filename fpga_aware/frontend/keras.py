@@ -63,6 +63,7 @@ from fpga_aware._stack import keras
 from fpga_aware.core.config import FirmwareConfig
 from fpga_aware.core.fixed import PrecisionError
 from fpga_aware.core.ir import Layer, ModelIR
+from fpga_aware.core.zeros import drop_always_zero_inputs
 from fpga_aware.frontend.builders import IR_BUILDERS, BuildContext
 from fpga_aware.frontend.errors import (
     InvalidModelError,
@@ -205,7 +206,9 @@ def _build(config: FirmwareConfig, chain: list) -> ModelIR:
             raise LayerPrecisionError(f"layer {item.name!r}: {err}") from None
         ctx.layers.append(layer)
         ctx.width = layer.n_out
-    return ModelIR(project_name=config.project_name, layers=ctx.layers)
+    ir = ModelIR(project_name=config.project_name, layers=ctx.layers)
+    drop_always_zero_inputs(ir)  # e.g. the weights downstream of a pruned filter's channel
+    return ir
 
 
 # ---------------------------------------------------------------------------- public entry points

@@ -91,7 +91,9 @@ Filter and tap structure (``structure='filter'`` / ``'tap'``)
     ``(*kernel_size, C_in, C_out)`` or a Dense ``(n_in, n_out)`` (a neuron), ``W[..., c, m]``
     of a depthwise kernel ``(*kernel_size, C_in, depth_multiplier)`` (output channel
     ``c * depth_multiplier + m``); a pruned filter has no nonzero weight, so the firmware keeps
-    no multiplier for it at any pixel and its output is its bias.  ``'tap'``: a group is one
+    no multiplier for it at any pixel; its bias is zeroed too, so its output channel is exactly 0
+    and the firmware also drops every weight downstream that reads only that channel (through
+    ReLU, linear activations, pooling and reorders: :mod:`fpga_aware.core.zeros`).  ``'tap'``: a group is one
     kernel position ``W[i, j, :, :]`` across every input and output channel (a kernel with
     fewer than 2 positions, a Dense or a pointwise 1x1 kernel, is refused by name when
     training begins: select the convolutions with ``layers=``).  ``target_sparsity`` is the
@@ -370,6 +372,10 @@ class _Target:
     mask: Any = None  #: tf.bool variable (plain layers)
     wrapper_mask: Any = None  #: tfmot's mask variable (wrapped layers)
     attr: str = "kernel"  #: the layer's attribute: ``kernel``, ``depthwise_kernel`` or ``pointwise_kernel``
+    #: ``structure='filter'``: the layer's bias (the kernel that makes its outputs only) and its
+    #: keep-mask, a pruned filter's entry False (its channel is then exactly 0)
+    bias: Any = None
+    bias_mask: Any = None
 
     @property
     def wrapped(self) -> bool:
@@ -385,8 +391,10 @@ class _Target:
         return _as_keep(self.mask_source)
 
     def apply(self) -> None:
-        """Zero the pruned weights (``+0.0``, never ``-0.0``)."""
+        """Zero the pruned weights (``+0.0``, never ``-0.0``), and the pruned filters' biases."""
         _apply_masks([self.variable], [self.mask_source])
+        if self.bias_mask is not None:
+            _apply_masks([self.bias], [self.bias_mask])
 
     def zeros(self) -> tuple[int, int]:
         """``(zero count, size)`` of the weight as it is now."""
@@ -394,9 +402,10 @@ class _Target:
         return int(value.size - np.count_nonzero(value)), int(value.size)
 
 
-def _plain_targets(layer: Any) -> list[_Target]:
+def _plain_targets(layer: Any, with_bias: bool = False) -> list[_Target]:
     """The kernels of a plain layer: ``kernel``; a depthwise one's ``depthwise_kernel``; a
-    separable one's ``depthwise_kernel`` and ``pointwise_kernel``."""
+    separable one's ``depthwise_kernel`` and ``pointwise_kernel``.  ``with_bias``: the last of
+    them (the one that makes the layer's outputs) also carries the layer's bias, if it has one."""
     attrs = [a for a in ("kernel", "depthwise_kernel", "pointwise_kernel") if getattr(layer, a, None) is not None]
     targets = []
     for attr in attrs:
@@ -404,6 +413,11 @@ def _plain_targets(layer: Any) -> list[_Target]:
         mask = tf.Variable(tf.ones(kernel.shape, dtype=tf.bool), trainable=False,
                            name=f"{layer.name}_{attr}_prune_mask")
         targets.append(_Target(layer.name, kernel, mask=mask, attr=attr))
+    bias = getattr(layer, "bias", None) if getattr(layer, "use_bias", False) else None
+    if with_bias and targets and bias is not None:
+        targets[-1].bias = bias
+        targets[-1].bias_mask = tf.Variable(tf.ones(bias.shape, dtype=tf.bool), trainable=False,
+                                            name=f"{layer.name}_bias_prune_mask")
     return targets
 
 
@@ -549,7 +563,7 @@ class Prune(k.callbacks.Callback):
                 targets.extend(_wrapped_targets(layer))
                 self._check_wrapper_schedule(layer)
             else:
-                targets.extend(_plain_targets(layer))
+                targets.extend(_plain_targets(layer, with_bias=self.options.structure == "filter"))
         if self.options.structure == "balanced":
             self._check_balanced(targets, candidates)
         self._check_structure(targets)
@@ -665,7 +679,11 @@ class Prune(k.callbacks.Callback):
             kernel = target.variable.numpy()
             weights = kernel.reshape(_product_shape(kernel.shape))  # a convolution: its per-pixel product
             if self.options.structure == "filter":
-                keep = filter_mask(kernel, sparsity, 2 if target.attr == "depthwise_kernel" else 1)
+                axes = 2 if target.attr == "depthwise_kernel" else 1
+                keep = filter_mask(kernel, sparsity, axes)
+                if target.bias_mask is not None:  # output channel o: W[..., o] (depthwise: W[..., c, m], o = c * m_count + m)
+                    filters = np.asarray(keep).reshape(-1, int(np.prod(kernel.shape[kernel.ndim - axes:])))
+                    target.bias_mask.assign(filters.any(axis=0))
             elif self.options.structure == "tap":
                 keep = tap_mask(kernel, sparsity)
             elif self.options.structure == "block":
@@ -682,6 +700,10 @@ class Prune(k.callbacks.Callback):
         if self._apply_fn is None:
             variables = [t.variable for t in self._targets]
             masks = [t.mask_source for t in self._targets]
+            for t in self._targets:  # structure='filter': the pruned filters' biases too
+                if t.bias_mask is not None:
+                    variables.append(t.bias)
+                    masks.append(t.bias_mask)
             self._apply_fn = tf.function(lambda: _apply_masks(variables, masks))
         self._apply_fn()
 
