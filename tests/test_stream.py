@@ -211,3 +211,37 @@ def test_dense_models_run_in_io_stream_and_the_verilog_backend_refuses_it(tmp_pa
     assert modes["dense"] == "tensor" and modes.get("activation", "pixel") == "pixel"
     with pytest.raises(UnsupportedRTLError, match="io_parallel' only, not 'io_stream'"):
         firmware.write_verilog(tmp_path / "rtl")
+
+
+def test_a_reuse_factor_slows_the_layer_and_deepens_the_fifo_in_front_of_it():
+    """With reuse factor 3 a convolution writes an output pixel at most every 3 cycles; the FIFO
+    from the layer before it holds what that layer is ahead (replayed by hand below)."""
+    inputs = tf.keras.Input((8, 8, 1))
+    h = L.Conv2D(2, 3, padding="same", name="c1")(inputs)
+    h = L.Conv2D(2, 3, padding="same", name="c2")(h)
+    model = tf.keras.Model(inputs, L.Dense(2, name="d")(L.Flatten(name="f")(h)))
+    plans = {r: stream_plan(fa.to_firmware(model, io_type="io_stream", layer_config={"c2": {"reuse_factor": r}}).ir)
+             for r in (1, 3)}
+    c1, c2, d = plans[3].stages
+    assert (c1.ii, c2.ii, d.ii) == (1, 3, 1)
+    assert c1.fifo_depth > plans[1].stages[0].fifo_depth
+    assert c2.last_out_cycle - c2.first_out_cycle >= 3 * (c2.out_tokens - 1)
+    assert plans[3].ii_tokens == 3 * 64 > plans[1].ii_tokens == 64
+    assert plans[3].latency_tokens > plans[1].latency_tokens
+    # replay: c1 as before (ii 1), c2 reads lazily and writes every 3 cycles at most
+    writes = _writes(c1, np.arange(c1.in_tokens))
+    reads, t, n, last = [], -1, 0, None
+    for need in c2.ready.tolist():
+        while n < need:
+            t = max(t + 1, int(writes[n]))
+            reads.append(t)
+            n += 1
+        t = t + 1 if last is None else max(t + 1, last + 3)
+        last = t
+    while n < c2.in_tokens:
+        t = max(t + 1, int(writes[n]))
+        reads.append(t)
+        n += 1
+    level = [sum(w <= k for w in writes) - sum(r < k for r in reads) for k in range(int(max(reads)) + 2)]
+    assert c1.fifo_depth == max(1, max(level))
+    assert c2.last_out_cycle == last

@@ -25,7 +25,11 @@ a ``DATAFLOW`` region and works in one of three ways (:data:`STREAM_MODES`):
 FIFO depths come from a token schedule (:func:`stream_plan`): every process moves at most one
 token per clock cycle on each of its streams; the model input arrives one token per cycle; a
 process reads a token only when its next output needs it (a window layer's line buffer holds
-nothing more).  The depth of the FIFO from a layer to the next is the most tokens the producer
+nothing more); a layer whose arithmetic has an initiation interval ``ii > 1`` (a reuse factor:
+its multipliers shared over ``ii`` cycles) writes an output token at most every ``ii`` cycles
+(a tensor layer: its first token ``ii`` cycles after its last read), so the FIFO in front of
+it fills up.  The layers' pipeline latencies are not in the schedule (they delay every token
+of a layer alike and add to the design's latency, which the cost model adds layer by layer).  The depth of the FIFO from a layer to the next is the most tokens the producer
 has written and the consumer not yet read at any cycle, so the producer is never stopped
 (at least 1).  The schedule's last write is the design's latency in token cycles and, since a
 new sample can only enter once the first process has read the previous one, the interval
@@ -69,7 +73,17 @@ class StreamStage:
     first_out_cycle: int = 0  #: schedule: cycle of the first output token
     last_out_cycle: int = 0  #: schedule: cycle of the last output token
     in_depth: int = 1  #: computed depth of the FIFO this stage reads
+    #: cycles the layer's arithmetic needs per output token (window, pixel) or per output
+    #: tensor (tensor): its initiation interval, ``layer.ii`` (a reuse factor R: R cycles)
+    ii: int = 1
     cname: str = ""  #: the layer's C++ name (set by the HLS writer)
+
+    @property
+    def busy_cycles(self) -> int:
+        """Cycles the process needs per sample: one per token on each stream, ``ii`` per
+        output token (a tensor layer: ``ii`` for the whole output)."""
+        work = self.ii if self.mode == "tensor" else self.ii * self.out_tokens
+        return max(self.in_tokens, self.out_tokens, work)
 
     @property
     def buffer_values(self) -> int:
@@ -100,8 +114,9 @@ class StreamPlan:
 
     @property
     def ii_tokens(self) -> int:
-        """Cycles between two samples: the busiest stream (most tokens moved by one process)."""
-        return max([self.input_tokens] + [max(s.in_tokens, s.out_tokens) for s in self.stages])
+        """Cycles between two samples: the busiest process (tokens it moves, or its outputs
+        times its initiation interval)."""
+        return max([self.input_tokens] + [s.busy_cycles for s in self.stages])
 
     def summary(self) -> dict:
         return {"input_tokens": self.input_tokens, "token_width_in": self.input_width,
@@ -170,6 +185,7 @@ def stream_plan(ir) -> StreamPlan:
         else:
             out_width = _token_width(getattr(layer, "out_shape", ()), layer.n_out)
             stage = StreamStage(layer.name, layer.kind, mode, tokens, in_width, layer.n_out // out_width, out_width)
+        stage.ii = max(1, int(layer.ii))
         plan.stages.append(stage)
         tokens = stage.out_tokens
     _schedule(plan)
@@ -198,7 +214,10 @@ def _schedule(plan: StreamPlan) -> None:
                 t = max(t + 1, int(arrive[n_read]))
                 reads[n_read] = t
                 n_read += 1
-            t += 1
+            if stage.mode == "tensor":  # the whole output is computed in ii cycles, then written
+                t = t + stage.ii if j == 0 else t + 1
+            else:  # one output token every ii cycles at most
+                t = max(t + 1, int(writes[j - 1]) + stage.ii) if j else t + 1
             writes[j] = t
         while n_read < stage.in_tokens:  # cells no window reads: drained after the last output
             t = max(t + 1, int(arrive[n_read]))

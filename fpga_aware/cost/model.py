@@ -819,7 +819,7 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         cost = COST_RULES[layer.kind](layer, the_part, sched)
         if sched.stream_stage is not None:
             _stream_memory(cost, layer, sched.stream_stage)
-            ii = max(ii, int(layer.ii) * max(sched.stream_stage.in_tokens, sched.stream_stage.out_tokens))
+            ii = max(ii, sched.stream_stage.busy_cycles)  # the token schedule's (core/streams.py)
         else:
             ii = max(ii, int(layer.ii))
         costs.append(cost)
