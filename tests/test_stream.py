@@ -245,3 +245,26 @@ def test_a_reuse_factor_slows_the_layer_and_deepens_the_fifo_in_front_of_it():
     level = [sum(w <= k for w in writes) - sum(r < k for r in reads) for k in range(int(max(reads)) + 2)]
     assert c1.fifo_depth == max(1, max(level))
     assert c2.last_out_cycle == last
+
+
+def test_a_realistic_image_stores_no_per_pixel_index_table(tmp_path, rng):
+    """io_stream computes each window cell from the geometry (fa::window_position): a 48x48x3
+    image stores its line buffers and the per-pixel ``ready`` counts, not io_parallel's
+    2,304 x 27 patch table, and still equals the emulator (strides, 'same' padding, dilation)."""
+    inputs = tf.keras.Input((48, 48, 3))
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    h = L.MaxPooling2D(3, strides=2, padding="same", name="mp")(h)
+    h = L.Conv2D(3, 3, strides=2, dilation_rate=1, padding="same", name="c2")(h)
+    h = L.AveragePooling2D(2, padding="same", name="ap")(h)
+    h = L.Conv2D(2, 2, dilation_rate=2, name="c3")(h)
+    model = tf.keras.Model(inputs, L.Dense(3, name="d")(L.GlobalAveragePooling2D(name="gap")(h)))
+    firmware = fa.to_firmware(model, precision="ap_fixed<18,8>", io_type="io_stream")
+    x = rng.uniform(-1, 1, (6, 48 * 48 * 3))
+    _csim_equal(firmware, x, tmp_path / "prj")
+    sources = "".join(p.read_text() for p in (tmp_path / "prj" / "firmware").rglob("*.h"))
+    sources += (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
+    for table in ("c1_patch[", "c2_patch[", "c3_patch[", "mp_windows[", "ap_windows[", "gap_windows["):
+        assert table not in sources
+    assert "c1_ready[" in sources and "static const int stride_height = 2;" in sources
+    parallel = fa.to_firmware(model, precision="ap_fixed<18,8>")
+    np.testing.assert_array_equal(firmware.predict(x), parallel.predict(x))

@@ -38,6 +38,7 @@ import numpy as np
 from fpga_aware.core.activations import KERAS_ACTIVATIONS
 from fpga_aware.core.fixed import FixedType, exact_accumulator
 from fpga_aware.core.schedule import DenseSchedule, build_schedule
+from fpga_aware.core.windows import WindowGeometry, window_geometry
 
 __all__ = [
     "Strategy",
@@ -475,6 +476,11 @@ class ConvLayer(Layer):
         return int(self.patch.shape[0])
 
     @property
+    def geometry(self) -> WindowGeometry:
+        """The window the frontend computed :attr:`patch` from (``patch_indices(geometry, C_in)``)."""
+        return window_geometry(self.in_shape[:-1], self.kernel_size, self.strides, self.dilation, self.padding)
+
+    @property
     def n_patch(self) -> int:
         return int(self.patch.shape[1])
 
@@ -569,6 +575,12 @@ class PoolingLayer(Layer):
     @property
     def n_pixels(self) -> int:
         return int(self.windows.shape[0])
+
+    @property
+    def geometry(self) -> WindowGeometry:
+        """The window the frontend computed :attr:`windows` from (``window_positions(geometry)``)."""
+        rank = len(self.in_shape) - 1
+        return window_geometry(self.in_shape[:-1], self.pool_size, self.strides, (1,) * rank, self.padding)
 
     @property
     def n_window(self) -> int:

@@ -67,6 +67,7 @@ from fpga_aware.core.ir import (
     ModelIR,
     Strategy,
 )
+from fpga_aware.core.windows import window_positions
 from fpga_aware.hls.errors import OutputDirectoryError, ProjectChangedError, ProjectDefinitionError, ProjectExistsError
 from fpga_aware.hls.layers import AP_DEFAULT_MAX_W, AP_LARGEST_MAX_W, layer_context
 from fpga_aware.resources import template_root
@@ -525,6 +526,11 @@ def _stream_context(ctx, plan, position: int, names: _Names, layer: Layer, is_la
     )
     stage.cname = c
     if stage.mode == "window":
+        ctx.update(window=_window_constants(layer))
+        # the window's cells are computed from the geometry (fa_stream.h: window_position), so the
+        # per-pixel index table of io_parallel (n_pixels x cells entries) is not stored
+        table = f"{c}_patch" if layer.kind == "conv" else f"{c}_windows"
+        ctx["arrays"] = [a for a in ctx["arrays"] if a["name"] != table]
         ctx.add_storage("ready_index_t", index_storage(stage.in_tokens))
         ctx.add_array(int_array(f"{c}_ready", f"{c}_ready_index_t", stage.ready,
                                 f"{len(stage.ready)} output pixels: the input pixels read before each is computed "
@@ -533,6 +539,29 @@ def _stream_context(ctx, plan, position: int, names: _Names, layer: Layer, is_la
             f"io_stream: line buffer of {stage.buffer_depth} input pixels x {stage.in_width} values; "
             f"FIFO to the next layer {stage.fifo_depth} tokens deep."]
     ctx.manifest["stream"] = stage.summary()
+
+
+def _window_constants(layer: Layer) -> dict[str, int]:
+    """The window geometry as the constants of ``fa::window_position`` (a 1-D window: one row),
+    checked against the positions the IR stores."""
+    g = layer.geometry
+    positions = window_positions(g)
+    if layer.kind == "conv":
+        channels = int(layer.in_shape[-1])
+        stored = np.where(layer.patch[:, ::channels] < layer.n_in, layer.patch[:, ::channels] // channels, -1)
+    else:
+        stored = np.asarray(layer.windows)
+    if not np.array_equal(positions, stored):
+        raise ProjectDefinitionError(f"layer {layer.name!r}: its window table does not follow its geometry")
+
+    def rows_cols(values, one_row: int) -> tuple[int, int]:  # a 1-D window: one row
+        return (int(values[0]), int(values[1])) if len(values) == 2 else (one_row, int(values[0]))
+
+    (in_h, in_w), (k_h, k_w) = rows_cols(g.in_spatial, 1), rows_cols(g.kernel, 1)
+    (s_h, s_w), (d_h, d_w), (p_top, p_left) = rows_cols(g.strides, 1), rows_cols(g.dilation, 1), rows_cols(g.pad_before, 0)
+    return {"in_height": in_h, "in_width": in_w, "out_width": int(g.out_spatial[-1]), "kernel_height": k_h,
+            "kernel_width": k_w, "stride_height": s_h, "stride_width": s_w, "dilation_height": d_h,
+            "dilation_width": d_w, "pad_top": p_top, "pad_left": p_left, "n_cells": g.n_taps}
 
 
 def _stream_summary(plan) -> dict[str, Any]:
