@@ -181,3 +181,27 @@ def test_depthwise_and_separable_convs_rtl_equal_the_emulator(tmp_path):
     assert [layer.kind for layer in firmware.ir.layers[1:]] == ["conv", "conv", "conv", "dense"]
     firmware.write_verilog(tmp_path / "dw")
     assert _rows_differ(firmware, _inputs(24, 4)) == 0
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None or shutil.which("iverilog") is None,
+                    reason="yosys and iverilog are needed (make test installs them as root)")
+def test_gate_level_netlist_of_a_small_cnn_equals_the_emulator(tmp_path):
+    """Yosys' xc7 netlist of a Conv1D + ReLU + max pooling + Dense model (DSP48E1, LUTs,
+    CARRY4, FDRE), simulated with Yosys' primitive models in Icarus Verilog, equals the emulator."""
+    tf.keras.utils.set_random_seed(5)
+    model = tf.keras.Sequential([
+        tf.keras.Input((6, 1)),
+        L.Conv1D(2, 2, activation="relu", name="c1"),
+        L.MaxPooling1D(2, name="mp"),
+        L.Flatten(name="fl"),
+        L.Dense(2, name="d"),
+    ])
+    firmware = fa.to_firmware(model, precision="ap_fixed<8,3>")
+    path = firmware.write_verilog(tmp_path / "v")
+    x = np.random.default_rng(9).uniform(-4, 4, (120, 6))
+    expected = firmware.predict(x)
+    out = firmware.predict(x, engine="netlist")
+    assert int(np.count_nonzero(np.any(out != expected, axis=1))) == 0
+    assert np.unique(expected, axis=0).shape[0] > 20  # not a constant design
+    netlist = (path / "sim" / "netlist_xc7" / "netlist.v").read_text()
+    assert "FDRE " in netlist and ("DSP48E1 " in netlist or "CARRY4 " in netlist)
