@@ -11,6 +11,8 @@ tighter; the stored taps and the cost follow the kernel's nonzeros.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -349,3 +351,36 @@ def test_a_tfmot_wrapped_separable_conv_converts_with_its_mask():
     ir = fa.to_firmware(wrapped).ir
     assert ir.layer("s").nonzero_weights == np.count_nonzero(weight.numpy() * keep) < weight.shape.num_elements()
     assert ir.layer("s_depthwise").nonzero_weights == np.count_nonzero(layer.layer.depthwise_kernel.numpy())
+
+
+@pytest.mark.parametrize("multiplier, precision", [(1, "ap_fixed<16,6>"), (2, "ap_fixed<10,3,AP_RND,AP_SAT>"),
+                                                   (3, "ap_fixed<8,2,AP_TRN,AP_WRAP>")])
+def test_the_channelwise_plan_equals_the_integer_rule(multiplier, precision):
+    """A depthwise product runs as taps x C x m products per pixel (emulator._channelwise_plan),
+    not as its C-times larger dense product: the same mantissas as the integer rule, exactly."""
+    from fpga_aware.sim.emulator import EMULATOR_RULES, _channelwise_plan
+
+    tf.keras.utils.set_random_seed(multiplier)
+    model = tf.keras.Sequential([tf.keras.Input((7, 6, 3)),
+                                 L.DepthwiseConv2D(3, strides=(2, 1), padding="same", depth_multiplier=multiplier,
+                                                   dilation_rate=1, name="dw"),
+                                 L.DepthwiseConv2D(2, dilation_rate=2, name="dw2"), L.Flatten(), L.Dense(2)])
+    firmware = fa.to_firmware(model, precision=precision)
+    rng = np.random.default_rng(multiplier)
+    x = rng.uniform(-8, 8, (40, 7 * 6 * 3))
+    values = firmware.trace(x)
+    layers = firmware.ir.layers
+    checked = 0
+    for before, layer in zip(layers, layers[1:]):
+        if layer.kind != "conv":
+            continue
+        assert _channelwise_plan(layer.product, int(layer.in_shape[-1])) is not None
+        rule = EMULATOR_RULES["conv"]
+        plan = rule.plan(layer)
+        mantissas = rule.integer(layer, layer.input_type.from_float(values[before.name]))
+        if plan is not None:
+            np.testing.assert_array_equal(layer.result_type.from_float(plan(values[before.name])), mantissas)
+            checked += 1
+    assert checked == 2
+    dense = firmware.ir.layer("dw").product
+    assert _channelwise_plan(dataclasses.replace(dense, weights=dense.weights + 1), 3) is None  # not diagonal

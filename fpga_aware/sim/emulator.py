@@ -470,6 +470,37 @@ def _dense_plan(layer: DenseLayer, in_exp: int = 0) -> "_Plan | None":
     return dense
 
 
+def _channelwise_plan(layer: DenseLayer, channels: int) -> "_Plan | None":
+    """The float plan of a product whose row ``t * C + c`` feeds only the columns
+    ``c * m .. c * m + m - 1`` (a depthwise kernel's per-pixel product: ``C`` input channels,
+    ``m`` outputs each), or ``None`` when the weights are not of that form (or not provably
+    exact).  ``taps * C * m`` products per row instead of the dense plan's ``taps * C * C * m``;
+    exact as :func:`_dense_plan` (the same scaled operands: every term and partial sum is an
+    integer number of LSBs below 2**53, so the order of the sums does not matter)."""
+    n_in, n_out = layer.n_in, layer.n_out
+    if channels < 2 or n_in % channels or n_out % channels:
+        return None
+    taps, m = n_in // channels, n_out // channels
+    rows, cols = np.arange(n_in), np.arange(n_out)
+    if np.any(layer.weights[(rows[:, None] % channels) != (cols[None, :] // m)] != 0):
+        return None
+    ops = _dense_operands(layer)
+    if ops is None or abs(layer.weight_type.frac) > _FUSE_MAX_FRAC:
+        return None
+    finish = _dense_finish(layer, ops)
+    w = ops.weights.astype(np.float64).reshape(taps, channels, n_out)  # exact: float32 to float64
+    diagonal = np.stack([w[:, c, c * m:(c + 1) * m] for c in range(channels)], axis=1)  # (taps, C, m)
+    bias = ops.bias
+
+    def channelwise(patches: np.ndarray) -> np.ndarray:
+        g = patches.reshape(-1, taps, channels)
+        acc = np.einsum("ntc,tcm->ncm", g, diagonal).reshape(-1, n_out)
+        acc += bias
+        return finish(acc)
+
+    return channelwise
+
+
 @dataclass(frozen=True)
 class _DenseReluSpec:
     """A fused dense + ReLU: the operands scaled so that the sums are the ReLU result's
@@ -836,6 +867,6 @@ EMULATOR_RULES.register("parametric_relu")(EmulatorRule(integer=_parametric_relu
 
 # ---------------------------------------------------------------------- windowed kinds (sim/windowed.py)
 EMULATOR_RULES.register("conv")(EmulatorRule(integer=lambda layer, x: _windowed.conv_integer(layer, x, _dense),
-                                             plan=lambda layer: _windowed.conv_plan(layer, _dense_plan)))
+                                             plan=lambda layer: _windowed.conv_plan(layer, _dense_plan, _channelwise_plan)))
 EMULATOR_RULES.register("pooling")(EmulatorRule(integer=_windowed.pooling_integer, plan=_windowed.pooling_plan))
 EMULATOR_RULES.register("reorder")(EmulatorRule(integer=_windowed.reorder_integer, plan=_windowed.reorder_plan))

@@ -28,7 +28,8 @@ def gather_patches(layer: ConvLayer, x: np.ndarray, fill=0) -> np.ndarray:
     padded = np.empty((batch, x.shape[1] + 1), dtype=x.dtype)
     padded[:, :-1] = x
     padded[:, -1] = fill
-    return padded[:, layer.patch].reshape(batch * layer.n_pixels, layer.n_patch)
+    # take along axis 1 gives a C-ordered result (``padded[:, patch]`` does not, and its reshape copies)
+    return np.take(padded, layer.patch.reshape(-1), axis=1).reshape(batch * layer.n_pixels, layer.n_patch)
 
 
 def _pixels_to_rows(layer: ConvLayer, y: np.ndarray, batch: int) -> np.ndarray:
@@ -41,10 +42,13 @@ def conv_integer(layer: ConvLayer, x: np.ndarray, dense_rule) -> np.ndarray:
     return _pixels_to_rows(layer, y, x.shape[0])
 
 
-def conv_plan(layer: ConvLayer, dense_plan):
+def conv_plan(layer: ConvLayer, dense_plan, channelwise_plan=None):
     """``dense_plan(dense_layer)``: the emulator's float64 plan of a dense layer (or None), run on
-    the gathered patches."""
-    dense = dense_plan(layer.product)
+    the gathered patches; ``channelwise_plan(dense_layer, C_in)``: the same for a channel-diagonal
+    product (a depthwise kernel), or None where the product is not of that form."""
+    dense = channelwise_plan(layer.product, int(layer.in_shape[-1])) if channelwise_plan is not None else None
+    if dense is None:
+        dense = dense_plan(layer.product)
     if dense is None:
         return None
 
