@@ -498,6 +498,8 @@ def _channelwise_plan(layer: DenseLayer, channels: int) -> "_Plan | None":
         acc += bias
         return finish(acc)
 
+    # the operands, for a caller that sums the taps itself (windowed.conv_plan: strided views)
+    channelwise.diagonal, channelwise.bias, channelwise.finish = diagonal, bias, finish
     return channelwise
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from fpga_aware.core.ir import ConvLayer, PoolingLayer, ReorderLayer
+from fpga_aware.core.windows import patch_indices
 
 __all__ = ["conv_integer", "conv_plan", "pooling_integer", "pooling_plan", "gather_patches", "reorder_integer",
            "reorder_plan"]
@@ -46,7 +47,10 @@ def conv_plan(layer: ConvLayer, dense_plan, channelwise_plan=None):
     """``dense_plan(dense_layer)``: the emulator's float64 plan of a dense layer (or None), run on
     the gathered patches; ``channelwise_plan(dense_layer, C_in)``: the same for a channel-diagonal
     product (a depthwise kernel), or None where the product is not of that form."""
-    dense = channelwise_plan(layer.product, int(layer.in_shape[-1])) if channelwise_plan is not None else None
+    channels = int(layer.in_shape[-1])
+    dense = channelwise_plan(layer.product, channels) if channelwise_plan is not None else None
+    if dense is not None and np.array_equal(patch_indices(layer.geometry, channels), layer.patch):
+        return _channelwise_conv(layer, dense)
     if dense is None:
         dense = dense_plan(layer.product)
     if dense is None:
@@ -54,6 +58,48 @@ def conv_plan(layer: ConvLayer, dense_plan, channelwise_plan=None):
 
     def conv(x: np.ndarray) -> np.ndarray:
         return _pixels_to_rows(layer, dense(gather_patches(layer, x, 0.0)), x.shape[0])
+
+    return conv
+
+
+def tap_views(layer: ConvLayer, x: np.ndarray):
+    """Per kernel cell (C order, the patch's tap order): a ``(batch, *out_spatial, C_in)`` strided
+    view of the zero-padded input holding what that cell reads at every output pixel."""
+    g = layer.geometry
+    batch, spatial = x.shape[0], g.in_spatial
+    reach = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(g.out_spatial, g.strides, g.kernel, g.dilation)]
+    size = [max(r, p + n) for r, p, n in zip(reach, g.pad_before, spatial)]
+    padded = np.zeros((batch, *size, int(layer.in_shape[-1])), dtype=x.dtype)
+    inside = tuple(slice(p, p + n) for p, n in zip(g.pad_before, spatial))
+    padded[(slice(None), *inside, slice(None))] = x.reshape(batch, *spatial, -1)
+    for cell in np.ndindex(*g.kernel):
+        rows = tuple(slice(c * d, c * d + (o - 1) * s + 1, s)
+                     for c, d, o, s in zip(cell, g.dilation, g.out_spatial, g.strides))
+        yield padded[(slice(None), *rows, slice(None))]
+
+
+def _channelwise_conv(layer: ConvLayer, operands):
+    """A depthwise convolution from strided views, no gathered patches: for each kernel cell,
+    ``acc += view * w[cell]`` (``taps * C * m`` products per pixel; exact in any order, see
+    ``emulator._channelwise_plan``), then the bias and the product's result type."""
+    diagonal, bias, finish = operands.diagonal, operands.bias, operands.finish  # (taps, C, m)
+    m = diagonal.shape[2]
+
+    def conv(x: np.ndarray) -> np.ndarray:
+        batch = x.shape[0]
+        acc = None
+        term = None
+        for view, w in zip(tap_views(layer, x), diagonal):
+            if acc is None:
+                acc = np.empty((*view.shape, m))
+                term = np.empty_like(acc)
+                np.multiply(view[..., None], w, out=acc)
+            else:
+                np.multiply(view[..., None], w, out=term)
+                acc += term
+        sums = acc.reshape(batch * layer.n_pixels, layer.filters)
+        sums += bias
+        return finish(sums).reshape(batch, layer.n_out)
 
     return conv
 
