@@ -79,12 +79,17 @@ TARGETS = {("dsp", "median"): 0.10, ("dsp", "worst"): 0.25, ("lut", "median"): 0
 #: Where a target is not met today: the value it is held to instead (docs/cost_model.md, "Per-tool
 #: calibration", says why).
 NOT_MET = {
-    ("vitis", "dsp", "worst"): 0.45,  # RF 2: hls4ml's firmware keeps constant products, ours shares DSPs
+    # QKeras 6-bit unpruned (enlupi26_u200_vitis242_qkeras6): Vitis puts 92 of fc1's 16x6-bit
+    # constant products on DSPs (97 published), the 'constant_bits' rule none (5); without it the
+    # median is 8.6 % and the worst the RF 2 design's 44.1 % (hls4ml's firmware keeps constant
+    # products, ours shares DSPs)
+    ("vitis", "dsp", "median"): 0.12,
+    ("vitis", "dsp", "worst"): 0.95,
     ("vitis", "latency", "worst"): 8,  # RF 2, the same reason
     # RF 2 again (enlupi25_*_rf2, Vitis HLS 2023.2/2024.2): Vitis shares the DSPs (2,126 published,
-    # 2,127 ours) but not its LUT-built constant products (127 k LUT, ours 68 k: -47 %); 14.4 %
-    # without the three RF 2 designs of the 7
-    ("vitis", "lut", "median"): 0.22,
+    # 2,127 ours) but not its LUT-built constant products (127 k LUT, ours 68 k: -47 %); 15.6 %
+    # without the three RF 2 designs of the 8
+    ("vitis", "lut", "median"): 0.28,
     ("vivado", "latency", "worst"): 73,  # RF 128: hls4ml's loop (II 123 < RF) is shorter than our schedule
 }
 
