@@ -349,7 +349,7 @@ def _fmt_err(q: str, e: float) -> str:
 
 
 def _stat_fmt(q: str):
-    return (lambda e: f"{e:.0f}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
+    return (lambda e: f"{e:g}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
 
 
 def _unit(q: str) -> str:
@@ -391,15 +391,15 @@ def comparison(ours: list[dict], peer: list[dict]) -> str:
     """Validation errors of fpga_aware and rule4ml side by side, per tool and quantity."""
     theirs = {(s["profile"].split("(")[1].rstrip(")"), s["split"], s["quantity"]): s for s in peer
               if s["domain"] == CALIBRATED}
-    lines = ["| tool | quantity | designs | fpga_aware median / worst | rule4ml 0.2.0 median / worst |",
+    lines = ["| tool | quantity | designs | fpga_aware median / worst | rule4ml 0.2.0 median / worst (designs) |",
              "|---|---|---:|---:|---:|"]
     for s in ours:
         if s["split"] != "validation" or s["domain"] != CALIBRATED:
             continue
         q = s["quantity"]
         t = theirs.get((s["profile"], "validation", q))
-        fmt = (lambda e: f"{e:.0f}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
-        peer_cell = f"{fmt(t['median_abs_error'])} / {fmt(t['worst_abs_error'])}" if t else "—"
+        fmt = (lambda e: f"{e:g}") if q in ("latency", "bram_18k") else (lambda e: f"{100 * e:.1f} %")
+        peer_cell = f"{fmt(t['median_abs_error'])} / {fmt(t['worst_abs_error'])} ({t['designs']})" if t else "—"
         lines.append(f"| {s['profile']} | {q} | {s['designs']} | {fmt(s['median_abs_error'])} / "
                      f"{fmt(s['worst_abs_error'])} | {peer_cell} |")
     return "\n".join(lines)

@@ -79,8 +79,17 @@ TARGETS = {("dsp", "median"): 0.10, ("dsp", "worst"): 0.25, ("lut", "median"): 0
 #: Where a target is not met today: the value it is held to instead (docs/cost_model.md, "Per-tool
 #: calibration", says why).
 NOT_MET = {
-    ("vitis", "dsp", "worst"): 0.45,  # RF 2: hls4ml's firmware keeps constant products, ours shares DSPs
+    # QKeras 6-bit unpruned (enlupi26_u200_vitis242_qkeras6): Vitis puts 92 of fc1's 16x6-bit
+    # constant products on DSPs (97 published), the 'constant_bits' rule none (5); without it the
+    # median is 8.6 % and the worst the RF 2 design's 44.1 % (hls4ml's firmware keeps constant
+    # products, ours shares DSPs)
+    ("vitis", "dsp", "median"): 0.12,
+    ("vitis", "dsp", "worst"): 0.95,
     ("vitis", "latency", "worst"): 8,  # RF 2, the same reason
+    # RF 2 again (enlupi25_*_rf2, Vitis HLS 2023.2/2024.2): Vitis shares the DSPs (2,126 published,
+    # 2,127 ours) but not its LUT-built constant products (127 k LUT, ours 68 k: -47 %); 15.6 %
+    # without the three RF 2 designs of the 8
+    ("vitis", "lut", "median"): 0.28,
     ("vivado", "latency", "worst"): 73,  # RF 128: hls4ml's loop (II 123 < RF) is shorter than our schedule
 }
 
@@ -109,14 +118,19 @@ def test_the_docs_show_the_committed_tables(calibration):
 
 
 def test_fits_only_on_the_calibrated_domain(calibration):
-    """No 7-series design is fitted (nor scored with the validation set), and the Vitis fit set is
-    the 3 UltraScale+ designs the profile's constants were fitted to."""
+    """No 7-series design is fitted (nor scored with the validation set).  The Vitis fit set is
+    the 3 UltraScale+ designs the profile's constants were fitted to (tut24*) and the 6 enlupi*
+    fit designs added after; a refit on all 9 is worse on the validation set and is not adopted
+    (docs/cost_model.md, "Per-tool calibration")."""
     designs = calibration.load_designs()
     for tool in ("vitis", "vivado"):
         assert all(calibration.get_part(d["part"]).series in ("UltraScale", "UltraScale+")
                    for d in calibration.fit_set(designs, tool))
     assert sorted(d["id"] for d in calibration.fit_set(designs, "vitis")) == [
-        "tut24_u250_vitis241_qkeras6_pruned75", "tut24_u250_vitis241_rf1", "tut24b_u250_vitis241_rf1"]
+        "enlupi25_u250_vitis232_qkeras6_pruned75", "enlupi25_u250_vitis232_rf1",
+        "enlupi25_u250_vitis242_qkeras6_pruned75", "enlupi25_u250_vitis242_rf1", "enlupi26_u200_vitis242_rf1",
+        "enlupi26_u200_vitis242_rf4", "tut24_u250_vitis241_qkeras6_pruned75", "tut24_u250_vitis241_rf1",
+        "tut24b_u250_vitis241_rf1"]
     outside = {d["id"] for d in designs if d["domain"] != "calibrated"}
     assert outside == {"minh25_z020_vitis242_rf1", "minh25_z020_vitis242_rf2", "minh25_z020_vitis242_pruned75",
                        "minh25_z020_vitis242_qkeras6_pruned75"}
@@ -155,9 +169,11 @@ def test_ahead_of_rule4ml_on_every_quantity(calibration):
     """rule4ml 0.2.0's committed predictions of the same designs (benchmarks/rule4ml_peer.py):
     our median validation error (calibrated domain) is below its median on every quantity, for
     both tools, over the same designs (rule4ml was not run on the Zynq-7000 minh25_* designs,
-    which are outside the domain)."""
+    which are outside the domain, nor on the enlupi* designs)."""
     data = json.loads((ROOT / "benchmarks" / "data" / "hls_calibration.json").read_text())
-    ours = {(s["profile"], s["quantity"]): s for s in data["summary"]
+    predicted = {r["design"] for r in data["rule4ml_rows"]}
+    ours = {(s["profile"], s["quantity"]): s
+            for s in calibration.summary([r for r in data["rows"] if r["design"] in predicted])
             if s["split"] == "validation" and s["domain"] == "calibrated"}
     theirs = {(s["profile"].split("(")[1].rstrip(")"), s["quantity"]): s
               for s in data["rule4ml_summary"] if s["split"] == "validation" and s["domain"] == "calibrated"}
