@@ -81,6 +81,8 @@ R4_VIVADO = ("2019.1", "2019.2", "2020.1", "2020.2", "2021.1", "2021.2", "2022.1
 #: Part -> nearest rule4ml board.
 BOARD_RULES = [
     ("xcu250", "alveo-u250", "same part (Alveo U250, xcu250-figd2104-2L-e)"),
+    ("xcu200", "alveo-u200", "same part (Alveo U200)"),
+    ("xc7z020", "pynq-z2", "same part (PYNQ-Z2, xc7z020-clg400-1)"),
     ("xczu", "zcu102", "Zynq UltraScale+ MPSoC (xczu3eg Ultra96, xczu7ev ZCU106) -> ZCU102 (xczu9eg), "
                        "the only Zynq US+ board rule4ml knows"),
     ("xcku115", "alveo-u200",
