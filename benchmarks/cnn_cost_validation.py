@@ -2,19 +2,22 @@
 """The io_stream CNN cost estimate against published hls4ml C-synthesis reports (issue 14
 section 2; issue 13's rules: data with its source, errors as they are, validation only).
 
-Reads ``benchmarks/data/published_cnn_reports.json`` (the hls4ml-tutorial's SVHN CNN of
-part6_cnns.ipynb, 50 % pruned, float ``ap_fixed<16,6>`` and QKeras 6-bit, Vivado HLS 2020.1 on
-xcu250, io_stream, reuse factor 1, Latency: the reports committed in that repository, with
-commit and path), rebuilds each design's architecture in tf-keras from the notebook's code,
-estimates it with ``fa.estimate(..., tool='vivado', io_type='io_stream')`` at the report's part
-and clock, and writes ``benchmarks/data/cnn_cost_validation.json``: per design and quantity the
-published value, the estimate and the error, per quantity the median and worst absolute error,
-and per layer the DSP of the products.  ``--markdown`` prints the tables of docs/cost_model.md
-("Convolutional models in io_stream against published reports").
+Reads ``benchmarks/data/published_cnn_reports.json``: the hls4ml-tutorial's SVHN CNN of
+part6_cnns.ipynb (50 % pruned, float ``ap_fixed<16,6>`` and QKeras 6-bit, Vivado HLS 2020.1 on
+xcu250, io_stream, reuse factor 1, Latency: the reports committed in that repository) and a
+QKeras Conv1D encoder committed as an hls4ml 1.0.0 project in Berk-Bilgin/ML-fpga (Vivado HLS
+2020.1, xcvu13p, 10 ns), each with commit and path.  It rebuilds each design's architecture in
+tf-keras, estimates it with ``fa.estimate(..., tool='vivado', io_type='io_stream')`` at the
+report's part and clock, and writes ``benchmarks/data/cnn_cost_validation.json``: per design and
+quantity the published value, the estimate and the error, per quantity the median and worst
+absolute error, and per layer the published instance against the estimate's layer.
+``--markdown`` prints the tables of docs/cost_model.md ("Convolutional models in io_stream
+against published reports").
 
-Weights: the notebook's trained weights are not published, so every Conv2D and Dense but the
-output layer gets seeded random ``lecun_uniform`` kernels with exactly the published sparsity
-(50 % zeros, tfmot's final_sparsity) and the output layer dense random kernels; the
+Weights: the trained weights are not published here (the encoder's are a third-party binary not
+copied), so every Conv2D and Dense but the SVHN CNN's output layer gets seeded random
+``lecun_uniform`` kernels (and biases) with exactly the published sparsity (50 % zeros, tfmot's
+final_sparsity; the encoder: none) and the output layer dense random kernels; the
 BatchNormalization layers keep Keras' initial statistics (gamma 1, beta 0, mean 0, variance 1).
 A trained, L1-regularised model has more small weights than a uniform one, which Vivado HLS
 builds from LUTs at reuse factor 1 (docs/cost_model.md, "DSP or LUTs"), so the random rebuild
@@ -47,6 +50,9 @@ OUT = HERE / "data" / "cnn_cost_validation.json"
 QUANTITIES = ("dsp", "lut", "ff", "bram_18k", "latency", "ii")
 SEED = 0
 TOOL = "vivado"
+#: Per-layer types of a design's hls4ml config that the model-wide precision does not give
+#: (the encoder's input is ``ap_int<16>``: its hls4ml_config.yml).
+LAYER_CONFIG = {"encoder_qconv1d_28_16": {"input_time_series": {"precision": "ap_int<16>"}}}
 
 
 def _tool_profile(design: dict) -> str:
@@ -56,11 +62,36 @@ def _tool_profile(design: dict) -> str:
 
 
 def build_model(design: dict, seed: int = SEED):
-    """The notebook's architecture (``model`` fields of the design) in tf-keras, with seeded random
-    kernels at the design's sparsity (every Conv2D / Dense but ``output_dense``)."""
+    """The design's architecture (its ``model`` fields) in tf-keras with seeded random kernels at
+    its sparsity: the tutorial's SVHN CNN (every Conv2D / Dense but ``output_dense`` pruned) or
+    the QConv1D encoder (dense kernels, as its trained ones: 1,607 of 1,608 nonzero)."""
     import tensorflow as tf
 
-    L = tf.keras.layers
+    model = (_encoder if design["group"].startswith("encoder_") else _svhn)(design, tf.keras.layers)
+    _random_kernels(model, float(design["model"].get("pruned") or 0.0), seed)
+    return model
+
+
+def _encoder(design: dict, L):
+    """The 1-D QKeras encoder of Berk-Bilgin/ML-fpga's model_1 (its keras_model.h5's layers)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QDense
+
+    m, q = design["model"], design["model"]["quantization"]
+    x = inputs = tf.keras.Input(tuple(m["input_shape"]), name="input_time_series")
+    for i, (filters, kernel, stride) in enumerate(m["conv1d"]):
+        x = QConv1D(filters, kernel, strides=stride, padding=m["padding"], kernel_quantizer=q["kernel"],
+                    bias_quantizer=q["bias"], name=f"q_conv1d_{16 + i}")(x)
+        x = QActivation(q["activation"], name=f"q_activation_{20 + i}")(x)
+    x = L.Flatten(name="flatten_4")(x)
+    x = QDense(m["dense"][0], kernel_quantizer=q["kernel"], bias_quantizer=q["bias"], name="q_dense_4")(x)
+    return tf.keras.Model(inputs, QActivation(q["output_activation"], name="q_activation_24")(x), name=design["id"])
+
+
+def _svhn(design: dict, L):
+    """The tutorial's SVHN CNN (part6_cnns.ipynb), float or QKeras."""
+    import tensorflow as tf
+
     m = design["model"]
     quantized = m.get("quantization") is not None
     x = inputs = tf.keras.Input(tuple(m["input_shape"]))
@@ -87,9 +118,13 @@ def build_model(design: dict, seed: int = SEED):
         x = L.BatchNormalization(name=f"bn_dense_{i}")(x)
         x = (QActivation(q["activation"], name=f"dense_act_{i}") if quantized else L.Activation("relu", name=f"dense_act_{i}"))(x)
     x = L.Dense(m["n_classes"], name="output_dense")(x)
-    model = tf.keras.Model(inputs, L.Activation("softmax", name="output_softmax")(x), name=design["id"])
+    return tf.keras.Model(inputs, L.Activation("softmax", name="output_softmax")(x), name=design["id"])
+
+
+def _random_kernels(model, sparsity: float, seed: int) -> None:
+    """Seeded ``lecun_uniform`` kernels (biases random too, as trained ones are nonzero), exactly
+    ``sparsity`` of each kernel zero but the output layer's."""
     rng = np.random.default_rng(seed)
-    sparsity = float(m.get("pruned") or 0.0)
     for layer in model.layers:
         if not layer.weights or "kernel" not in layer.weights[0].name:
             continue
@@ -102,8 +137,9 @@ def build_model(design: dict, seed: int = SEED):
             zero = rng.permutation(flat.size)[: int(round(sparsity * flat.size))]  # exactly the sparsity
             flat[zero] = 0.0
         weights[0] = k.astype(kernel.dtype)
+        if len(weights) > 1 and "bias" in layer.weights[1].name:
+            weights[1] = (rng.uniform(-1.0, 1.0, weights[1].shape) * np.sqrt(3.0 / fan_in)).astype(weights[1].dtype)
         layer.set_weights(weights)
-    return model
 
 
 def estimate(design: dict, model=None):
@@ -112,7 +148,8 @@ def estimate(design: dict, model=None):
     model = model if model is not None else build_model(design)
     return fa.estimate(model, design["part"], tool=_tool_profile(design), io_type=design["io_type"],
                        precision=design["precision"]["default"], reuse_factor=design["reuse_factor"],
-                       strategy=design["strategy"].lower(), clock_period=float(design["clock_period_ns"]))
+                       strategy=design["strategy"].lower(), clock_period=float(design["clock_period_ns"]),
+                       layer_config=LAYER_CONFIG.get(design["group"]))
 
 
 def _ours(report, q: str) -> int:
@@ -184,7 +221,8 @@ def load_designs(path: Path = DATA) -> list[dict]:
 def run(path: Path = DATA) -> dict:
     designs = load_designs(path)
     rows, layers, refused = evaluate(designs)
-    return {"seed": SEED, "tool_profile": TOOL, "designs": [d["id"] for d in designs], "rows": rows,
+    return {"seed": SEED, "tool_profile": TOOL, "designs": [d["id"] for d in designs],
+            "groups": {d["id"]: d["group"] for d in designs}, "rows": rows,
             "summary": summary(rows), "layers": layers, "not_estimated": refused}
 
 
@@ -202,22 +240,29 @@ def markdown(result: dict) -> str:
         lo, hi = s["signed_range"]
         lines.append(f"| {s['quantity']} | {s['designs']} | {100 * s['median_abs_error']:.1f} % | "
                      f"{100 * s['worst_abs_error']:.1f} % | {_pct(lo)} … {_pct(hi)} |")
-    lines += ["", "Per layer (published: the report's Instance table; fpga_aware: its layer of the same name, "
-              "nonzero weights of a product in brackets; the first design only, the May run's is alike):", "",
-              "| layer | kind | DSP published / ours | LUT published / ours | FF published / ours |",
-              "|---|---|---:|---:|---:|"]
-    first = result["rows"][0]["design"] if result["rows"] else None
-    for r in result["layers"]:
-        o, pub = r["ours"], r["published"]
-        if r["design"] != first or o is None or r["kind"] == "fifo":
-            continue
-        nz = f" ({o['nonzero_weights']:,})" if o.get("nonzero_weights") else ""
-        lines.append(f"| {r['layer']} | {r['kind']} | {pub['dsp']:,} / {o['dsp']:,}{nz} | {pub['lut']:,} / {o['lut']:,} | "
-                     f"{pub['ff']:,} / {o['ff']:,} |")
-    for r in result["layers"]:
-        if r["design"] == first and r["kind"] == "fifo":
-            pub, o = r["published"], r["ours"]
-            lines.append(f"| stream FIFOs (report's FIFO row) | fifo | — | {pub['lut']:,} / {o['lut']:,} | {pub['ff']:,} / — |")
+    shown, groups = [], {}
+    for r in result["rows"]:  # per layer: the first estimated design of each group
+        g = result["groups"][r["design"]]
+        if g not in groups:
+            groups[g] = r["design"]
+            shown.append(r["design"])
+    for design in shown:
+        lines += ["", f"Per layer, {design} (published: the report's Instance table; fpga_aware: its layer of the same "
+                  "name, nonzero weights of a product in brackets):", "",
+                  "| layer | kind | DSP published / ours | LUT published / ours | FF published / ours |",
+                  "|---|---|---:|---:|---:|"]
+        for r in result["layers"]:
+            o, pub = r["ours"], r["published"]
+            if r["design"] != design or o is None or r["kind"] == "fifo":
+                continue
+            nz = f" ({o['nonzero_weights']:,})" if o.get("nonzero_weights") else ""
+            lines.append(f"| {r['layer']} | {r['kind']} | {pub['dsp']:,} / {o['dsp']:,}{nz} | {pub['lut']:,} / {o['lut']:,} | "
+                         f"{pub['ff']:,} / {o['ff']:,} |")
+        for r in result["layers"]:
+            if r["design"] == design and r["kind"] == "fifo":
+                pub, o = r["published"], r["ours"]
+                lines.append(f"| stream FIFOs (report's FIFO row) | fifo | — | {pub['lut']:,} / {o['lut']:,} | "
+                             f"{pub['ff']:,} / — |")
     if result["not_estimated"]:
         lines += ["", "Not estimated (fpga_aware refuses the model in io_stream):", ""]
         lines += [f"* {r['design']}: `{r['error']}`: {r['message']}" for r in result["not_estimated"]]
