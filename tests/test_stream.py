@@ -168,6 +168,21 @@ def test_stream_cost_has_one_product_per_conv_and_an_ii_of_the_input_pixels():
     assert "line_buffer" in conv_s.lut_breakdown and conv_s.lut_breakdown["line_buffer"] > 0
 
 
+def test_a_per_pixel_activation_is_costed_for_one_token_not_the_whole_tensor():
+    """io_stream runs an element-wise layer once per token of ``in_width`` values (the
+    ``pixel_config`` with ``n = in_width``): its logic is one token's, 1/36 of io_parallel's on
+    6x6 output pixels (it was costed for the whole tensor: 230,656 LUT for the ReLU after the
+    tutorial SVHN CNN's first conv, 30x30x16 values, where hls4ml's io_stream ReLU is 859)."""
+    inputs = tf.keras.Input((8, 8, 2))
+    h = L.Activation("relu")(L.Conv2D(3, 3)(inputs))
+    model = tf.keras.Model(inputs, L.Dense(2)(L.Flatten()(h)))
+    relu_p = fa.to_firmware(model).estimate().layers[2]
+    relu_s = fa.to_firmware(model, io_type="io_stream").estimate().layers[2]
+    assert relu_p.kind == relu_s.kind == "activation"
+    relu = relu_s.lut_breakdown["relu"]  # besides the FIFO to the next layer (lut_breakdown["fifo"])
+    assert relu_p.lut_breakdown["relu"] > 0 and relu * 36 == pytest.approx(relu_p.lut_breakdown["relu"], rel=0.05)
+
+
 def test_a_deep_line_buffer_is_block_ram():
     """A line buffer deeper than the LUT-RAM limit (fpga_aware.core.hardware) is block RAM."""
     from fpga_aware.core.hardware import LUTRAM_MAX_DEPTH

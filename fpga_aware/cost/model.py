@@ -103,6 +103,8 @@ Latency-strategy weights are constants in the logic (no memory).
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import os
 import sys
@@ -816,7 +818,7 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
     stages = {s.name: s for s in plan.stages} if plan is not None else {}
     for layer in ir.layers:
         sched.stream_stage = stages.get(layer.name)
-        cost = COST_RULES[layer.kind](layer, the_part, sched)
+        cost = COST_RULES[layer.kind](_stream_copy(layer, sched.stream_stage), the_part, sched)
         if sched.stream_stage is not None:
             _stream_memory(cost, layer, sched.stream_stage)
             ii = max(ii, sched.stream_stage.busy_cycles)  # the token schedule's (core/streams.py)
@@ -858,6 +860,16 @@ def estimate_ir(ir: ModelIR, config: FirmwareConfig | None = None, *, part: "str
         layers=costs,
         tool=p.description,
     )
+
+
+def _stream_copy(layer: Layer, stage) -> Layer:
+    """The logic io_stream builds for ``layer``: a per-pixel (element-wise) process computes one
+    token of ``stage.in_width`` values per iteration (templates/firmware/stream_layers.j2, the
+    ``pixel_config`` with ``n = in_width``), so it is costed as a layer of that many values, not
+    of the whole tensor; every other layer as it is."""
+    if stage is None or stage.mode != "pixel" or stage.in_width == layer.n_out:
+        return layer
+    return dataclasses.replace(layer, n_in=stage.in_width, n_out=stage.in_width)
 
 
 def _stream_memory(cost: LayerCost, layer: Layer, stage) -> None:
