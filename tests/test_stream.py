@@ -82,24 +82,37 @@ def test_fifo_depths_follow_the_token_schedule():
     assert d.mode == "tensor" and d.in_tokens == 9 and d.in_width == 2 and d.out_tokens == 1
 
 
-def _replayed_depth(producer, consumer) -> int:
-    """Tokens written by ``producer`` (the first stage: its input arrives one pixel per cycle) and
-    not yet read by ``consumer``, at worst, replaying by hand: one token per cycle per stream, a
-    read only when an output needs it, a write counted before a read in the same cycle."""
-    writes = _writes(producer, np.arange(producer.in_tokens))
-    reads, t, n = [], -1, 0
-    for need in consumer.ready.tolist():
+def _replay(stage, arrive, ii: int = 1):
+    """A window stage's reads and writes, replayed by hand: one token per cycle per stream, a read
+    only when an output needs it and not before the previous output is written (the same cycle
+    is fine), an output one cycle after its last read and at least ``ii`` after the previous one."""
+    reads, writes, t_read, t_write, n = [], [], -1, -1, 0
+    for need in stage.ready.tolist():
         while n < need:
-            t = max(t + 1, int(writes[n]))
-            reads.append(t)
+            t_read = max(t_read + 1, t_write, int(arrive[n]))
+            reads.append(t_read)
             n += 1
-        t += 1
-    while n < consumer.in_tokens:
-        t = max(t + 1, int(writes[n]))
-        reads.append(t)
+        t_write = t_read + 1 if not writes else max(t_read + 1, t_write + ii)
+        writes.append(t_write)
+    while n < stage.in_tokens:
+        t_read = max(t_read + 1, t_write, int(arrive[n]))
+        reads.append(t_read)
         n += 1
+    return reads, np.array(writes)
+
+
+def _level(writes, reads) -> int:
+    """Most tokens written and not yet read at any cycle (a write counted before a read in the same cycle)."""
     level = [sum(w <= k for w in writes) - sum(r < k for r in reads) for k in range(int(max(reads)) + 2)]
     return max(1, max(level))
+
+
+def _replayed_depth(producer, consumer) -> int:
+    """Tokens written by ``producer`` (the first stage: its input arrives one pixel per cycle) and
+    not yet read by ``consumer``, at worst."""
+    writes = _writes(producer, np.arange(producer.in_tokens))
+    reads, _ = _replay(consumer, writes)
+    return _level(writes, reads)
 
 
 def _replayed_depth_after(first, producer, consumer) -> int:
@@ -109,19 +122,11 @@ def _replayed_depth_after(first, producer, consumer) -> int:
     for w in writes.tolist():
         t = max(t + 1, w)
         reads.append(t)
-    level = [sum(w <= k for w in writes) - sum(r < k for r in reads) for k in range(max(reads) + 2)]
-    return max(1, max(level))
+    return _level(writes, reads)
 
 
 def _writes(stage, arrive):
-    t, n, out = -1, 0, []
-    for need in stage.ready.tolist():
-        while n < need:
-            t = max(t + 1, int(arrive[n]))
-            n += 1
-        t += 1
-        out.append(t)
-    return np.array(out)
+    return _replay(stage, arrive)[1]
 
 
 def test_composite_cnn_emulator_equals_csim_in_io_stream(tmp_path, rng):
@@ -243,23 +248,11 @@ def test_a_reuse_factor_slows_the_layer_and_deepens_the_fifo_in_front_of_it():
     assert c2.last_out_cycle - c2.first_out_cycle >= 3 * (c2.out_tokens - 1)
     assert plans[3].ii_tokens == 3 * 64 > plans[1].ii_tokens == 64
     assert plans[3].latency_tokens > plans[1].latency_tokens
-    # replay: c1 as before (ii 1), c2 reads lazily and writes every 3 cycles at most
+    # replay: c1 with ii 1, c2 reads lazily and writes every 3 cycles at most
     writes = _writes(c1, np.arange(c1.in_tokens))
-    reads, t, n, last = [], -1, 0, None
-    for need in c2.ready.tolist():
-        while n < need:
-            t = max(t + 1, int(writes[n]))
-            reads.append(t)
-            n += 1
-        t = t + 1 if last is None else max(t + 1, last + 3)
-        last = t
-    while n < c2.in_tokens:
-        t = max(t + 1, int(writes[n]))
-        reads.append(t)
-        n += 1
-    level = [sum(w <= k for w in writes) - sum(r < k for r in reads) for k in range(int(max(reads)) + 2)]
-    assert c1.fifo_depth == max(1, max(level))
-    assert c2.last_out_cycle == last
+    reads, c2_writes = _replay(c2, writes, ii=3)
+    assert c1.fifo_depth == _level(writes, reads)
+    assert c2.last_out_cycle == int(c2_writes[-1])
 
 
 def test_a_realistic_image_stores_no_per_pixel_index_table(tmp_path, rng):

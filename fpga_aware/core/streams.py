@@ -23,8 +23,10 @@ a ``DATAFLOW`` region and works in one of three ways (:data:`STREAM_MODES`):
     after a Dense is no IR layer; the model input likewise).
 
 FIFO depths come from a token schedule (:func:`stream_plan`): every process moves at most one
-token per clock cycle on each of its streams; the model input arrives one token per cycle; a
-process reads a token only when its next output needs it (a window layer's line buffer holds
+token per clock cycle on each of its streams, reading and writing in the same cycle (a
+pipelined loop: an output token leaves one cycle after the last token it needs arrived); the
+model input arrives one token per cycle; a process reads a token only when its next output
+needs it, and not before its previous output is out (a window layer's line buffer holds
 nothing more); a layer whose arithmetic has an initiation interval ``ii > 1`` (a reuse factor:
 its multipliers shared over ``ii`` cycles) writes an output token at most every ``ii`` cycles
 (a tensor layer: its first token ``ii`` cycles after its last read), so the FIFO in front of
@@ -208,20 +210,20 @@ def _schedule(plan: StreamPlan) -> None:
         needs = _needs(stage)
         reads = np.empty(stage.in_tokens, dtype=np.int64)
         writes = np.empty(stage.out_tokens, dtype=np.int64)
-        t, n_read = -1, 0
+        t_read, t_write, n_read = -1, -1, 0
         for j, need in enumerate(needs.tolist()):
-            while n_read < need:
-                t = max(t + 1, int(arrive[n_read]))
-                reads[n_read] = t
+            while n_read < need:  # not before the previous output is out (the line buffer holds no more)
+                t_read = max(t_read + 1, t_write, int(arrive[n_read]))
+                reads[n_read] = t_read
                 n_read += 1
             if stage.mode == "tensor":  # the whole output is computed in ii cycles, then written
-                t = t + stage.ii if j == 0 else t + 1
-            else:  # one output token every ii cycles at most
-                t = max(t + 1, int(writes[j - 1]) + stage.ii) if j else t + 1
-            writes[j] = t
+                t_write = t_read + stage.ii if j == 0 else t_write + 1
+            else:  # a cycle after its last read, and one output token every ii cycles at most
+                t_write = max(t_read + 1, t_write + stage.ii) if j else t_read + 1
+            writes[j] = t_write
         while n_read < stage.in_tokens:  # cells no window reads: drained after the last output
-            t = max(t + 1, int(arrive[n_read]))
-            reads[n_read] = t
+            t_read = max(t_read + 1, t_write, int(arrive[n_read]))
+            reads[n_read] = t_read
             n_read += 1
         stage.first_out_cycle, stage.last_out_cycle = int(writes[0]), int(writes[-1])
         stage.in_depth = _occupancy(arrive, reads)
