@@ -204,8 +204,9 @@ def test_kinds_io_stream_does_not_run_are_refused_by_name():
     h = L.Conv1D(2, 3, name="c")(inputs)
     h = L.PReLU(name="prelu")(h)
     model = tf.keras.Model(inputs, L.Dense(1)(L.Flatten()(h)))
-    with pytest.raises(UnsupportedStreamError, match=r"layer 'prelu' \(parametric_relu\) has no io_stream "
-                                                     r"implementation; io_stream runs the kinds activation, conv, "):
+    with pytest.raises(UnsupportedStreamError, match=r"layer 'prelu' \(parametric_relu\) reads 4 tokens \(pixels\); "
+                                                     r"io_stream runs parametric_relu only on a tensor that arrives "
+                                                     r"as one token"):
         fa.to_firmware(model, io_type="io_stream")
     parallel = fa.to_firmware(model)  # io_parallel runs it, and has no streams
     with pytest.raises(fa.ConfigError, match="io_type 'io_parallel': it has no streams"):
@@ -276,3 +277,34 @@ def test_a_realistic_image_stores_no_per_pixel_index_table(tmp_path, rng):
     assert "c1_ready[" in sources and "static const int stride_height = 2;" in sources
     parallel = fa.to_firmware(model, precision="ap_fixed<18,8>")
     np.testing.assert_array_equal(firmware.predict(x), parallel.predict(x))
+
+
+def test_an_unfolded_batch_norm_and_a_prelu_after_dense_layers_run_in_io_stream(tmp_path, rng):
+    """QDense -> BatchNormalization stays a scale_shift layer (not folded into the quantized
+    kernel); after a Dense it arrives as one token and runs as a tensor process, as a PReLU does."""
+    from qkeras import QActivation, QDense, quantized_bits
+
+    tf.keras.utils.set_random_seed(8)
+    inputs = tf.keras.Input((6, 6, 1))
+    h = L.Conv2D(2, 3, name="c")(inputs)
+    h = L.Flatten(name="f")(h)
+    h = QDense(8, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               name="qd")(h)
+    h = L.BatchNormalization(name="bn")(h)
+    h = QActivation("quantized_relu(6)", name="qa")(h)
+    h = L.PReLU(name="prelu")(L.Dense(4, name="d")(h))
+    model = tf.keras.Model(inputs, L.Dense(2, name="out")(h))
+    model.get_layer("bn").set_weights([rng.uniform(0.5, 2, 8), rng.uniform(-1, 1, 8), rng.uniform(-1, 1, 8),
+                                       rng.uniform(0.5, 2, 8)])
+    model.get_layer("prelu").set_weights([rng.uniform(0.05, 0.5, (4,))])
+    firmware = fa.to_firmware(model, precision="ap_fixed<18,8>", io_type="io_stream")
+    kinds = {layer.name: layer.kind for layer in firmware.ir.layers}
+    assert kinds["bn"] == "scale_shift" and kinds["prelu"] == "parametric_relu"
+    modes = {stage.name: (stage.mode, stage.in_tokens) for stage in firmware.stream.stages}
+    assert modes["bn"] == ("tensor", 1) and modes["prelu"] == ("tensor", 1)
+    x = rng.uniform(-2, 2, (50, 36))
+    y = _csim_equal(firmware, x, tmp_path / "prj")
+    parallel = fa.to_firmware(model, precision="ap_fixed<18,8>")
+    np.testing.assert_array_equal(y, parallel.predict(x))
+    costs = {c.name: c for c in firmware.estimate().layers}
+    assert costs["bn"].dsp + costs["bn"].lut > 0 and costs["prelu"].lut > 0

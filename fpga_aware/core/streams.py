@@ -50,7 +50,12 @@ __all__ = ["STREAM_MODES", "StreamStage", "StreamPlan", "stream_plan", "Unsuppor
 
 #: How each layer kind runs in io_stream; kinds not listed are refused by name.
 STREAM_MODES = {"conv": "window", "pooling": "window", "activation": "pixel", "step": "pixel",
-                "dense": "tensor", "reorder": "tensor", "softmax": "tensor"}
+                "dense": "tensor", "reorder": "tensor", "softmax": "tensor",
+                "scale_shift": "tensor", "parametric_relu": "tensor"}
+#: Kinds that run as a tensor process only on a tensor that arrives as one token (after a dense
+#: layer or a Flatten: an unfolded BatchNormalization after a QDense, a PReLU); on pixels they
+#: would hold the whole image, and are refused by name.
+ONE_TOKEN_KINDS = ("scale_shift", "parametric_relu")
 
 
 class UnsupportedStreamError(ConfigError):
@@ -160,6 +165,11 @@ def stream_plan(ir) -> StreamPlan:
                 f"layer {layer.name!r} ({layer.kind}) has no io_stream implementation; io_stream runs the kinds "
                 f"{', '.join(sorted(STREAM_MODES))} (use io_type='io_parallel' for this model)")
         in_width = layer.n_in // tokens
+        if layer.kind in ONE_TOKEN_KINDS and tokens != 1:
+            raise UnsupportedStreamError(
+                f"layer {layer.name!r} ({layer.kind}) reads {tokens} tokens (pixels); io_stream runs {layer.kind} "
+                "only on a tensor that arrives as one token (after a Dense or a Flatten); fold it into the "
+                "convolution before it or use io_type='io_parallel'")
         if mode == "window":
             channels = int(layer.in_shape[-1])
             if in_width != channels and layer.n_in % channels == 0:
