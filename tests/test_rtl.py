@@ -8,6 +8,7 @@ import dataclasses
 import json
 import re
 import shutil
+import subprocess
 from typing import ClassVar
 
 import numpy as np
@@ -304,3 +305,27 @@ def test_cli_synth_prints_the_report(tmp_path, capsys):
     assert main(["synth", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["dsp"] == ir.dense_layers()[0].nonzero_weights and report["yosys_version"].startswith("Yosys")
+
+
+@needs_verilator
+def test_verilator_inlines_the_layer_modules(tmp_path):
+    """VERILATOR_FLAGS turn Verilator's module inlining back on after ``-O0`` (its other
+    optimisations stay off: the default level mis-rounds, see the test above, which runs under
+    these flags).  Without inlining every ``fa_add`` instance of a dense layer is a C++ object of
+    its own, and a large layer's C++ grows past what g++ compiles in reasonable time
+    (benchmarks/rtl_shared_mlps.py, qkeras_mnist_dense); with it the adders are flattened."""
+    from fpga_aware.rtl.verilator import VERILATOR_FLAGS
+
+    project = Firmware(_modes_ir(), FirmwareConfig(project_name="modes")).write_verilog(tmp_path / "modes")
+    sources = [str(project / s) for s in json.loads((project / "fpga_aware_project.json").read_text())["sources"]]
+    assert any("fa_add #(" in open(s).read() for s in sources)  # the layers do instantiate adders
+    verilate = [f for f in VERILATOR_FLAGS if f not in ("--exe", "--build")]
+    assert verilate.index("-finline") > max(k for k, f in enumerate(verilate) if f == "-O0")
+
+    def adder_classes(flags, mdir):
+        subprocess.run(["verilator", *flags, "--top-module", "modes", "-Mdir", str(mdir), *sources],
+                       check=True, capture_output=True)
+        return [p.name for p in mdir.glob("*fa_add*")]
+
+    assert adder_classes(verilate, tmp_path / "inlined") == []
+    assert adder_classes([f for f in verilate if f != "-finline"], tmp_path / "separate") != []  # the control

@@ -28,9 +28,13 @@ __all__ = ["VERILATOR_FLAGS", "RTLToolNotFoundError", "RTLBuildError", "RTLSimul
 #: ~7x longer on a layer of saturating sums (89 s against 13 s) and a batch simulates in well
 #: under a second either way.  Verilator's own optimiser is off (``-O0``): Verilator 5.006 at its
 #: default level mis-computes a rounding step of a relu layer (one element of six, 2 LSB low,
-#: where iverilog and the emulator agree; tests/test_rtl.py found it).
+#: where iverilog and the emulator agree; tests/test_rtl.py found it).  Module inlining alone is
+#: turned back on (``-finline`` after ``-O0``; the rounding test passes with it): otherwise every
+#: ``fa_add`` instance of a dense layer becomes a C++ object of its own with its own copies of
+#: the operands, and qkeras_mnist_dense's 15,680 products (784 -> 20) gave 143 generated files
+#: that g++ had not compiled after 22 min on 2 loaded cores.
 VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0",
-                   "--x-initial", "0", "-CFLAGS", "-O0", "-O0")
+                   "--x-initial", "0", "-CFLAGS", "-O0", "-O0", "-finline")
 CACHE_ENV = "FPGA_AWARE_RTL_CACHE"
 
 
