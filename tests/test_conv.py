@@ -327,6 +327,26 @@ def test_random_small_cnns_emulator_equals_csim(seed, tmp_path):
     _csim_equal(firmware, x, tmp_path / "prj")
 
 
+@pytest.mark.parametrize("seed", [22])  # drawn: a 2-D io_stream model with depthwise, separable and zero channels
+def test_random_cnns_with_depthwise_stream_and_zero_channels_emulator_equals_csim(seed, tmp_path, monkeypatch):
+    """The extended draws (benchmarks/fuzz_cnn_csim.py runs many): DepthwiseConv, SeparableConv,
+    always-zero channels and io_stream in one model; emulator = C simulation, and the zero pass
+    (which drops weights here) changes no emulated output."""
+    import fpga_aware.frontend.keras as keras_frontend
+
+    drop = keras_frontend.drop_always_zero_inputs
+    dropped = {}
+    monkeypatch.setattr(keras_frontend, "drop_always_zero_inputs", lambda ir: dropped.update(drop(ir)) or dropped)
+    model, options, x = random_csim_cnn(seed, extended=True)
+    classes = {type(layer).__name__[:-2] for layer in model.layers}
+    assert {"DepthwiseConv", "SeparableConv"} <= classes and options["io_type"] == "io_stream"
+    firmware = fa.to_firmware(model, **options)
+    assert sum(dropped.values()) > 0  # weights reading an always-zero channel are not stored
+    emulated = _csim_equal(firmware, x, tmp_path / "prj")
+    monkeypatch.setattr(keras_frontend, "drop_always_zero_inputs", lambda ir: {})
+    np.testing.assert_array_equal(fa.to_firmware(model, **options).predict(x), emulated)
+
+
 @pytest.mark.parametrize("layer,shape", [
     (lambda: L.ZeroPadding1D((1, 2)), (5, 2)), (lambda: L.Cropping1D((2, 1)), (6, 3)), (lambda: L.UpSampling1D(3), (4, 2)),
     (lambda: L.ZeroPadding2D(((0, 1), (2, 1))), (3, 4, 2)), (lambda: L.Cropping2D(((1, 1), (0, 2))), (5, 5, 1)),
