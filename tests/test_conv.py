@@ -206,31 +206,47 @@ ROUNDINGS = ("AP_TRN", "AP_RND", "AP_RND_CONV")
 OVERFLOWS = ("AP_WRAP", "AP_SAT")
 
 
-def random_csim_cnn(seed: int):
+def random_csim_cnn(seed: int, extended: bool = False):
     """A seeded random small CNN, its firmware options and its inputs (also used by
     ``benchmarks/fuzz_cnn_csim.py``): 1-D or 2-D, one or two convolutions with random kernel
     sizes (non-square in 2-D), strides, dilation, padding, optional max/average pooling, a
     global pooling or Flatten, Dense; random sparsity (whole filters too) and random widths,
-    rounding and overflow modes; inputs beyond the type's range, so saturation and wrapping occur."""
+    rounding and overflow modes; inputs beyond the type's range, so saturation and wrapping occur.
+
+    ``extended=True`` (a different model for the same seed; ``False`` draws exactly what it drew
+    before these options existed) also draws: one to three convolutions, each a Conv, a
+    DepthwiseConv or a SeparableConv (depth_multiplier 1-2, the same kernels, strides, padding
+    and dilation); random nonzero biases; whole filters zeroed with a zero bias (a channel that
+    is always 0, which ``core/zeros.py`` follows downstream) or, now and then, with their bias
+    kept (a constant channel, which it must not drop); and ``io_type`` io_parallel or io_stream."""
     rng = np.random.default_rng(seed)
     rank = int(rng.integers(1, 3))
     size = tuple(int(v) for v in rng.integers(5, 10, rank))
     channels = int(rng.integers(1, 4))
     inputs = tf.keras.Input((*size, channels))
     conv_cls = L.Conv1D if rank == 1 else L.Conv2D
+    depthwise_cls = L.DepthwiseConv1D if rank == 1 else L.DepthwiseConv2D
+    separable_cls = L.SeparableConv1D if rank == 1 else L.SeparableConv2D
     pools = {"max": L.MaxPooling1D, "average": L.AveragePooling1D} if rank == 1 else \
         {"max": L.MaxPooling2D, "average": L.AveragePooling2D}
     h = inputs
-    for _ in range(int(rng.integers(1, 3))):
+    for _ in range(int(rng.integers(1, 4 if extended else 3))):
         spatial = h.shape[1:-1]
         kernel = tuple(int(rng.integers(1, min(4, d) + 1)) for d in spatial)
         strides = tuple(int(rng.integers(1, 3)) for _ in spatial)
         dilation = tuple(1 for _ in spatial)
         if all(s == 1 for s in strides) and rng.random() < 0.3:
             dilation = tuple(2 if 2 * (k - 1) + 1 <= d else 1 for k, d in zip(kernel, spatial))
-        h = conv_cls(int(rng.integers(1, 5)), kernel, strides=strides, dilation_rate=dilation,
-                     padding=str(rng.choice(["valid", "same"])), activation=str(rng.choice(["relu", "linear"])),
-                     use_bias=bool(rng.random() < 0.8))(h)
+        filters = int(rng.integers(1, 5))
+        common = dict(strides=strides, dilation_rate=dilation, padding=str(rng.choice(["valid", "same"])),
+                      activation=str(rng.choice(["relu", "linear"])), use_bias=bool(rng.random() < 0.8))
+        kind = str(rng.choice(["conv", "depthwise", "separable"])) if extended else "conv"
+        if kind == "conv":
+            h = conv_cls(filters, kernel, **common)(h)
+        elif kind == "depthwise":
+            h = depthwise_cls(kernel, depth_multiplier=int(rng.integers(1, 3)), **common)(h)
+        else:
+            h = separable_cls(filters, kernel, depth_multiplier=int(rng.integers(1, 3)), **common)(h)
         if rng.random() < 0.6 and min(h.shape[1:-1]) >= 2:
             pool = tuple(int(rng.integers(1, min(3, d) + 1)) for d in h.shape[1:-1])
             h = pools[str(rng.choice(["max", "average"]))](
@@ -239,20 +255,67 @@ def random_csim_cnn(seed: int):
     h = glob[rank][int(rng.integers(0, 2))]()(h) if rng.random() < 0.4 else L.Flatten()(h)
     model = tf.keras.Model(inputs, L.Dense(int(rng.integers(1, 4)))(h))
     for layer in model.layers:
-        if isinstance(layer, (L.Conv1D, L.Conv2D)):
+        if isinstance(layer, (L.Conv1D, L.Conv2D)) and not extended:
             kernel, *rest = layer.get_weights()
             kernel = np.where(rng.random(kernel.shape) < float(rng.choice([0.0, 0.5, 0.9])), 0.0, kernel)
             if rng.random() < 0.3:
                 kernel[..., int(rng.integers(0, kernel.shape[-1]))] = 0.0  # a pruned filter
             layer.set_weights([kernel * float(rng.choice([0.5, 1.0, 3.0])), *rest])
+        elif extended and isinstance(layer, (L.Conv1D, L.Conv2D, L.DepthwiseConv1D, L.DepthwiseConv2D,
+                                             L.SeparableConv1D, L.SeparableConv2D, L.Dense)):
+            _extended_weights(layer, rng)
     width = int(rng.integers(6, 21))
     integer = int(rng.integers(2, width - 1))
     precision = f"ap_fixed<{width},{integer},{rng.choice(ROUNDINGS)},{rng.choice(OVERFLOWS)}>"
     # weights (at most ~4 in magnitude) in their own random width with 4 integer bits
     layer_config = {layer.name: {"precision": {"weight": f"ap_fixed<{int(rng.integers(6, 17))},4>"}}
                     for layer in model.layers if layer.get_weights()}
+    if extended:  # a separable layer's depthwise half is its own IR layer, ``<name>_depthwise``
+        for layer in model.layers:
+            if isinstance(layer, (L.SeparableConv1D, L.SeparableConv2D)):
+                layer_config[f"{layer.name}_depthwise"] = {
+                    "precision": {"weight": f"ap_fixed<{int(rng.integers(6, 17))},4>"}}
     x = rng.uniform(-1.5, 1.5, (24, int(np.prod(model.input_shape[1:])))) * 2.0 ** (integer - 1)
-    return model, {"precision": precision, "layer_config": layer_config}, x
+    options = {"precision": precision, "layer_config": layer_config}
+    if extended:
+        options["io_type"] = str(rng.choice(["io_parallel", "io_stream"]))
+    return model, options, x
+
+
+def _extended_weights(layer, rng) -> None:
+    """``random_csim_cnn(extended=True)``: kernels drawn from ``rng`` in [-1, 1), sparsity and
+    scale on every kernel, a random bias half
+    the time, and (a convolution, 40 %) whole filters zeroed -- the filter's bias too, so its
+    channel is 0 for every input, in 4 of 5 cases; a separable layer zeroes either depthwise
+    filters (channels of its depthwise half, which has no bias) or pointwise ones."""
+    weights = [np.zeros(w.shape, dtype=np.float32) for w in layer.get_weights()]
+    n_kernels = 2 if isinstance(layer, (L.SeparableConv1D, L.SeparableConv2D)) else 1
+    scale = float(rng.choice([0.5, 1.0, 3.0]))
+    fraction = float(rng.choice([0.0, 0.5, 0.9]))
+    for i in range(n_kernels):  # drawn from the seed (not Keras's unseeded initializer): a seed is one model
+        kernel = rng.uniform(-1.0, 1.0, weights[i].shape)
+        weights[i] = np.where(rng.random(weights[i].shape) < fraction, 0.0, kernel) * scale
+    has_bias = len(weights) > n_kernels
+    if has_bias and rng.random() < 0.5:
+        weights[-1] = rng.uniform(-1.0, 1.0, weights[-1].shape) * scale
+    if not isinstance(layer, L.Dense) and rng.random() < 0.4:
+        keep_bias = rng.random() < 0.2
+        if n_kernels == 2 and rng.random() < 0.5:  # depthwise filters of a separable layer
+            depthwise = weights[0]
+            for c, m in {(int(rng.integers(0, depthwise.shape[-2])), int(rng.integers(0, depthwise.shape[-1])))
+                         for _ in range(int(rng.integers(1, 3)))}:
+                depthwise[..., c, m] = 0.0
+        else:
+            kernel = weights[n_kernels - 1]  # conv (k..., C, F), depthwise (k..., C, m), pointwise (1.., C*m, F)
+            n_out = kernel.shape[-1] * (kernel.shape[-2] if isinstance(layer, (L.DepthwiseConv1D, L.DepthwiseConv2D))
+                                        else 1)
+            flat = kernel.reshape(*kernel.shape[:-2], -1) if n_out != kernel.shape[-1] else kernel
+            for o in set(int(v) for v in rng.integers(0, n_out, int(rng.integers(1, 3)))):
+                flat[..., o] = 0.0  # depthwise output channel c * m + j is flat column c * m + j
+                if has_bias and not keep_bias:
+                    weights[-1][o] = 0.0
+            weights[n_kernels - 1] = flat.reshape(kernel.shape)
+    layer.set_weights(weights)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -262,6 +325,26 @@ def test_random_small_cnns_emulator_equals_csim(seed, tmp_path):
     firmware = fa.to_firmware(model, **options)
     assert any(layer.kind == "conv" for layer in firmware.ir.layers)
     _csim_equal(firmware, x, tmp_path / "prj")
+
+
+@pytest.mark.parametrize("seed", [22])  # drawn: a 2-D io_stream model with depthwise, separable and zero channels
+def test_random_cnns_with_depthwise_stream_and_zero_channels_emulator_equals_csim(seed, tmp_path, monkeypatch):
+    """The extended draws (benchmarks/fuzz_cnn_csim.py runs many): DepthwiseConv, SeparableConv,
+    always-zero channels and io_stream in one model; emulator = C simulation, and the zero pass
+    (which drops weights here) changes no emulated output."""
+    import fpga_aware.frontend.keras as keras_frontend
+
+    drop = keras_frontend.drop_always_zero_inputs
+    dropped = {}
+    monkeypatch.setattr(keras_frontend, "drop_always_zero_inputs", lambda ir: dropped.update(drop(ir)) or dropped)
+    model, options, x = random_csim_cnn(seed, extended=True)
+    classes = {type(layer).__name__[:-2] for layer in model.layers}
+    assert {"DepthwiseConv", "SeparableConv"} <= classes and options["io_type"] == "io_stream"
+    firmware = fa.to_firmware(model, **options)
+    assert sum(dropped.values()) > 0  # weights reading an always-zero channel are not stored
+    emulated = _csim_equal(firmware, x, tmp_path / "prj")
+    monkeypatch.setattr(keras_frontend, "drop_always_zero_inputs", lambda ir: {})
+    np.testing.assert_array_equal(fa.to_firmware(model, **options).predict(x), emulated)
 
 
 @pytest.mark.parametrize("layer,shape", [
