@@ -6,6 +6,7 @@ layer / option and what is allowed; nothing is silently wrapped, ignored or half
 
 from __future__ import annotations
 
+import ast
 import json
 
 import numpy as np
@@ -81,8 +82,13 @@ def test_explicit_overflow_mode_for_the_layer_converts_as_asked():
     # wrapping shows in the nonzero count: the user asked for it
     assert wrap.ir.layers[1].nonzero_weights == 31 and sat.ir.layers[1].nonzero_weights == 32
     # an explicit mode in the model-wide precision is not a request for this layer's weights
-    with pytest.raises(fa.WeightOverflowError):
+    with pytest.raises(fa.WeightOverflowError) as info:
         fa.to_firmware(model, precision="ap_fixed<16,6,AP_TRN,AP_SAT>")
+    # ... and the message says how to ask for it: the layer's own precision, which then converts
+    suggestion = str(info.value).split("own precision (a model-wide default does not count), e.g. layer_config=")[1]
+    assert suggestion == "{'d0': {'precision': {'weight': 'ap_fixed<16,6,AP_TRN,AP_SAT>'}}}"
+    asked = fa.to_firmware(model, precision="ap_fixed<16,6,AP_TRN,AP_SAT>", layer_config=ast.literal_eval(suggestion))
+    assert asked.ir.layers[1].weight_values()[0, 0] == pytest.approx(32 - 2**-10)
     # nor is an explicit bias mode one for the weights
     with pytest.raises(fa.WeightOverflowError, match="'d0': weight"):
         fa.to_firmware(model, layer_config={"d0": {"precision": {"bias": "ap_fixed<16,6,AP_TRN,AP_SAT>"}}})

@@ -71,7 +71,8 @@ def check_overflow(values: np.ndarray, t: FixedType, layer: str, what: str, key:
         f"{n_bad} of {v.size} values outside); converting it would {'wrap' if t.overflow == Overflow.WRAP else 'saturate'} "
         f"it to {becomes!r}. A type that holds every value: {fits} "
         f"(layer_config={{{layer!r}: {{'precision': {{{key!r}: {fits!r}}}}}}}); to saturate or wrap on purpose, "
-        f"name the overflow mode in that layer's precision, e.g. {explicit!r}"
+        f"name the overflow mode in that layer's own precision (a model-wide default does not count), e.g. "
+        f"layer_config={{{layer!r}: {{'precision': {{{key!r}: {explicit!r}}}}}}}"
     )
 
 
@@ -101,6 +102,7 @@ def checked_table(function: str, x_type: FixedType, result: FixedType, size: int
                 f"(range [{result.min_value!r}, {result.max_value!r}]); the table would saturate them. "
                 f"A result type that holds them: {fits} (layer_config={{{config_name!r}: "
                 f"{{'precision': {{'result': {fits!r}}}}}}}); to saturate on purpose, name the overflow "
-                f"mode, e.g. {result.with_modes(overflow=Overflow.SAT).cpp()!r}"
+                f"mode in that layer's own precision, e.g. layer_config={{{config_name!r}: "
+                f"{{'precision': {{'result': {result.with_modes(overflow=Overflow.SAT).cpp()!r}}}}}}}"
             )
     return table
