@@ -62,6 +62,18 @@ def _zero_pass(enabled: bool, record: dict):
     return run
 
 
+def _start_commit() -> "str | None":
+    """HEAD's short hash, with ``+dirty`` when tracked files differ from it; ``None`` outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE.parent,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=40)
@@ -83,6 +95,7 @@ def main(argv=None) -> int:
              "models_with_zero_channels": 0, "weights_dropped_by_zero_pass": 0,
              "zero_pass_mismatching_outputs": 0, "zero_pass_mismatching_seeds": []}
     record: dict = {}
+    commit = _start_commit()
     t0 = time.perf_counter()
     for seed in range(args.start, args.start + args.models):
         if args.minutes is not None and time.perf_counter() - t0 > 60 * args.minutes:
@@ -158,11 +171,7 @@ def main(argv=None) -> int:
         print(f"seed {seed}: ok ({options.get('io_type', 'io_parallel')}, {classes}, dropped {dropped}, "
               f"{time.perf_counter() - t0:.0f} s)", flush=True)
     stats["seconds"] = round(time.perf_counter() - t0, 1)
-    try:
-        stats["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent,
-                                         capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        stats["commit"] = None
+    stats["commit"] = commit  # the code that ran: HEAD when the run started (the modules are imported by then)
     print(json.dumps(stats, indent=2))
     if args.json:
         previous = []
