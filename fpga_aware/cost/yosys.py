@@ -11,7 +11,8 @@ counts the hardware that is written, not a model of it:
   cycle) is a DSP when its operands make at least 9 bits.
 * **FF** -- the registers the RTL declares: every layer's output register and valid bit (the
   top), and for a lane layer its captured input, cycle counter, control bits and accumulator
-  registers.
+  registers; less the bits Yosys removes: those the next layer does not read
+  (:data:`BITS_READ`) and an exact activation's constant bits.
 * **LUT** -- a linear combination of bit counts per structure (adder bits of the ``fa_add``
   instances, LUT-built constant products by their nonzero signed digits, negations, ReLU bits,
   the lanes' bus multiplexers and weight choices, accumulators).  The coefficients
@@ -44,6 +45,7 @@ from typing import Callable
 import numpy as np
 
 from fpga_aware.core.config import DEFAULT_CLOCK_PERIOD, FirmwareConfig
+from fpga_aware.core.fixed import Overflow, Rounding
 from fpga_aware.core.ir import ActivationLayer, ConvLayer, DenseLayer, InputLayer, Layer, ModelIR, PoolingLayer, ReorderLayer
 from fpga_aware.core.parts import get_part
 from fpga_aware.core.registry import Registry
@@ -104,7 +106,7 @@ def _da_features(layer: DenseLayer, ctx: dict, used_out: np.ndarray,
     kept = ~constant_out & used_out
     biases = int(np.count_nonzero(np.asarray(ctx["bias_bits"], dtype=object)[kept] != 0))
     features = {"adder_bits": float(graph_bits + negations + biases * add_width)}
-    ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1
+    ff = int(np.count_nonzero(kept)) * _output_register_bits(ctx) + 1
     ff += sum(g["w"] for g in ctx["da_registers"] if kept[g["outs"]].any()) + ctx["stages"]  # the pipeline
     return 0, ff, features, constant_out
 
@@ -140,7 +142,7 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
                 soft[(term["i"], odd)] = (_naf_digits(odd) - 1) * (wx + (0 if x_signed else 1) + _signed_bits(odd))
         dsp = len(on_dsp)
         features.update(soft_product_bits=float(sum(soft.values())), negation_bits=float(sum(negated.values())))
-        ff = int(np.count_nonzero(kept)) * ctx["wy"] + 1  # the top's output register (constants, unread removed)
+        ff = int(np.count_nonzero(kept)) * _output_register_bits(ctx) + 1  # the top's output register (constants, unread removed)
         ff += _pipeline_ff(ctx, {t["k"] for t in live})
         return dsp, ff, features, constant_out
     # lanes: one product per lane, inputs from buses, weights chosen by the cycle counter.
@@ -173,7 +175,7 @@ def _dense_features(layer: DenseLayer, ctx: dict, constant_in: np.ndarray,
     features.update(bus_mux_bits=float(bus_mux), weight_choice_bits=weight_choice,
                     accumulator_bits=float(accumulators), lane_soft_product_bits=lane_soft)
     constant_out = ~np.isin(np.arange(layer.n_out), sched.register_out)
-    ff = int(np.count_nonzero(kept_out)) * ctx["wy"] + 1
+    ff = int(np.count_nonzero(kept_out)) * _output_register_bits(ctx) + 1
     # the captured input (the inputs a live lane reads; all of them where the copy rotates),
     # the live accumulators, the cycle counter, busy and done
     if ctx["input_select"] == "rotate":
@@ -243,7 +245,8 @@ def _elementwise(layer: Layer, ctx: dict, constant_in: np.ndarray, used_out: np.
     (``ff_bits`` of each value, default all: Yosys removes the bits that are constant)."""
     live = int(np.count_nonzero(~constant_in & used_out))
     features = {key: value * live for key, value in per_value.items()}
-    return dsp, live * (ctx["wy"] if ff_bits is None else ff_bits) + 1, features, constant_in.copy()
+    bits = _output_register_bits(ctx) if ff_bits is None else min(ff_bits, _output_register_bits(ctx))
+    return dsp, live * bits + 1, features, constant_in.copy()
 
 
 def _varying_bits(values: list[int]) -> int:
@@ -263,7 +266,8 @@ def _activation_features(layer: ActivationLayer, ctx: dict, constant_in: np.ndar
                          used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
     if ctx["table"] is None:
         return _elementwise(layer, ctx, constant_in, used_out, 0,
-                            {"relu_bits": float(ctx["wy"]) if ctx["function"] == "relu" else 0.0})
+                            {"relu_bits": float(ctx["wy"]) if ctx["function"] == "relu" else 0.0},
+                            _activation_bits_varying(layer))
     per_value = _table_read_features(ctx["table"])
     tail = ctx["linear"]
     dsp = 0
@@ -376,6 +380,63 @@ def used_outputs(layers: list[Layer]) -> list[np.ndarray]:
     return used
 
 
+def _activation_bits_read(layer: ActivationLayer) -> "int | None":
+    """Bits of each input value an exact activation (``relu``, ``linear``) reads: the input bits
+    in the result's range, the sign for a ReLU of a signed input, the bits rounding looks at
+    (the next lower one for ``AP_RND``, all lower ones for the other rounding modes that are not
+    a floor of the kept value) and every higher bit when the result saturates (the overflow
+    test).  Yosys removes the producer's register bits that nothing reads.  ``None``: all."""
+    if layer.table is not None or layer.function not in ("relu", "linear"):
+        return None
+    x, y = layer.input_type, layer.result_type
+    x_lo, x_hi = -x.frac, x.width - x.frac - 1  # bit positions (LSB weight 2**-frac)
+    y_lo, y_hi = -y.frac, y.width - y.frac - 1
+    lo, hi = max(x_lo, y_lo), min(x_hi, y_hi)
+    if x_lo < y_lo:  # bits below the result's LSB
+        floor_like = y.rounding == Rounding.TRN or (y.rounding == Rounding.TRN_ZERO and layer.function == "relu")
+        if y.rounding == Rounding.RND:
+            lo = y_lo - 1
+        elif not floor_like:
+            lo = x_lo
+    if x_hi > y_hi and y.overflow != Overflow.WRAP:
+        hi = x_hi
+    bits = max(0, hi - lo + 1)
+    sign_rounding = y.rounding in (Rounding.TRN_ZERO, Rounding.RND_ZERO, Rounding.RND_INF) and x_lo < y_lo
+    if x.signed and hi < x_hi and (layer.function == "relu" or sign_rounding):
+        bits += 1  # the sign decides the ReLU, or the direction of rounding
+    return min(bits, x.width)
+
+
+def _activation_bits_varying(layer: ActivationLayer) -> "int | None":
+    """Bits of each output value of an exact activation that Yosys keeps in its register: none
+    below the input's LSB (constant), none above the input's range (a ReLU's output is below
+    ``2**msb`` of a signed input; sign-extension copies are merged), one more where rounding
+    carries.  Yosys may keep fewer where the producer's values span less than its type (a
+    saturating ReLU after a dense layer whose sums never reach the top bits, measured: 7 bits
+    kept of the 11 counted here).
+    ``None``: all (table activations)."""
+    if layer.table is not None or layer.function not in ("relu", "linear"):
+        return None
+    x, y = layer.input_type, layer.result_type
+    x_lo, x_hi = -x.frac, x.width - x.frac - 1
+    y_lo, y_hi = -y.frac, y.width - y.frac - 1
+    top = x_hi - 1 if (layer.function == "relu" and x.signed) else x_hi
+    if x_lo < y_lo and y.rounding != Rounding.TRN:
+        top += 1  # rounding up may carry past the input's top bit
+    # (a sign-extended linear output's upper bits are copies of one bit: Yosys merges their flip-flops)
+    return max(0, min(y_hi, top) - max(x_lo, y_lo) + 1)
+
+
+#: Bits of each input value a layer reads, per kind that can read fewer than all (the others: all).
+BITS_READ: dict[str, Callable[[Layer], "int | None"]] = {"activation": _activation_bits_read}
+
+
+def _output_register_bits(ctx: dict) -> int:
+    """Bits of each output register Yosys keeps: the value's width, or fewer where the next layer
+    reads fewer (:data:`BITS_READ`)."""
+    return ctx.get("wy_read") or ctx["wy"]
+
+
 @YOSYS_FEATURES.register("conv")
 def _conv_features(layer: ConvLayer, ctx: dict, constant_in: np.ndarray,
                    used_out: np.ndarray) -> tuple[int, int, dict[str, float], np.ndarray]:
@@ -452,15 +513,18 @@ ALIASES: dict[str, Callable[[Layer, np.ndarray], np.ndarray]] = {"reorder": _reo
 
 def layer_features(layer: Layer, index: int, constant_in: np.ndarray | None = None,
                    used_out: np.ndarray | None = None, options: RTLOptions = RTLOptions(),
-                   clock_period: float = DEFAULT_CLOCK_PERIOD, alias_in: np.ndarray | None = None):
+                   clock_period: float = DEFAULT_CLOCK_PERIOD, alias_in: np.ndarray | None = None,
+                   bits_read: int | None = None):
     """``(dsp, ff, LUT features, constant outputs, Verilog context)`` of one layer as the Verilog
     backend writes it; ``constant_in`` marks inputs that are constants (outputs of a previous
     layer with no live term) and ``used_out`` the outputs something reads (:func:`used_outputs`):
     Yosys removes the logic of the others.  ``options``: the Verilog backend's (the multiplier
     mode of each dense layer, the pipeline) and ``clock_period`` the pipeline's clock;
-    ``alias_in``: a value id per input (equal ids: copies of one value, see :data:`ALIASES`)."""
+    ``alias_in``: a value id per input (equal ids: copies of one value, see :data:`ALIASES`);
+    ``bits_read``: the bits of each output the next layer reads (:data:`BITS_READ`; default all)."""
     ctx = layer_context(layer, index, options, clock_period)
     ctx["alias_in"] = alias_in
+    ctx["wy_read"] = min(bits_read, ctx["wy"]) if bits_read is not None and "wy" in ctx else None
     if layer.kind not in YOSYS_FEATURES:
         raise UnsupportedRTLError(f"layer {layer.name!r} ({layer.kind}): no Yosys cost rule; it has "
                                   f"{sorted(YOSYS_FEATURES)}")
@@ -491,8 +555,10 @@ def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=No
     constant = None
     alias = np.arange(ir.n_inputs)
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
+        after = body[index] if index < len(body) else None
+        read = BITS_READ[after.kind](after) if after is not None and after.kind in BITS_READ else None
         dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options, config.clock_period,
-                                                          alias)
+                                                          alias, read)
         rule = ALIASES.get(layer.kind)
         alias = rule(layer, alias) if rule else np.arange(layer.n_out) + index * (1 << 40)
         cost = LayerCost(name=layer.name, kind=layer.kind, dsp=dsp, ff=ff, lut=lut_of(features),
