@@ -259,7 +259,7 @@ def _cmd_synth(args) -> int:
 
     from fpga_aware.rtl.yosys import synthesize
 
-    report = synthesize(args.project, timeout=args.timeout)
+    report = synthesize(args.project, timeout=args.timeout, family=args.family)
     print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
     return 0
 
@@ -321,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("project", help="the Verilog project folder")
     synth.add_argument("--json", action="store_true", help="print the report as JSON")
     synth.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
+    synth.add_argument("--family", choices=("xc7", "xcu", "xcup"), default=None,
+                       help="synth_xilinx -family (default: the project's part's family)")
     synth.set_defaults(func=_cmd_synth)
 
     est = sub.add_parser("estimate", parents=[common], help="print the estimated FPGA cost table",

@@ -129,15 +129,17 @@ class Firmware:
             self.write_verilog(Path(self._rtl_tempdir.name) / self.ir.project_name)
         return self._rtl_dir
 
-    def synthesize(self, tool: str = "yosys", timeout: float | None = None):
+    def synthesize(self, tool: str = "yosys", timeout: float | None = None, family: str | None = None):
         """Synthesize the Verilog project (written to a temporary folder if never written) with
-        ``tool`` (``'yosys'``: ``synth_xilinx`` for the part's family); returns a
-        :class:`~fpga_aware.rtl.yosys.YosysReport`."""
+        ``tool`` (``'yosys'``: ``synth_xilinx`` for ``family``, ``'xc7'``, ``'xcu'`` or ``'xcup'``,
+        default the part's family); returns a :class:`~fpga_aware.rtl.yosys.YosysReport`."""
         if tool not in SYNTH_TOOLS:
             raise ValueError(f"synthesize: tool {tool!r} is not one of {SYNTH_TOOLS}")
-        from fpga_aware.rtl.yosys import synthesize
+        from fpga_aware.rtl.yosys import check_family, synthesize
 
-        return synthesize(self._verilog_dir(), timeout=timeout)
+        if family is not None:
+            check_family(family)  # before anything is written
+        return synthesize(self._verilog_dir(), timeout=timeout, family=family)
 
     # ------------------------------------------------------------------ running
     def predict(self, x: Any, engine: str = "emulator") -> np.ndarray:

@@ -305,6 +305,15 @@ def test_cli_synth_prints_the_report(tmp_path, capsys):
     assert main(["synth", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["dsp"] == ir.dense_layers()[0].nonzero_weights and report["yosys_version"].startswith("Yosys")
+    assert report["family"] == "xcup" and report["cells"].get("DSP48E2") == report["dsp"]
+    # another family: the same products on its DSP48E1, the project's own script untouched
+    own_script = (path / "synth_yosys.ys").read_text()
+    assert main(["synth", str(path), "--json", "--family", "xc7"]) == 0
+    xc7 = json.loads(capsys.readouterr().out)
+    assert xc7["family"] == "xc7" and xc7["cells"].get("DSP48E1") == report["dsp"] and "DSP48E2" not in xc7["cells"]
+    assert (path / "synth_yosys.ys").read_text() == own_script and "-family xc7" in (path / "synth_yosys_xc7.ys").read_text()
+    with pytest.raises(ValueError, match=r"synthesize: family must be one of \['xc7', 'xcu', 'xcup'\].*'virtex'"):
+        Firmware(ir, FirmwareConfig(project_name="layer")).synthesize(family="virtex")
 
 
 @needs_verilator

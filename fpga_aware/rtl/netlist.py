@@ -21,7 +21,7 @@ import numpy as np
 from fpga_aware.core.fixed import parse_precision
 from fpga_aware.hls.writer import MANIFEST_NAME
 from fpga_aware.rtl.verilator import RTLBuildError, pack_rows, tool_version, unpack_rows
-from fpga_aware.rtl.yosys import YosysError, yosys_version
+from fpga_aware.rtl.yosys import YosysError, check_family, yosys_version
 
 __all__ = ["simulate_netlist", "yosys_data_dir"]
 
@@ -50,8 +50,7 @@ def simulate_netlist(project_dir, mantissas: np.ndarray, family: str = "xc7",
     manifest = json.loads((project_dir / MANIFEST_NAME).read_text())
     if manifest.get("backend") != "verilog":
         raise ValueError(f"{project_dir} is not an fpga_aware Verilog project (write it with Firmware.write_verilog)")
-    if family not in ("xc7", "xcu", "xcup"):
-        raise ValueError(f"family must be one of ['xc7', 'xcu', 'xcup'], got {family!r}")
+    check_family(family, "predict(engine='netlist')")
     yosys_version()
     tool_version("iverilog", "-V", "gate-level simulation", "`apt-get install iverilog`")
     top = manifest["project_name"]

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from fpga_aware.rtl.verilator import tool_version
 
-__all__ = ["YosysReport", "YosysError", "synthesize", "yosys_version"]
+__all__ = ["FAMILIES", "YosysReport", "YosysError", "check_family", "synthesize", "yosys_version"]
+
+#: ``synth_xilinx -family`` values: 7-series, UltraScale, UltraScale+.
+FAMILIES = ("xc7", "xcu", "xcup")
 
 _FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE")
 _DSP_CELLS = ("DSP48E1", "DSP48E2")
@@ -81,22 +84,52 @@ class YosysReport:
                 f"BRAM_18K {self.bram_18k} ({self.seconds:.1f} s)")
 
 
-def synthesize(project_dir, timeout: float | None = None) -> YosysReport:
-    """Run the project's ``synth_yosys.ys`` and return the cell counts."""
+def check_family(family: str, what: str = "synthesize") -> str:
+    """``family`` if it is a ``synth_xilinx -family`` fpga_aware knows, else a ValueError naming them."""
+    if family not in FAMILIES:
+        raise ValueError(f"{what}: family must be one of {list(FAMILIES)} (7-series, UltraScale, UltraScale+), "
+                         f"got {family!r}")
+    return family
+
+
+def _script_for(project_dir: Path, manifest: dict, family: str) -> tuple[str, str]:
+    """The Yosys script and statistics file names for ``family``: the project's own
+    ``synth_yosys.ys`` for its part's family, else ``synth_yosys_<family>.ys`` rendered from the
+    same template beside it."""
+    if family == manifest["yosys_family"]:
+        return "synth_yosys.ys", "yosys_stat.json"
+    from fpga_aware.hls.writer import package_version, template_environment
+
+    script, stat = f"synth_yosys_{family}.ys", f"yosys_stat_{family}.json"
+    text = template_environment().get_template("rtl/synth_yosys.ys.j2").render(
+        version=package_version(), project=manifest["project_name"], part=f"{manifest['part']}, as {family}",
+        family=family, sources=manifest["sources"], stat_file=stat)
+    (project_dir / script).write_text(text)
+    return script, stat
+
+
+def synthesize(project_dir, timeout: float | None = None, family: str | None = None) -> YosysReport:
+    """Run Yosys' ``synth_xilinx`` on a written Verilog project and return the cell counts.
+
+    ``family``: ``'xc7'``, ``'xcu'`` or ``'xcup'``; default the project's part's family (its
+    ``synth_yosys.ys``)."""
     project_dir = Path(project_dir)
-    version = yosys_version()
     manifest = json.loads((project_dir / "fpga_aware_project.json").read_text())
     if manifest.get("backend") != "verilog":
         raise ValueError(f"{project_dir} is not an fpga_aware Verilog project (write it with Firmware.write_verilog)")
+    family = check_family(manifest["yosys_family"] if family is None else family)
+    version = yosys_version()
+    script, stat_name = _script_for(project_dir, manifest, family)
+    log_name = "yosys.log" if script == "synth_yosys.ys" else f"yosys_{family}.log"
     start = time.perf_counter()
-    run = subprocess.run(["yosys", "-q", "-l", "yosys.log", "-s", "synth_yosys.ys"], cwd=project_dir,
+    run = subprocess.run(["yosys", "-q", "-l", log_name, "-s", script], cwd=project_dir,
                          capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start
-    stat = project_dir / "yosys_stat.json"
+    stat = project_dir / stat_name
     if run.returncode != 0 or not stat.is_file():
-        log = (project_dir / "yosys.log").read_text(errors="replace") if (project_dir / "yosys.log").is_file() else ""
+        log = (project_dir / log_name).read_text(errors="replace") if (project_dir / log_name).is_file() else ""
         raise YosysError(f"yosys failed (exit {run.returncode}) on {project_dir}:\n{(log + run.stderr)[-3000:]}")
     data = json.loads(stat.read_text())
     design = data.get("design") or next(iter(data["modules"].values()))
     cells = {str(k): int(v) for k, v in design.get("num_cells_by_type", {}).items()}
-    return YosysReport(family=manifest["yosys_family"], yosys_version=version, seconds=seconds, cells=cells)
+    return YosysReport(family=family, yosys_version=version, seconds=seconds, cells=cells)
