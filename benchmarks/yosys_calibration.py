@@ -93,31 +93,43 @@ def is_held_out(index: int) -> bool:
     return index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1
 
 
-def run(n_designs: int) -> dict:
+#: ``--multiplier da``: the same designs (those at reuse factor 1: da4ml's graph is fully
+#: parallel) in the multiplier-free mode; nothing is fitted to them (every one is a validation design)
+DA_OPTIONS = RTLOptions(pipeline="layer", multiplier="da")
+DA_JSON = Path(__file__).resolve().parent / "data" / "yosys_calibration_da.json"
+
+
+def run(n_designs: int, options: RTLOptions = RTL_OPTIONS) -> dict:
     from fpga_aware.rtl.writer import write_verilog
     from fpga_aware.rtl.yosys import synthesize, yosys_version
 
     rows = []
     for index in range(n_designs):
         params = design_parameters(index)
+        if options.multiplier == "da" and params["reuse_factor"] != 1:
+            continue
         ir = design_ir(params)
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_verilog(ir, FirmwareConfig(project_name=ir.project_name), Path(tmp) / "p", options=RTL_OPTIONS)
+            t0 = time.perf_counter()
+            path = write_verilog(ir, FirmwareConfig(project_name=ir.project_name), Path(tmp) / "p", options=options)
+            write_s = time.perf_counter() - t0
             report = synthesize(path)
         nnz = sum(layer.nonzero_weights for layer in ir.dense_layers())
-        row = {**params, "held_out": is_held_out(index), "nonzero_weights": nnz, **report.to_dict()}
+        row = {**params, "held_out": is_held_out(index) or options.multiplier == "da", "nonzero_weights": nnz,
+               "write_seconds": round(write_s, 2), **report.to_dict()}
         rows.append(row)
         print(f"{index:3d} {str(params['widths']):<18} s{params['sparsity']:<4} x{params['data_bits']:<2} "
               f"w{params['weight_bits']:<2} RF{params['reuse_factor']} {params['accum']:<6} nnz {nnz:5d}: "
               f"LUT {report.lut:7,} FF {report.ff:6,} DSP {report.dsp:5,} CARRY {report.carry:5,} "
               f"({report.seconds:.1f} s)", flush=True)
-    return {"yosys_version": yosys_version(), "family": "xcup", "rtl_pipeline": RTL_OPTIONS.pipeline, "command": "synth_xilinx -family xcup -flatten -noiopad",
+    return {"yosys_version": yosys_version(), "family": "xcup", "rtl_pipeline": options.pipeline,
+            "multiplier": options.multiplier, "command": "synth_xilinx -family xcup -flatten -noiopad",
             "hold_out_every": HOLD_OUT_EVERY, "designs": rows}
 
 
-def design_features(params: dict) -> tuple[int, int, dict[str, float]]:
+def design_features(params: dict, options: RTLOptions = RTL_OPTIONS) -> tuple[int, int, dict[str, float]]:
     """``(dsp, ff, summed LUT features)`` of a design by ``fpga_aware.cost.yosys``."""
-    from fpga_aware.cost.yosys import layer_features, used_outputs
+    from fpga_aware.cost.yosys import BITS_READ, layer_features, used_outputs
 
     ir = design_ir(params)
     dsp = ff = 0
@@ -125,7 +137,9 @@ def design_features(params: dict) -> tuple[int, int, dict[str, float]]:
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     constant = None
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        d, f, features, constant, _ = layer_features(layer, index, constant, used, RTL_OPTIONS)
+        after = body[index] if index < len(body) else None
+        read = BITS_READ[after.kind](after) if after is not None and after.kind in BITS_READ else None
+        d, f, features, constant, _ = layer_features(layer, index, constant, used, options, bits_read=read)
         dsp, ff = dsp + d, ff + f
         for key, value in features.items():
             total[key] = total.get(key, 0.0) + value
@@ -155,9 +169,10 @@ def table(data: dict, coefficients: dict[str, float] | None = None) -> list[dict
     """Per design and quantity: Yosys, the estimate and the error."""
     from fpga_aware.cost.yosys import lut_of
 
+    options = DA_OPTIONS if data.get("multiplier") == "da" else RTL_OPTIONS
     out = []
     for row in data["designs"]:
-        dsp, ff, features = design_features(row)
+        dsp, ff, features = design_features(row, options)
         estimate = {"dsp": dsp, "ff": ff, "lut": lut_of(features, coefficients)}
         for quantity in ("dsp", "lut", "ff"):
             measured = row[quantity]
@@ -174,6 +189,8 @@ def summarize(rows: list[dict]) -> dict:
     for split in (False, True):
         for quantity in ("dsp", "lut", "ff"):
             errors = [abs(r["error"]) for r in rows if r["held_out"] == split and r["quantity"] == quantity]
+            if not errors:
+                continue
             summary[("held-out" if split else "fit", quantity)] = (float(np.median(errors)), float(np.max(errors)))
     return summary
 
@@ -184,7 +201,21 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "data" / "yosys_calibration.json")
     parser.add_argument("--fit", action="store_true",
                         help="do not synthesize: fit the LUT coefficients to the committed data and print the table")
+    parser.add_argument("--multiplier", choices=("dsp", "da"), default="dsp",
+                        help=f"da: synthesize the reuse-factor-1 designs multiplier-free into {DA_JSON.name} "
+                             "(validation only; --fit then prints their table with the dsp fit's coefficients)")
     args = parser.parse_args(argv)
+    if args.multiplier == "da" and args.json == parser.get_default("json"):
+        args.json = DA_JSON
+    if args.fit and args.multiplier == "da":
+        rows = table(json.loads(args.json.read_text()))
+        for r in rows:
+            print(f"{r['index']:3d} da {r['design']:<40} {r['quantity']:4} {r['yosys']:8,} {r['estimate']:8,} "
+                  f"{100 * r['error']:+7.1f}%")
+        for (split, quantity), (median, worst) in summarize(rows).items():
+            if split == "held-out":
+                print(f"da (all validation) {quantity:4} median {100 * median:5.1f}%  worst {100 * worst:5.1f}%")
+        return 0
     if args.fit:
         data = json.loads(args.json.read_text())
         coefficients = fit(data)
@@ -197,7 +228,7 @@ def main(argv=None) -> int:
             print(f"{split:8} {quantity:4} median {100 * median:5.1f}%  worst {100 * worst:5.1f}%")
         return 0
     start = time.perf_counter()
-    data = run(args.designs)
+    data = run(args.designs, DA_OPTIONS if args.multiplier == "da" else RTL_OPTIONS)
     data["total_seconds"] = round(time.perf_counter() - start, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(data, indent=1) + "\n")
