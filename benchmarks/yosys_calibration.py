@@ -103,15 +103,25 @@ def run(n_designs: int, options: RTLOptions = RTL_OPTIONS) -> dict:
     from fpga_aware.rtl.writer import write_verilog
     from fpga_aware.rtl.yosys import synthesize, yosys_version
 
-    rows = []
+    from fpga_aware.rtl.layers import UnsupportedRTLError
+
+    rows, skipped = [], []
     for index in range(n_designs):
         params = design_parameters(index)
         if options.multiplier == "da" and params["reuse_factor"] != 1:
+            skipped.append({"index": index, "reason": f"reuse factor {params['reuse_factor']}: da is fully parallel"})
             continue
         ir = design_ir(params)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            path = write_verilog(ir, FirmwareConfig(project_name=ir.project_name), Path(tmp) / "p", options=options)
+            try:
+                path = write_verilog(ir, FirmwareConfig(project_name=ir.project_name), Path(tmp) / "p", options=options)
+            except UnsupportedRTLError as exc:  # da: an accumulator that rounds or saturates
+                if options.multiplier != "da":
+                    raise
+                skipped.append({"index": index, "reason": str(exc)})
+                print(f"{index:3d} skipped: {exc}", flush=True)
+                continue
             write_s = time.perf_counter() - t0
             report = synthesize(path)
         nnz = sum(layer.nonzero_weights for layer in ir.dense_layers())
@@ -124,7 +134,7 @@ def run(n_designs: int, options: RTLOptions = RTL_OPTIONS) -> dict:
               f"({report.seconds:.1f} s)", flush=True)
     return {"yosys_version": yosys_version(), "family": "xcup", "rtl_pipeline": options.pipeline,
             "multiplier": options.multiplier, "command": "synth_xilinx -family xcup -flatten -noiopad",
-            "hold_out_every": HOLD_OUT_EVERY, "designs": rows}
+            "hold_out_every": HOLD_OUT_EVERY, "designs": rows, **({"skipped": skipped} if skipped else {})}
 
 
 def design_features(params: dict, options: RTLOptions = RTL_OPTIONS) -> tuple[int, int, dict[str, float]]:
