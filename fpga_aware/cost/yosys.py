@@ -101,9 +101,9 @@ def _da_features(layer: DenseLayer, ctx: dict, used_out: np.ndarray,
     node's adder over the bits above its free low part), a negation per negated output, a bias
     adder per nonzero bias; one register per kept output."""
     graph_bits = sum(n["w"] - n["low"] for n in ctx["da_nodes"] if "input" not in n)
-    negations = sum(ctx["wa"] for r in ctx["da_reads"] if r["neg"])
-    constant_out = np.array([r["expr"].endswith("'d0") and not r["neg"] for r in ctx["da_reads"]], dtype=bool)
+    constant_out = np.array([r["zero"] for r in ctx["da_reads"]], dtype=bool)  # the bias alone: a constant
     kept = ~constant_out & used_out
+    negations = sum(ctx["wa"] for r in ctx["da_reads"] if r["neg"] and kept[r["o"]])
     biases = int(np.count_nonzero(np.asarray(ctx["bias_bits"], dtype=object)[kept] != 0))
     features = {"adder_bits": float(graph_bits + negations + biases * add_width)}
     ff = int(np.count_nonzero(kept)) * _output_register_bits(ctx) + 1

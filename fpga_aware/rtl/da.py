@@ -92,7 +92,9 @@ def render_da_operands(ctx: dict[str, Any], source=lambda k, node_k: f"n{k}") ->
             elif node["w"] > -shift:  # drop -shift low bits (zero: the sum is an integer)
                 expr = operand(f"{name}[{node['w'] - 1}:{-shift}]", node["w"] + shift, 0, wa,
                                msb=f"{name}[{node['w'] - 1}]")
-        reads.append({"o": o, "expr": expr, "neg": neg, "e": f"e{o}", "s": f"s{o}"})
+        # zero: no term (the sum is the bias, a constant); the template then writes no adder,
+        # nor one for a zero bias, so that Yosys sees constants (fa_add keeps its hierarchy)
+        reads.append({"o": o, "expr": expr, "neg": neg, "e": f"e{o}", "s": f"s{o}", "zero": expr == f"{wa}'d0"})
     ctx["da_reads"] = reads
 
 

@@ -286,6 +286,8 @@ def da_pipeline(layer: DenseLayer, ctx: dict[str, Any], clock_period: float,
                               else f"n{n['k']}_p{s - 1}", "w": n["w"], "outs": sorted(reaches[n["k"]])})
     render_da_operands(ctx, source)
     for r in ctx["da_reads"]:  # the tail: negation -> bias addition -> conversion
+        if r.get("zero"):
+            continue  # the bias alone: a constant, nothing to register
         if stage_of[negation + 1] > stage_of[negation]:
             registers.append({"name": f"e{r['o']}_p", "src": f"e{r['o']}", "w": wa, "outs": [r["o"]]})
             r["e"] = f"e{r['o']}_p"
