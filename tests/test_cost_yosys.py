@@ -46,6 +46,18 @@ def test_held_out_errors_within_the_targets():
     assert summary[("held-out", "lut")][0] <= 0.05
 
 
+def test_da_designs_within_the_targets():
+    """multiplier='da' on the calibration designs da can build (reuse factor 1, an accumulator that
+    holds every sum): nothing is fitted to them, so all are validation designs; the same targets."""
+    da = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "yosys_calibration_da.json").read_text())
+    assert da["multiplier"] == "da" and "0.23" in da["yosys_version"] and len(da["designs"]) >= 15
+    assert all(row["held_out"] and row["reuse_factor"] == 1 and row["dsp"] == 0 for row in da["designs"])
+    assert len(da["designs"]) + len(da["skipped"]) == len(DATA["designs"])  # the same 48, each built or said why not
+    rows = table(da)
+    by = {q: [abs(r["error"]) for r in rows if r["quantity"] == q] for q in ("dsp", "lut", "ff")}
+    assert max(by["dsp"]) == 0 and max(by["lut"]) <= 0.15 and max(by["ff"]) <= 0.15, summarize(rows)
+
+
 def test_dsp_rule_of_constant_products():
     assert not constant_product_on_dsp(8, 16, True) and not constant_product_on_dsp(-1, 16, True)  # shifts
     assert constant_product_on_dsp(3, 6, True)  # 6 + 3 bits
