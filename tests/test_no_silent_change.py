@@ -359,9 +359,9 @@ def test_bad_input_values_raise_the_same_for_both_engines(engine):
     with pytest.raises(fa.InputValueError, match=r"complex"):
         firmware.predict(np.zeros((2, 4), dtype=complex), engine=engine)
     rows = [[0.0, 1.0, 2.0, 3.0], [0.0, None, 2.0, 3.0]]
-    with pytest.raises(fa.InputValueError, match=r"^row \[1\] of the input contain None"):
+    with pytest.raises(fa.InputValueError, match=r"^row \[1\] of the input contains None"):
         firmware.predict(np.array(rows, dtype=object), engine=engine)
-    with pytest.raises(fa.InputValueError, match=r"row \[1\] of the input contain None"):
+    with pytest.raises(fa.InputValueError, match=r"row \[1\] of the input contains None"):
         firmware.predict(rows, engine=engine)
     with pytest.raises(fa.InputValueError, match="dtype <U"):
         firmware.predict(np.array([["1", "2", "3", "4"]]), engine=engine)
