@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fpga_aware.core.fixed import parse_precision
-from fpga_aware.hls.writer import MANIFEST_NAME
+from fpga_aware.hls.writer import MANIFEST_NAME, package_version, template_environment
 from fpga_aware.rtl.verilator import RTLBuildError, pack_rows, tool_version, unpack_rows
 from fpga_aware.rtl.yosys import YosysError, check_family, yosys_version
 
@@ -57,11 +57,12 @@ def simulate_netlist(project_dir, mantissas: np.ndarray, family: str = "xc7",
     work = project_dir / "sim" / f"netlist_{family}"
     work.mkdir(parents=True, exist_ok=True)
     netlist = work / "netlist.v"
-    sources = " ".join(str(project_dir / s) for s in manifest["sources"])
-    script = (f"read_verilog {sources}; synth_xilinx -family {family} -top {top} -flatten -noiopad; "
-              f"flatten; hierarchy -top {top}; write_verilog -noattr {netlist}")
-    run = subprocess.run(["yosys", "-q", "-l", str(work / "yosys.log"), "-p", script], capture_output=True, text=True,
-                         timeout=timeout)
+    script = work / "netlist.ys"
+    script.write_text(template_environment().get_template("rtl/netlist_yosys.ys.j2").render(
+        version=package_version(), project=top, family=family, netlist=netlist,
+        sources=[project_dir / s for s in manifest["sources"]]))
+    run = subprocess.run(["yosys", "-q", "-l", str(work / "yosys.log"), "-s", str(script)], capture_output=True,
+                         text=True, timeout=timeout)
     if run.returncode != 0 or not netlist.is_file():
         raise YosysError(f"yosys failed (exit {run.returncode}) writing the netlist of {project_dir}:\n{run.stderr[-3000:]}")
     cells = yosys_data_dir() / "xilinx" / "cells_sim.v"
