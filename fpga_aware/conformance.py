@@ -13,6 +13,7 @@ hls        :data:`fpga_aware.hls.layers.HLS_CONTEXTS`                  its templ
 template   ``templates/firmware/layers/<kind>.j2``                     macros comment, call, config
 rtl        :data:`fpga_aware.rtl.layers.RTL_CONTEXTS`                  its Verilog context, and
            ``templates/rtl/layers/<kind>.v.j2``                        its Verilog module
+yosys      :data:`fpga_aware.cost.yosys.YOSYS_FEATURES`                what Yosys makes of it
 ========== =========================================================== ===========================
 
 The Verilog backend writes every layer kind; a kind it does not write (a new one, until its
@@ -105,6 +106,11 @@ def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
                 problems.append(f"layer kind {kind!r}: no Verilog context (rtl) and not in RTL_PENDING")
             if not (template_root() / "rtl" / "layers" / f"{kind}.v.j2").is_file():
                 problems.append(f"layer kind {kind!r}: templates/rtl/layers/{kind}.v.j2 is missing")
+            from fpga_aware.cost.yosys import YOSYS_FEATURES
+
+            if kind not in YOSYS_FEATURES:
+                problems.append(f"layer kind {kind!r}: no {YOSYS_FEATURES.stage} (yosys), though the Verilog backend "
+                                f"writes it")
     fa_layers = (template_root() / "firmware" / "fa_layers.h.j2").read_text(encoding="utf-8")
     for function in functions:
         if function not in ACTIVATIONS:
@@ -124,6 +130,9 @@ def stale_entries() -> list[str]:
 
     stale = [f"{stage}: {key!r}" for stage, reg in stage_registries().items() for key in reg if key not in LAYER_KINDS]
     stale += [f"rtl: {key!r} is written and also listed in RTL_PENDING" for key in RTL_CONTEXTS if key in RTL_PENDING]
+    from fpga_aware.cost.yosys import YOSYS_FEATURES
+
+    stale += [f"yosys: {key!r} is not a layer kind" for key in YOSYS_FEATURES if key not in LAYER_KINDS]
     stale += [f"RTL_PENDING: {key!r} is not a layer kind" for key in RTL_PENDING if key not in LAYER_KINDS]
     stale += [f"{stage} activation: {key!r}" for stage, reg in activation_registries().items() for key in reg
               if key not in EXACT_FUNCTIONS]
