@@ -100,10 +100,9 @@ DA_JSON = Path(__file__).resolve().parent / "data" / "yosys_calibration_da.json"
 
 
 def run(n_designs: int, options: RTLOptions = RTL_OPTIONS) -> dict:
+    from fpga_aware.rtl.layers import UnsupportedRTLError
     from fpga_aware.rtl.writer import write_verilog
     from fpga_aware.rtl.yosys import synthesize, yosys_version
-
-    from fpga_aware.rtl.layers import UnsupportedRTLError
 
     rows, skipped = [], []
     for index in range(n_designs):
@@ -139,7 +138,7 @@ def run(n_designs: int, options: RTLOptions = RTL_OPTIONS) -> dict:
 
 def design_features(params: dict, options: RTLOptions = RTL_OPTIONS) -> tuple[int, int, dict[str, float]]:
     """``(dsp, ff, summed LUT features)`` of a design by ``fpga_aware.cost.yosys``."""
-    from fpga_aware.cost.yosys import BITS_READ, layer_features, used_outputs
+    from fpga_aware.cost.yosys import bits_read_by, layer_features, used_outputs
 
     ir = design_ir(params)
     dsp = ff = 0
@@ -147,8 +146,7 @@ def design_features(params: dict, options: RTLOptions = RTL_OPTIONS) -> tuple[in
     body = [layer for layer in ir.layers if not isinstance(layer, InputLayer)]
     constant = None
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        after = body[index] if index < len(body) else None
-        read = BITS_READ[after.kind](after) if after is not None and after.kind in BITS_READ else None
+        read = bits_read_by(body[index] if index < len(body) else None)
         d, f, features, constant, _ = layer_features(layer, index, constant, used, options, bits_read=read)
         dsp, ff = dsp + d, ff + f
         for key, value in features.items():

@@ -25,7 +25,7 @@ import logging
 import sys
 from pathlib import Path
 
-from fpga_aware.core.parts import DEFAULT_PART
+from fpga_aware.core.parts import DEFAULT_PART, YOSYS_FAMILIES
 from fpga_aware.cost.tools import DEFAULT_TOOL, ESTIMATE_TOOLS
 
 __all__ = ["main", "build_parser"]
@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("project", help="the Verilog project folder")
     synth.add_argument("--json", action="store_true", help="print the report as JSON")
     synth.add_argument("--timeout", type=float, default=None, help="seconds before Yosys is stopped")
-    synth.add_argument("--family", choices=("xc7", "xcu", "xcup"), default=None,
+    synth.add_argument("--family", choices=YOSYS_FAMILIES, default=None,
                        help="synth_xilinx -family (default: the project's part's family)")
     synth.set_defaults(func=_cmd_synth)
 

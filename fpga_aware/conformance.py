@@ -89,6 +89,9 @@ def _template_problem(kind: str) -> str | None:
 
 def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
     """One line per missing entry: ``"<kind>: no <stage> entry"`` (empty when all is there)."""
+    from fpga_aware.cost.yosys import YOSYS_FEATURES
+    from fpga_aware.rtl.layers import RTL_CONTEXTS
+
     problems = []
     stages = stage_registries()
     for kind in kinds:
@@ -100,14 +103,10 @@ def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
             if problem:
                 problems.append(f"layer kind {kind!r}: {problem}")
         if kind not in RTL_PENDING:
-            from fpga_aware.rtl.layers import RTL_CONTEXTS
-
             if kind not in RTL_CONTEXTS:
                 problems.append(f"layer kind {kind!r}: no Verilog context (rtl) and not in RTL_PENDING")
             if not (template_root() / "rtl" / "layers" / f"{kind}.v.j2").is_file():
                 problems.append(f"layer kind {kind!r}: templates/rtl/layers/{kind}.v.j2 is missing")
-            from fpga_aware.cost.yosys import YOSYS_FEATURES
-
             if kind not in YOSYS_FEATURES:
                 problems.append(f"layer kind {kind!r}: no {YOSYS_FEATURES.stage} (yosys), though the Verilog backend "
                                 f"writes it")
@@ -126,12 +125,11 @@ def missing_entries(kinds=LAYER_KINDS, functions=EXACT_FUNCTIONS) -> list[str]:
 
 def stale_entries() -> list[str]:
     """Registry entries for kinds or functions that do not exist (left over after a rename)."""
+    from fpga_aware.cost.yosys import YOSYS_FEATURES
     from fpga_aware.rtl.layers import RTL_CONTEXTS
 
     stale = [f"{stage}: {key!r}" for stage, reg in stage_registries().items() for key in reg if key not in LAYER_KINDS]
     stale += [f"rtl: {key!r} is written and also listed in RTL_PENDING" for key in RTL_CONTEXTS if key in RTL_PENDING]
-    from fpga_aware.cost.yosys import YOSYS_FEATURES
-
     stale += [f"yosys: {key!r} is not a layer kind" for key in YOSYS_FEATURES if key not in LAYER_KINDS]
     stale += [f"RTL_PENDING: {key!r} is not a layer kind" for key in RTL_PENDING if key not in LAYER_KINDS]
     stale += [f"{stage} activation: {key!r}" for stage, reg in activation_registries().items() for key in reg

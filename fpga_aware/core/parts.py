@@ -17,7 +17,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
-__all__ = ["Part", "PARTS", "SERIES", "DEFAULT_PART", "UnknownPartError", "get_part", "part_names"]
+__all__ = ["Part", "PARTS", "SERIES", "DEFAULT_PART", "YOSYS_FAMILIES", "UnknownPartError", "get_part", "part_names"]
+
+#: Yosys ``synth_xilinx -family`` values the Verilog backend synthesizes for: 7-series, UltraScale, UltraScale+.
+YOSYS_FAMILIES = ("xc7", "xcu", "xcup")
 
 #: DSP slice families and the (wide, narrow) signed operand widths of their multiplier.
 DSP_MULTIPLIER_WIDTHS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18)}

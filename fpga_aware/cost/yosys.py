@@ -54,7 +54,7 @@ from fpga_aware.rtl.layers import RTLOptions, UnsupportedRTLError, layer_context
 from fpga_aware.rtl.writer import layer_latency
 from fpga_aware.rtl.mapping import DSP_MIN_PRODUCT_BITS, constant_product_on_dsp, naf_digits as _naf_digits, odd_part as _odd_part
 
-__all__ = ["YOSYS_VERSION", "YOSYS_FEATURES", "LUT_PER", "UNCALIBRATED_LUT_PER", "constant_product_on_dsp", "layer_features", "estimate_yosys"]
+__all__ = ["YOSYS_VERSION", "YOSYS_FEATURES", "BITS_READ", "bits_read_by", "LUT_PER", "UNCALIBRATED_LUT_PER", "constant_product_on_dsp", "layer_features", "estimate_yosys"]
 
 #: The Yosys the coefficients were fitted with (``synth_xilinx -family xcup -flatten -noiopad``).
 YOSYS_VERSION = "Yosys 0.23 (Debian bookworm)"
@@ -380,6 +380,11 @@ def used_outputs(layers: list[Layer]) -> list[np.ndarray]:
     return used
 
 
+def _positions(t) -> tuple[int, int]:
+    """The lowest and highest bit position of a fixed-point type (the LSB weighs ``2**-frac``)."""
+    return -t.frac, t.width - t.frac - 1
+
+
 def _activation_bits_read(layer: ActivationLayer) -> "int | None":
     """Bits of each input value an exact activation (``relu``, ``linear``) reads: the input bits
     in the result's range, the sign for a ReLU of a signed input, the bits rounding looks at
@@ -389,8 +394,7 @@ def _activation_bits_read(layer: ActivationLayer) -> "int | None":
     if layer.table is not None or layer.function not in ("relu", "linear"):
         return None
     x, y = layer.input_type, layer.result_type
-    x_lo, x_hi = -x.frac, x.width - x.frac - 1  # bit positions (LSB weight 2**-frac)
-    y_lo, y_hi = -y.frac, y.width - y.frac - 1
+    (x_lo, x_hi), (y_lo, y_hi) = _positions(x), _positions(y)
     lo, hi = max(x_lo, y_lo), min(x_hi, y_hi)
     if x_lo < y_lo:  # bits below the result's LSB
         floor_like = y.rounding == Rounding.TRN or (y.rounding == Rounding.TRN_ZERO and layer.function == "relu")
@@ -418,8 +422,7 @@ def _activation_bits_varying(layer: ActivationLayer) -> "int | None":
     if layer.table is not None or layer.function not in ("relu", "linear"):
         return None
     x, y = layer.input_type, layer.result_type
-    x_lo, x_hi = -x.frac, x.width - x.frac - 1
-    y_lo, y_hi = -y.frac, y.width - y.frac - 1
+    (x_lo, x_hi), (y_lo, y_hi) = _positions(x), _positions(y)
     top = x_hi - 1 if (layer.function == "relu" and x.signed) else x_hi
     if x_lo < y_lo and y.rounding != Rounding.TRN:
         top += 1  # rounding up may carry past the input's top bit
@@ -431,10 +434,17 @@ def _activation_bits_varying(layer: ActivationLayer) -> "int | None":
 BITS_READ: dict[str, Callable[[Layer], "int | None"]] = {"activation": _activation_bits_read}
 
 
+def bits_read_by(layer: "Layer | None") -> "int | None":
+    """Bits of each input value ``layer`` reads (:data:`BITS_READ`); ``None`` (all) for kinds
+    without a rule and for the model output (``layer`` None)."""
+    rule = BITS_READ.get(layer.kind) if layer is not None else None
+    return rule(layer) if rule is not None else None
+
+
 def _output_register_bits(ctx: dict) -> int:
     """Bits of each output register Yosys keeps: the value's width, or fewer where the next layer
     reads fewer (:data:`BITS_READ`)."""
-    return ctx.get("wy_read") or ctx["wy"]
+    return ctx["wy"] if ctx.get("wy_read") is None else ctx["wy_read"]
 
 
 @YOSYS_FEATURES.register("conv")
@@ -555,8 +565,7 @@ def estimate_yosys(ir: ModelIR, config: FirmwareConfig | None = None, *, part=No
     constant = None
     alias = np.arange(ir.n_inputs)
     for index, (layer, used) in enumerate(zip(body, used_outputs(body)), start=1):
-        after = body[index] if index < len(body) else None
-        read = BITS_READ[after.kind](after) if after is not None and after.kind in BITS_READ else None
+        read = bits_read_by(body[index] if index < len(body) else None)
         dsp, ff, features, constant, ctx = layer_features(layer, index, constant, used, options, config.clock_period,
                                                           alias, read)
         rule = ALIASES.get(layer.kind)

@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fpga_aware.core.parts import YOSYS_FAMILIES
 from fpga_aware.rtl.verilator import tool_version
 
 __all__ = ["FAMILIES", "YosysReport", "YosysError", "check_family", "synthesize", "yosys_version"]
 
-#: ``synth_xilinx -family`` values: 7-series, UltraScale, UltraScale+.
-FAMILIES = ("xc7", "xcu", "xcup")
+FAMILIES = YOSYS_FAMILIES  #: ``synth_xilinx -family`` values: 7-series, UltraScale, UltraScale+
 
 _FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE")
 _DSP_CELLS = ("DSP48E1", "DSP48E2")

@@ -28,7 +28,8 @@ class InputValueError(ValueError):
     """The array passed to ``predict`` holds values the firmware cannot take (NaN, None, complex, ...)."""
 
 
-def _rows(mask: np.ndarray) -> str:
+def _rows_contain(mask: np.ndarray) -> str:
+    """``"row [3] of the input contains"`` / ``"rows [3, 5] of the input contain"``: a message's start."""
     rows = np.flatnonzero(mask).tolist()
     shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_SHOWN])
     more = f", ... ({len(rows)} rows in all)" if len(rows) > _MAX_ROWS_SHOWN else ""
@@ -58,11 +59,11 @@ def _float_array(x) -> np.ndarray:
     if kind == "O":
         missing = np.frompyfunc(lambda v: v is None, 1, 1)(arr).astype(bool) if arr.size else np.zeros(arr.shape, bool)
         if missing.any():
-            raise InputValueError(f"{_rows(_row_mask(missing))} None (a missing value)")
+            raise InputValueError(f"{_rows_contain(_row_mask(missing))} None (a missing value)")
         numeric = np.frompyfunc(lambda v: isinstance(v, (int, float, np.integer, np.floating, np.bool_))
                                 and not isinstance(v, complex), 1, 1)(arr).astype(bool) if arr.size else missing
         if not numeric.all():
-            raise InputValueError(f"{_rows(_row_mask(~numeric))} values that are not real numbers")
+            raise InputValueError(f"{_rows_contain(_row_mask(~numeric))} values that are not real numbers")
         return arr.astype(np.float64)
     raise InputValueError(f"the input has dtype {arr.dtype}; the firmware takes real numbers (int or float)")
 
@@ -99,5 +100,5 @@ def check_finite(batch: np.ndarray) -> None:
     finite = np.isfinite(batch)
     if not finite.all():
         raise InputValueError(
-            f"{_rows(~finite.all(axis=1))} NaN or infinity, which have no fixed-point value"
+            f"{_rows_contain(~finite.all(axis=1))} NaN or infinity, which have no fixed-point value"
         )
